@@ -1,0 +1,1 @@
+"""Turning GIF files, keypoints and votes into training examples (SPEC 1-4)."""
