@@ -1,0 +1,23 @@
+"""Losses of SPEC 6: nMSE, ranking surrogates, the masked keypoint loss."""
+
+from kavan_tf.losses.intensity import IntensityLoss
+from kavan_tf.losses.keypoint import KeypointHeatmapLoss, keypoint_loss
+from kavan_tf.losses.nmse import NormalizedMSE, gif_nmse
+from kavan_tf.losses.pairwise_ranking import (
+    HingeRankingLoss,
+    LogisticRankingLoss,
+    PairwiseRankingLoss,
+    rank_error_count,
+)
+
+__all__ = [
+    "HingeRankingLoss",
+    "IntensityLoss",
+    "KeypointHeatmapLoss",
+    "LogisticRankingLoss",
+    "NormalizedMSE",
+    "PairwiseRankingLoss",
+    "gif_nmse",
+    "keypoint_loss",
+    "rank_error_count",
+]

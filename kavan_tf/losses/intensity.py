@@ -1,0 +1,67 @@
+"""The loss on the ``intensities`` output: ``L_RG + w_RANK L_RANK``."""
+
+from __future__ import annotations
+
+import keras
+
+from kavan_tf.losses.nmse import gif_nmse
+from kavan_tf.losses.pairwise_ranking import HingeRankingLoss, LogisticRankingLoss
+
+
+@keras.saving.register_keras_serializable(package="kavan_tf")
+class IntensityLoss(keras.losses.Loss):
+    """nMSE per GIF plus a weighted smooth ranking surrogate (SPEC 6).
+
+    Keras takes one loss per output; both ``L_RG`` and ``L_RANK`` read the
+    intensities, so they are combined here and ``w_RANK`` lives with them.
+
+    Args:
+        rank_weight: ``w_RANK`` (0 disables the ranking term).
+        rank_surrogate: ``"logistic"`` or ``"hinge"``.
+        rank_temperature: Surrogate scale.
+        epsilon: nMSE variance epsilon.
+        name: Loss name.
+        **kwargs: Base loss arguments.
+    """
+
+    def __init__(
+        self,
+        rank_weight=0.0,
+        rank_surrogate="logistic",
+        rank_temperature=0.1,
+        epsilon=1e-3,
+        name="intensity",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if rank_weight < 0:
+            raise ValueError(f"`rank_weight` must be >= 0. Received: rank_weight={rank_weight}")
+        surrogates = {"logistic": LogisticRankingLoss, "hinge": HingeRankingLoss}
+        if rank_surrogate not in surrogates:
+            raise ValueError(
+                f"`rank_surrogate` must be one of {sorted(surrogates)}. "
+                f"Received: rank_surrogate={rank_surrogate!r}"
+            )
+        self.rank_weight = rank_weight
+        self.rank_surrogate = rank_surrogate
+        self.rank_temperature = rank_temperature
+        self.epsilon = epsilon
+        self._ranking = surrogates[rank_surrogate](temperature=rank_temperature)
+
+    def call(self, y_true, y_pred):
+        loss = gif_nmse(y_true, y_pred, self.epsilon)
+        if self.rank_weight:
+            loss = loss + self.rank_weight * self._ranking.call(y_true, y_pred)
+        return loss
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "rank_weight": self.rank_weight,
+                "rank_surrogate": self.rank_surrogate,
+                "rank_temperature": self.rank_temperature,
+                "epsilon": self.epsilon,
+            }
+        )
+        return config

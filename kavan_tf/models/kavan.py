@@ -1,0 +1,260 @@
+"""The KAVAN model: backbone -> keypoint attention -> LSTM / HS-LSTM -> heads."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import keras
+
+from kavan_tf.config import KavanConfig, LabelConfig, LossConfig, ModelConfig, TrainConfig
+from kavan_tf.layers.category_from_intensities import CategoryFromIntensities
+from kavan_tf.layers.temporal_encoder import TemporalEncoder
+from kavan_tf.losses.intensity import IntensityLoss
+from kavan_tf.losses.keypoint import KeypointHeatmapLoss
+from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
+from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_NAMES = ("intensities", "category", "attention")
+
+
+@keras.saving.register_keras_serializable(package="kavan_tf")
+class KavanModel(keras.Model):
+    """Keypoint Attended Visual Attention Network (paper Fig. 2), any ablation row.
+
+    A functional graph wrapped in a class. Input ``frames`` ``[B, T, H, W, 3]``
+    (raw RGB 0-255; preprocessing and the backbone are inside) or ``features``
+    ``[B, T, h, w, D]`` (cached backbone features). Outputs, by name:
+
+    - ``intensities`` ``[B, E]``: tanh intensities of the emotions;
+    - ``category`` ``[B, C]``: category probabilities (with ``multitask=False``
+      read off the intensities, see :class:`CategoryFromIntensities`);
+    - ``attention`` ``[B, T, h, w]``: the masks ``alpha`` (uniform when
+      attention is off).
+
+    Args:
+        model_config: A :class:`ModelConfig` or a dict of its fields.
+        label_config: A :class:`LabelConfig` or a dict of its fields.
+        **kwargs: ``keras.Model`` arguments (e.g. ``name``).
+
+    Example:
+
+    ```python
+    config = ModelConfig(backbone="small", backbone_weights=None, image_size=(112, 112),
+                         hidden_size=128)
+    model = KavanModel(config)
+    model.compile()                      # SPEC 6 losses and metrics, LossConfig defaults
+    model.fit(dataset, epochs=3)         # ({"frames": ...}, {"intensities": ..., ...})
+    ```
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig | dict[str, Any] | None = None,
+        label_config: LabelConfig | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        model_config = _as_dataclass(ModelConfig, model_config, "model_config")
+        label_config = _as_dataclass(LabelConfig, label_config, "label_config")
+        inputs, features = _inputs(model_config)
+        grid_cells = features.shape[2] * features.shape[3]
+        w_res_init = model_config.w_res_init
+        if w_res_init is None:
+            w_res_init = 1.0 / grid_cells
+
+        representation, attention = TemporalEncoder(
+            temporal=model_config.temporal,
+            units=model_config.hidden_size,
+            attention=model_config.attention,
+            attention_size=model_config.attention_size,
+            w_res_init=w_res_init,
+            tiers=model_config.tiers,
+            node_size=model_config.node_size,
+            name="temporal",
+        )(features)
+        if model_config.dropout:
+            representation = keras.layers.Dropout(model_config.dropout, name="dropout")(
+                representation
+            )
+
+        if model_config.multitask:
+            category = keras.layers.Dense(
+                label_config.num_categories, activation="softmax", dtype="float32",
+                name="category",
+            )(representation)
+            head_input = representation
+            if model_config.category_prior:
+                head_input = keras.layers.Concatenate(name="category_prior")(
+                    [representation, keras.layers.Activation("linear")(category)]
+                )
+            intensities = keras.layers.Dense(
+                label_config.num_emotions, activation="tanh", dtype="float32",
+                name="intensities",
+            )(head_input)
+        else:
+            intensities = keras.layers.Dense(
+                label_config.num_emotions, activation="tanh", dtype="float32",
+                name="intensities",
+            )(representation)
+            category = CategoryFromIntensities(
+                label_config.emotion_to_category().tolist(), dtype="float32", name="category"
+            )(intensities)
+        attention = keras.layers.Identity(dtype="float32", name="attention")(attention)
+
+        super().__init__(
+            inputs=inputs,
+            outputs={"intensities": intensities, "category": category, "attention": attention},
+            **kwargs,
+        )
+        self.model_config = model_config
+        self.label_config = label_config
+
+    @classmethod
+    def from_kavan_config(cls, config: KavanConfig, **kwargs: Any) -> KavanModel:
+        """Builds the model of a full experiment config."""
+        return cls(config.model, config.labels, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "model_config": dataclasses.asdict(self.model_config),
+            "label_config": dataclasses.asdict(self.label_config),
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> KavanModel:
+        return cls(**config)
+
+    def compile(
+        self,
+        optimizer: Any = "auto",
+        loss: Any = "auto",
+        loss_weights: Any = "auto",
+        metrics: Any = "auto",
+        loss_config: LossConfig | None = None,
+        learning_rate: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Compiles with SPEC 6's losses and metrics unless the caller overrides them.
+
+        ``L = L_RG + w_C L_C + w_RANK L_RANK + w_kp L_kp``: ``L_RG`` and
+        ``L_RANK`` form the ``intensities`` loss, ``L_C`` the ``category``
+        loss (multi-task models only) and ``L_kp`` the ``attention`` loss
+        (attention models only).
+
+        Args:
+            optimizer: ``"auto"`` = Adam with ``learning_rate``.
+            loss: ``"auto"`` or a dict keyed by output name.
+            loss_weights: ``"auto"`` or a dict keyed by output name.
+            metrics: ``"auto"`` or a dict keyed by output name.
+            loss_config: Loss weights and forms; ``LossConfig()`` by default.
+            learning_rate: Used when ``optimizer="auto"``; ``TrainConfig``'s
+                default when ``None``.
+            **kwargs: Passed to ``keras.Model.compile``.
+        """
+        loss_config = loss_config if loss_config is not None else LossConfig()
+        if learning_rate is None:
+            learning_rate = TrainConfig().learning_rate
+        if not isinstance(loss_config, LossConfig):
+            raise ValueError(
+                f"`loss_config` must be a LossConfig. Received: loss_config={loss_config!r}"
+            )
+        # Remembered so that a reloaded .keras model compiles the same way.
+        self._kavan_compile_args = (
+            dataclasses.asdict(loss_config)
+            if (loss, loss_weights, metrics) == ("auto", "auto", "auto")
+            else None
+        )
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        if loss == "auto":
+            loss = self.default_losses(loss_config)
+        if loss_weights == "auto":
+            loss_weights = {
+                "intensities": 1.0,
+                "category": loss_config.w_c,
+                "attention": loss_config.w_kp,
+            }
+            loss_weights = {name: w for name, w in loss_weights.items() if name in loss}
+        if metrics == "auto":
+            metrics = self.default_metrics(loss_config)
+        super().compile(
+            optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics, **kwargs
+        )
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        config = super().get_compile_config()
+        if config is not None and getattr(self, "_kavan_compile_args", None) is not None:
+            config = {"optimizer": config["optimizer"], "loss_config": self._kavan_compile_args}
+        return config
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        if "loss_config" not in config:
+            return super().compile_from_config(config)
+        optimizer = keras.optimizers.deserialize(config["optimizer"])
+        self.compile(optimizer=optimizer, loss_config=LossConfig(**config["loss_config"]))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def default_losses(self, loss_config: LossConfig) -> dict[str, keras.losses.Loss]:
+        """SPEC 6 losses keyed by output name; outputs without a loss are left out."""
+        losses: dict[str, keras.losses.Loss] = {
+            "intensities": IntensityLoss(
+                rank_weight=loss_config.w_rank,
+                rank_surrogate=loss_config.rank_surrogate,
+                rank_temperature=loss_config.rank_temperature,
+                epsilon=loss_config.nmse_epsilon,
+            )
+        }
+        if self.model_config.multitask and loss_config.w_c > 0:
+            losses["category"] = keras.losses.SparseCategoricalCrossentropy(name="category_ce")
+        if self.model_config.attention and loss_config.w_kp > 0:
+            losses["attention"] = KeypointHeatmapLoss()
+        elif loss_config.w_kp > 0:
+            logger.info("Attention is off: the keypoint loss (w_kp=%s) is unused.", loss_config.w_kp)
+        return losses
+
+    def default_metrics(self, loss_config: LossConfig) -> dict[str, list[keras.metrics.Metric]]:
+        """SPEC 6 metrics keyed by output name."""
+        return {
+            "intensities": [
+                GifNMSE(epsilon=loss_config.nmse_epsilon),
+                EmotionNMSE(num_emotions=self.label_config.num_emotions),
+                RankError(),
+                SpearmanPerGif(),
+            ],
+            "category": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        }
+
+
+def _inputs(config: ModelConfig):
+    """The model input and the ``[B, T, h, w, D]`` features tensor."""
+    frames = config.num_frames
+    if config.input_mode == "features":
+        shape = backbone_feature_shape(config)
+        inputs = keras.Input(shape=(frames,) + shape, name="features")
+        return inputs, inputs
+    inputs = keras.Input(shape=(frames,) + config.image_size + (3,), name="frames")
+    backbone = build_backbone(config)
+    features = keras.layers.TimeDistributed(backbone, name="backbone")(
+        inputs, training=None if config.trainable_backbone else False
+    )
+    return inputs, features
+
+
+def _as_dataclass(cls: type, value: Any, argument: str) -> Any:
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"Unknown `{argument}` keys {unknown}. Known keys: {sorted(known)}")
+        return cls(**value)
+    raise ValueError(f"`{argument}` must be a {cls.__name__} or a dict. Received: {value!r}")
