@@ -31,3 +31,24 @@ class KeypointFileError(KavanError):
 
 class ManifestError(KavanError):
     """A dataset manifest is missing, malformed, or has bad values."""
+
+
+class KeypointEstimatorError(KavanError):
+    """A keypoint estimator cannot run (missing package or model file)."""
+
+
+class VoteFileError(KavanError):
+    """A GIFGIF vote dump is missing, unreadable, or has no valid header.
+
+    Bad rows are not errors: they are skipped and counted (see
+    :class:`kavan_tf.data.gifgif.VoteReport`).
+
+    Attributes:
+        path: The vote file.
+        cause: A short description of what was wrong.
+    """
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: cannot read GIFGIF votes: {cause}")

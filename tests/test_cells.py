@@ -1,0 +1,136 @@
+"""AttentionLSTMCell and HSLSTMCell: structure, HS-LSTM locality, saving."""
+
+import numpy as np
+import pytest
+import keras
+
+from kavan_tf.layers import AttentionLSTMCell, HSLSTMCell, TemporalEncoder
+
+
+def test_attention_lstm_cell_is_attention_then_lstm():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 3, 5, 4)).astype("float32")  # [B, T, K, D]
+    cell = AttentionLSTMCell(6, attention_size=3, w_res_init=0.2)
+    outputs = keras.layers.RNN(cell, return_sequences=True)(features)
+    hidden, alpha = cell.split_output(outputs)
+    assert hidden.shape == (2, 3, 6) and alpha.shape == (2, 3, 5)
+    # Re-run the recurrence by hand with the cell's own sublayers.
+    state = [np.zeros((2, 6), "float32")] * 2
+    for t in range(3):
+        x, a = cell.keypoint_attention([features[:, t], state[0]])
+        np.testing.assert_allclose(alpha[:, t], a, rtol=1e-5, atol=1e-6)
+        h, state = cell.lstm(x, state)
+        np.testing.assert_allclose(hidden[:, t], h, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_off_is_average_pooling():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 3, 5, 4)).astype("float32")
+    cell = AttentionLSTMCell(6, attention=False)
+    outputs = keras.layers.RNN(cell, return_sequences=True)(features)
+    hidden, alpha = cell.split_output(outputs)
+    np.testing.assert_allclose(alpha, np.full((2, 3, 5), 0.2), rtol=1e-6)
+    state = [np.zeros((2, 6), "float32")] * 2
+    for t in range(3):
+        h, state = cell.lstm(features[:, t].mean(axis=1), state)
+    np.testing.assert_allclose(hidden[:, -1], h, rtol=1e-5, atol=1e-6)
+
+
+def _hs_outputs(cell, features):
+    nodes = features.reshape((features.shape[0], -1, cell.node_size) + features.shape[2:])
+    return cell.split_output(keras.layers.RNN(cell, return_sequences=True)(nodes))
+
+
+@pytest.mark.parametrize("tiers", [2, 3])
+def test_hs_lstm_tier1_depends_only_on_its_node(tiers):
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 8, 4, 3)).astype("float32")  # T = 8, K = 4, D = 3
+    cell = HSLSTMCell(5, node_size=4, tiers=tiers, attention_size=3)
+    base = _hs_outputs(cell, features)
+    assert base["segments"].shape == (2, 2, tiers - 1, 5)
+    assert base["attention"].shape == (2, 2, 4, 4)
+
+    for node, other in ((0, 1), (1, 0)):
+        perturbed = features.copy()
+        perturbed[:, other * 4 : (other + 1) * 4] += rng.normal(size=(2, 4, 4, 3))
+        out = _hs_outputs(cell, perturbed)
+        np.testing.assert_allclose(
+            out["segments"][:, node, 0], base["segments"][:, node, 0], rtol=1e-6, atol=1e-6
+        )
+        assert not np.allclose(out["segments"][:, other, 0], base["segments"][:, other, 0])
+    # The last tier's state runs on from node to node: the GIF representation
+    # depends on the first node too.
+    perturbed = features.copy()
+    perturbed[:, :4] += 1.0
+    assert not np.allclose(_hs_outputs(cell, perturbed)["hidden"][:, -1], base["hidden"][:, -1])
+
+
+def test_hs_lstm_context_enters_last_tier_attention():
+    # Eq. 10: the masks of node i depend on H_1^i.
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(1, 4, 4, 3)).astype("float32")
+    cell = HSLSTMCell(5, node_size=4, tiers=2, attention_size=3)
+    base = _hs_outputs(cell, features)
+    cell.last_tier.keypoint_attention.context_kernel.assign(
+        cell.last_tier.keypoint_attention.context_kernel.numpy() * 3.0
+    )
+    changed = _hs_outputs(cell, features)
+    assert not np.allclose(base["attention"], changed["attention"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"units": 0}, "units=0"),
+        ({"units": 4, "tiers": 1}, "tiers=1"),
+        ({"units": 4, "node_size": 0}, "node_size=0"),
+    ],
+)
+def test_hs_lstm_bad_arguments(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        HSLSTMCell(**kwargs)
+
+
+def test_attention_cell_bad_units():
+    with pytest.raises(ValueError, match="units=-1"):
+        AttentionLSTMCell(-1)
+
+
+def test_temporal_encoder_rejects_indivisible_frames():
+    encoder = TemporalEncoder(temporal="hslstm", units=4, node_size=4)
+    with pytest.raises(ValueError, match="node_size=4"):
+        encoder(np.zeros((1, 6, 2, 2, 3), "float32"))
+
+
+def test_temporal_encoder_bad_temporal():
+    with pytest.raises(ValueError, match="temporal='gru'"):
+        TemporalEncoder(temporal="gru")
+
+
+@pytest.mark.parametrize(
+    "make_cell, shape",
+    [
+        (lambda: AttentionLSTMCell(4, attention_size=3), (3, 5, 2)),
+        (lambda: AttentionLSTMCell(4, attention=False), (3, 5, 2)),
+        (lambda: HSLSTMCell(4, node_size=2, tiers=3, attention_size=3), (2, 2, 5, 2)),
+    ],
+)
+def test_cells_saving_round_trip(tmp_path, make_cell, shape):
+    inputs = keras.Input(shape)
+    outputs = keras.layers.RNN(make_cell(), return_sequences=True)(inputs)
+    model = keras.Model(inputs, outputs)
+    data = np.random.default_rng(0).normal(size=(2,) + shape).astype("float32")
+    model.save(tmp_path / "cell.keras")
+    restored = keras.saving.load_model(tmp_path / "cell.keras")
+    np.testing.assert_array_equal(model.predict(data, verbose=0), restored.predict(data, verbose=0))
+
+
+def test_temporal_encoder_saving_round_trip(tmp_path):
+    inputs = keras.Input((4, 2, 2, 3))
+    rep, masks = TemporalEncoder(temporal="hslstm", units=4, node_size=2, attention_size=3)(inputs)
+    model = keras.Model(inputs, [rep, masks])
+    data = np.random.default_rng(0).normal(size=(2, 4, 2, 2, 3)).astype("float32")
+    model.save(tmp_path / "encoder.keras")
+    restored = keras.saving.load_model(tmp_path / "encoder.keras")
+    for a, b in zip(model.predict(data, verbose=0), restored.predict(data, verbose=0)):
+        np.testing.assert_array_equal(a, b)
