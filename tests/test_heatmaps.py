@@ -9,7 +9,9 @@ from kavan_tf.config import DataConfig
 from kavan_tf.data.heatmaps import area_matrix, keypoint_heatmaps, keypoint_heatmaps_from_list
 
 
-def reference_heatmaps(keypoints, image_size, feature_grid, grid=64, sigma=5.0, mouth_weight=0.5, norm="softmax"):
+def reference_heatmaps(
+    keypoints, image_size, feature_grid, grid=64, sigma=5.0, mouth_weight=0.5, norm="softmax"
+):
     """Direct implementation: per point, per grid pixel, then area averaging by supersampling."""
     keypoints = np.asarray(keypoints, np.float64)
     height, width = image_size
@@ -174,11 +176,13 @@ def test_mouth_weighting():
 def test_confidence_weighting():
     def two_points(c_a, c_b):
         points = single_point(0, 40.0, 40.0, c_a)
-        points[0, 0, 1] = (180.0, 180.0, c_b)
+        points[0, 0, 1] = (183.0, 183.0, c_b)  # mirror image of (40, 40)
         return points
 
-    l1 = {c: keypoint_heatmaps(two_points(*c), (224, 224), (7, 7), norm="l1")[0][0] for c in
-          [(0.3, 0.6), (0.5, 1.0), (1.0, 1.0)]}
+    l1 = {
+        c: keypoint_heatmaps(two_points(*c), (224, 224), (7, 7), norm="l1")[0][0]
+        for c in [(0.3, 0.6), (0.5, 1.0), (1.0, 1.0)]
+    }
     # L1 is invariant to a common scale of the confidences, not to their ratio.
     np.testing.assert_allclose(l1[(0.3, 0.6)], l1[(0.5, 1.0)], atol=1e-7)
     assert l1[(0.5, 1.0)][0, 0] < l1[(1.0, 1.0)][0, 0]
@@ -203,7 +207,7 @@ def test_people_add_up():
 
 
 def test_pixel_centre_convention_is_symmetric():
-    """A point at the image centre, (W - 1) / 2 with pixel centres at integers, gives a symmetric map."""
+    """A point at the image centre, ((W - 1) / 2, (H - 1) / 2), gives a symmetric map."""
     for size in [(224, 224), (101, 150)]:
         point = single_point(0, (size[1] - 1) / 2, (size[0] - 1) / 2)
         heatmap = keypoint_heatmaps(point, size, (7, 7), norm="l1")[0][0]
@@ -237,7 +241,9 @@ def test_settings_come_from_data_config():
     points = random_keypoints(rng, 2, 1, (224, 224))
     config = DataConfig(heatmap_grid=32, heatmap_sigma=3.0, mouth_weight=0.25, heatmap_norm="l1")
     got = keypoint_heatmaps(points, (224, 224), (7, 7), config=config)[0]
-    want = keypoint_heatmaps(points, (224, 224), (7, 7), grid=32, sigma=3.0, mouth_weight=0.25, norm="l1")[0]
+    want = keypoint_heatmaps(
+        points, (224, 224), (7, 7), grid=32, sigma=3.0, mouth_weight=0.25, norm="l1"
+    )[0]
     np.testing.assert_array_equal(got, want)
     # Explicit arguments win over the config.
     softmax = keypoint_heatmaps(points, (224, 224), (7, 7), norm="softmax", config=config)[0]
@@ -245,7 +251,9 @@ def test_settings_come_from_data_config():
     # Defaults are DataConfig()'s.
     np.testing.assert_array_equal(
         keypoint_heatmaps(points, (224, 224), (7, 7))[0],
-        keypoint_heatmaps(points, (224, 224), (7, 7), grid=64, sigma=5.0, mouth_weight=0.5, norm="softmax")[0],
+        keypoint_heatmaps(
+            points, (224, 224), (7, 7), grid=64, sigma=5.0, mouth_weight=0.5, norm="softmax"
+        )[0],
     )
 
 

@@ -196,7 +196,7 @@ class DlibFaceEstimator(KeypointSource):
         found: list[tuple[Any, float]] = []
         for level in levels:
             boxes, scores, _ = detector.run(array, level, self.adjust_threshold)
-            found.extend(zip(boxes, (float(s) for s in scores)))
+            found.extend(zip(boxes, (float(s) for s in scores), strict=True))
         found.sort(key=lambda item: -item[1])
         kept: list[tuple[Any, float]] = []
         for box, score in found:

@@ -29,9 +29,12 @@ where a score is the TrueSkill ``mu`` (a GIF never compared on an emotion keeps
 all emotions together. Filters, applied in this order and counted in the
 report: ``min_votes`` (keep GIFs with ``n_votes >= min_votes``), then, with
 ``drop_missing``, GIFs whose ``<images_dir>/<gif_id>.gif`` does not exist.
-The paper's 6,119 GIFs are what is left of the 6,170 rated ones after dropping
-GIFs without a downloadable file; the count to expect from a given dump and
-image folder is the report's ``gifs_written``.
+The paper reports 6,119 GIFs and 3.2 M votes, collected by its authors at
+another time than the public dump (6,170 GIFs, about 2.7 M votes), so its exact
+count cannot be rebuilt from the public release. The count a run yields is the
+report's ``gifs_written``, and :meth:`VoteReport.summary` says which filter
+removed how many GIFs (it is logged at INFO level). GIFs whose file exists but
+cannot be decoded are not filtered here (that needs the GIF decoder).
 
 Example:
 
@@ -244,10 +247,14 @@ def _read_header(reader: Any, path: str) -> tuple[int, tuple[int, ...]]:
             raise VoteFileError(
                 path,
                 f"the header must name the columns {','.join(VOTE_COLUMNS)}; "
-                f"missing {missing} in first line {row!r}",
+                f"missing {missing} in first line {_shorten(repr(row))}",
             )
         return len(row), tuple(names.index(c) for c in VOTE_COLUMNS)
     raise VoteFileError(path, f"empty file: no header line ({','.join(VOTE_COLUMNS)})")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def iter_vote_chunks(
@@ -419,7 +426,7 @@ def rate_votes(
         ) as bar:
             for chunk in iter_vote_chunks(text, path, labels, gif_ids, report, chunk_size):
                 ratings.grow(len(gif_ids) * num_emotions)
-                _apply_chunk(ratings, chunk, num_emotions, method)
+                apply_vote_chunk(ratings, chunk, num_emotions, method)
                 n_votes = _add_counts(n_votes, chunk, len(gif_ids))
                 report.votes_applied += len(chunk)
                 bar.update(raw.tell() - bar.n)
@@ -446,9 +453,17 @@ def rate_votes(
     )
 
 
-def _apply_chunk(
-    ratings: TrueSkillRatings, chunk: VoteChunk, num_emotions: int, method: str
+def apply_vote_chunk(
+    ratings: TrueSkillRatings, chunk: VoteChunk, num_emotions: int, method: str = "waves"
 ) -> None:
+    """Applies a chunk of coded votes; rating index = ``gif * num_emotions + emotion``.
+
+    Args:
+        ratings: The table, already grown to cover every GIF of the chunk.
+        chunk: Votes from :func:`iter_vote_chunks`.
+        num_emotions: Emotions per GIF.
+        method: ``"waves"`` or ``"sequential"``.
+    """
     emotion = chunk.emotion.astype(np.int64)
     a = chunk.left.astype(np.int64) * num_emotions + emotion
     b = chunk.right.astype(np.int64) * num_emotions + emotion
@@ -593,7 +608,7 @@ def votes_to_manifest(
     report = ratings.report
     if frame.empty:
         raise ManifestError(f"{out_path}: no GIF left to write.\n{report.summary()}")
-    write_manifest(frame, out_path)
+    write_manifest(frame, out_path, labels=ratings.labels)
     report.output_path = out_path
     logger.info("%s", report.summary())
     return report

@@ -17,7 +17,7 @@ For frame ``t`` the heatmap is built in three steps:
    depend on the grid size.
 3. Normalise over the ``h * w`` cells: softmax (the paper) or L1.
 
-A frame without keypoints (no person, or no point with ``c > 0``) gets an
+A frame without keypoints (no person, or no point with ``c * w > 0``) gets an
 all-zero heatmap and mask 0: it is left out of the keypoint loss rather than
 given a uniform target (SPEC 4). The model's keypoint loss relies on this: an
 all-zero target frame is masked.
@@ -96,7 +96,10 @@ def _point_weights(mouth_weight: float) -> np.ndarray:
 
 
 def _profiles(coords: np.ndarray, grid: int, sigma: float) -> np.ndarray:
-    """1-D Gaussians ``exp(-(u - j)^2 / (2 sigma^2))`` over cells ``j``, shape ``coords.shape + (grid,)``."""
+    """1-D Gaussians ``exp(-(u - j)^2 / (2 sigma^2))`` over cells ``j``.
+
+    Returns an array of shape ``coords.shape + (grid,)``.
+    """
     values = np.subtract.outer(coords, np.arange(grid, dtype=np.float64))
     np.square(values, out=values)
     values *= -0.5 / (sigma * sigma)
@@ -108,7 +111,7 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
         pair = tuple(int(v) for v in value)
     except (TypeError, ValueError):
         pair = ()
-    if len(pair) != 2 or min(pair) <= 0 or any(p != v for p, v in zip(pair, value)):
+    if len(pair) != 2 or min(pair) <= 0 or any(p != v for p, v in zip(pair, value, strict=True)):
         raise ValueError(f"`{name}` must be two positive ints (height, width). Received: {value!r}")
     return pair  # type: ignore[return-value]
 
@@ -167,7 +170,8 @@ def keypoint_heatmaps(
     Returns:
         ``(heatmaps, mask)``: float32 ``[T, h, w]`` summing to 1 per frame
         with keypoints and all zero otherwise, and float32 ``[T]``, 1 for
-        frames with keypoints and 0 otherwise.
+        frames with keypoints and 0 otherwise. A frame has keypoints when
+        at least one point has ``c * w > 0``.
 
     Raises:
         ValueError: On a bad shape or setting.
@@ -178,13 +182,16 @@ def keypoint_heatmaps(
     points = np.asarray(keypoints, dtype=np.float64)
     if points.ndim != 4 or points.shape[2:] != (NUM_KEYPOINTS, 3):
         raise ValueError(
-            f"`keypoints` must have shape [T, P, {NUM_KEYPOINTS}, 3]. Received: shape={points.shape}"
+            f"`keypoints` must have shape [T, P, {NUM_KEYPOINTS}, 3]. "
+            f"Received: shape={points.shape}"
         )
     frames = points.shape[0]
     points = points.reshape(frames, points.shape[1] * NUM_KEYPOINTS, 3)
     x, y, conf = points[..., 0], points[..., 1], points[..., 2]
     valid = (conf > 0) & np.isfinite(conf) & np.isfinite(x) & np.isfinite(y)
-    weight = np.where(valid, conf, 0.0) * np.tile(_point_weights(mouth_weight), points.shape[1] // NUM_KEYPOINTS)
+    weight = np.where(valid, conf, 0.0) * np.tile(
+        _point_weights(mouth_weight), points.shape[1] // NUM_KEYPOINTS
+    )
     # Grid units with cell j's centre at j (see the module docstring).
     gx = np.where(valid, (x + 0.5) * (grid / width) - 0.5, 0.0)
     gy = np.where(valid, (y + 0.5) * (grid / height) - 0.5, 0.0)
@@ -192,13 +199,15 @@ def keypoint_heatmaps(
     profile_y = _profiles(gy, grid, sigma) @ area_matrix(grid, h).T  # [T, N, h]
     raw = np.matmul((profile_y * weight[..., None]).transpose(0, 2, 1), profile_x)  # [T, h, w]
     total = raw.sum(axis=(1, 2))
-    has_points = valid.any(axis=1) & (total > 0)
+    # Zero mass: no point with c * w > 0 (or every Gaussian underflowed, for
+    # points hundreds of cells off the image).
+    has_points = total > 0
     if norm == "softmax":
-        flat = raw.reshape(frames, -1)
+        flat = raw.reshape(frames, h * w)
         flat = np.exp(flat - flat.max(axis=1, keepdims=True, initial=0.0))
         out = flat / flat.sum(axis=1, keepdims=True)
     else:
-        out = raw.reshape(frames, -1) / np.where(total > 0, total, 1.0)[:, None]
+        out = raw.reshape(frames, h * w) / np.where(total > 0, total, 1.0)[:, None]
     out = np.where(has_points[:, None], out, 0.0).reshape(frames, h, w)
     return out.astype(np.float32), has_points.astype(np.float32)
 

@@ -80,22 +80,23 @@ def empty_frame() -> np.ndarray:
     return np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
 
 
-def check_frame_keypoints(points: Any, where: str = "keypoints") -> np.ndarray:
+def check_frame_keypoints(points: Any, where: str = "keypoints", finite: bool = True) -> np.ndarray:
     """Validates one frame's keypoints and returns them as float32 ``[P, 70, 3]``.
 
     Args:
         points: Array-like ``[P, 70, 3]``.
         where: Names the value in the error message.
+        finite: Also reject NaN and infinite values.
 
     Raises:
-        ValueError: On a wrong shape or non-finite values.
+        ValueError: On a wrong shape or (with ``finite``) non-finite values.
     """
     array = np.asarray(points, dtype=np.float32)
     if array.ndim != 3 or array.shape[1:] != (NUM_KEYPOINTS, 3):
         raise ValueError(
             f"`{where}` must have shape [P, {NUM_KEYPOINTS}, 3]. Received: shape={array.shape}"
         )
-    if not np.all(np.isfinite(array)):
+    if finite and not np.all(np.isfinite(array)):
         raise ValueError(f"`{where}` contains non-finite values")
     return array
 
@@ -111,7 +112,7 @@ def pad_people(frames: Sequence[np.ndarray], num_people: int | None = None) -> n
         num_people: ``P``; defaults to the largest ``P_t`` (at least 1). Frames
             with more people keep the first ``num_people``.
     """
-    arrays = [check_frame_keypoints(f, f"frames[{i}]") for i, f in enumerate(frames)]
+    arrays = [check_frame_keypoints(f, f"frames[{i}]", finite=False) for i, f in enumerate(frames)]
     if num_people is None:
         num_people = max([a.shape[0] for a in arrays] + [1])
     if num_people < 0:
@@ -189,7 +190,12 @@ def save_keypoints(
         entries.append(
             {"people": [{"face_keypoints_2d": _compact_floats(person)} for person in array]}
         )
-    document = {"format": FILE_FORMAT, "source": source, "frame_size": list(size), "frames": entries}
+    document = {
+        "format": FILE_FORMAT,
+        "source": source,
+        "frame_size": list(size),
+        "frames": entries,
+    }
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
@@ -200,7 +206,12 @@ def save_keypoints(
 
 def _parse_person(values: Any, path: str, where: str) -> np.ndarray:
     if not isinstance(values, list) or len(values) != 3 * NUM_KEYPOINTS:
-        got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
+        if values is None:
+            got = "nothing"
+        elif isinstance(values, list):
+            got = f"{len(values)} values"
+        else:
+            got = type(values).__name__
         raise KeypointFileError(
             f"{path}: {where}.face_keypoints_2d must be a list of {3 * NUM_KEYPOINTS} numbers, "
             f"got {got}"
@@ -208,7 +219,9 @@ def _parse_person(values: Any, path: str, where: str) -> np.ndarray:
     if not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
     ):
-        raise KeypointFileError(f"{path}: {where}.face_keypoints_2d has non-numeric or non-finite values")
+        raise KeypointFileError(
+            f"{path}: {where}.face_keypoints_2d has non-numeric or non-finite values"
+        )
     return np.asarray(values, dtype=np.float32).reshape(NUM_KEYPOINTS, 3)
 
 
@@ -303,7 +316,9 @@ def load_openpose_file(path: str | os.PathLike[str]) -> np.ndarray:
     return np.stack(persons) if persons else empty_frame()
 
 
-def load_openpose_dir(directory: str | os.PathLike[str], name: str | None = None) -> list[np.ndarray]:
+def load_openpose_dir(
+    directory: str | os.PathLike[str], name: str | None = None
+) -> list[np.ndarray]:
     """Reads OpenPose's per-frame output for one video/GIF.
 
     OpenPose writes ``<name>_<12-digit frame>_keypoints.json`` per frame.
@@ -468,7 +483,9 @@ class OpenPoseSource(KeypointSource):
         return result
 
 
-def make_keypoint_source(kind: str, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> KeypointSource:
+def make_keypoint_source(
+    kind: str, path: str | os.PathLike[str] | None = None, **kwargs: Any
+) -> KeypointSource:
     """Builds a source by name: ``"file"``, ``"openpose"`` or ``"dlib"``.
 
     Args:
@@ -484,6 +501,4 @@ def make_keypoint_source(kind: str, path: str | os.PathLike[str] | None = None, 
         if path is None:
             raise ValueError(f"A {kind!r} keypoint source needs `path`. Received: path=None")
         return FileSource(path, **kwargs) if kind == "file" else OpenPoseSource(path, **kwargs)
-    raise ValueError(
-        f"`kind` must be one of ('file', 'openpose', 'dlib'). Received: kind={kind!r}"
-    )
+    raise ValueError(f"`kind` must be one of ('file', 'openpose', 'dlib'). Received: kind={kind!r}")

@@ -104,7 +104,11 @@ def read_manifest(path: str | os.PathLike[str], labels: LabelConfig | None = Non
     folder = os.path.dirname(os.path.abspath(path))
     frame["path"] = [_resolve(p, folder) for p in frame["path"]]
     if "keypoints" in frame:
-        frame["keypoints"] = [_resolve(p, folder) if p else None for p in frame["keypoints"]]
+        frame["keypoints"] = pd.Series(
+            [_resolve(p, folder) if p else None for p in frame["keypoints"]],
+            index=frame.index,
+            dtype=object,
+        )
     logger.debug("%s: %d GIFs", path, len(frame))
     return frame
 

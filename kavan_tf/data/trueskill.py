@@ -34,9 +34,9 @@ ratings.mu, ratings.sigma
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -87,14 +87,15 @@ class TrueSkillParams:
     draw_probability: float = 0.13
 
     def __post_init__(self) -> None:
-        if self.beta is None:
-            object.__setattr__(self, "beta", self.sigma0 / 2.0)
-        if self.tau is None:
-            object.__setattr__(self, "tau", self.sigma0 / 100.0)
         for name in ("sigma0", "beta"):
             value = getattr(self, name)
+            if name == "beta" and value is None:
+                value = self.sigma0 / 2.0
+                object.__setattr__(self, "beta", value)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"TrueSkill `{name}` must be positive. Received: {name}={value!r}")
+        if self.tau is None:
+            object.__setattr__(self, "tau", self.sigma0 / 100.0)
         if not isinstance(self.tau, (int, float)) or not self.tau >= 0:
             raise ValueError(f"TrueSkill `tau` must be non-negative. Received: tau={self.tau!r}")
         if not isinstance(self.mu0, (int, float)) or not math.isfinite(self.mu0):
@@ -106,14 +107,20 @@ class TrueSkillParams:
             )
 
     @property
+    def beta2(self) -> float:
+        """``beta^2``."""
+        return float(typing.cast(float, self.beta)) ** 2
+
+    @property
+    def tau2(self) -> float:
+        """``tau^2``."""
+        return float(typing.cast(float, self.tau)) ** 2
+
+    @property
     def draw_margin(self) -> float:
         """GIFGIF's draw margin ``Phi^-1((p + 1) / 2) * sqrt(2 beta^2 + 2 sigma0^2)``."""
-        scale = math.sqrt(2.0 * self.beta**2 + 2.0 * self.sigma0**2)  # type: ignore[operator]
+        scale = math.sqrt(2.0 * self.beta2 + 2.0 * self.sigma0**2)
         return _norm_ppf((self.draw_probability + 1.0) / 2.0) * scale
-
-    def replace(self, **changes: float | None) -> TrueSkillParams:
-        """Returns a copy with some fields changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
 # --- v and w (Herbrich et al. 2007), scalar -------------------------------------------
@@ -169,10 +176,10 @@ def rate_1vs1(
     Returns:
         ``(mu_a, sigma2_a, mu_b, sigma2_b)`` after the match.
     """
-    tau2 = params.tau**2  # type: ignore[operator]
+    tau2 = params.tau2
     sa = sigma2_a + tau2
     sb = sigma2_b + tau2
-    c2 = 2.0 * params.beta**2 + sa + sb  # type: ignore[operator]
+    c2 = 2.0 * params.beta2 + sa + sb
     c = math.sqrt(c2)
     t = (mu_a - mu_b) / c
     e = params.draw_margin / c
@@ -194,8 +201,8 @@ def _scalar_loop(
     params: TrueSkillParams,
 ) -> None:
     """:func:`rate_1vs1` inlined over many votes, updating ``mu`` and ``s2`` in place."""
-    tau2 = params.tau**2  # type: ignore[operator]
-    two_beta2 = 2.0 * params.beta**2  # type: ignore[operator]
+    tau2 = params.tau2
+    two_beta2 = 2.0 * params.beta2
     margin = params.draw_margin
     sqrt = math.sqrt
     for a, b, d in zip(winner, loser, draw, strict=True):
@@ -408,9 +415,9 @@ class TrueSkillRatings:
     def _apply_wave(self, a: np.ndarray, b: np.ndarray, draw: np.ndarray) -> None:
         p = self.params
         mu, s2 = self._mu, self._sigma2
-        sa = s2[a] + p.tau**2  # type: ignore[operator]
-        sb = s2[b] + p.tau**2  # type: ignore[operator]
-        c2 = 2.0 * p.beta**2 + sa + sb  # type: ignore[operator]
+        sa = s2[a] + p.tau2
+        sb = s2[b] + p.tau2
+        c2 = 2.0 * p.beta2 + sa + sb
         c = np.sqrt(c2)
         t = (mu[a] - mu[b]) / c
         e = p.draw_margin / c
