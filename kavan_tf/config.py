@@ -21,13 +21,13 @@ import dataclasses
 import difflib
 import json
 import os
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import tomllib
 
 from kavan_tf.labels import DEFAULT_CATEGORY_MEMBERS, DEFAULT_CATEGORY_NAMES, EMOTIONS
 
@@ -84,7 +84,9 @@ class LabelConfig:
         seen: list[str] = [e for members in self.category_members for e in members]
         if sorted(seen) != sorted(self.emotions):
             missing = sorted(set(self.emotions) - set(seen))
-            extra = sorted({e for e in seen if seen.count(e) > 1} | (set(seen) - set(self.emotions)))
+            extra = sorted(
+                {e for e in seen if seen.count(e) > 1} | (set(seen) - set(self.emotions))
+            )
             _fail(
                 "labels",
                 "category_members",
@@ -229,7 +231,9 @@ class ModelConfig:
         if self.feature_shape is not None:
             self.feature_shape = tuple(int(v) for v in self.feature_shape)  # type: ignore[assignment]
             if len(self.feature_shape) != 3 or min(self.feature_shape) <= 0:
-                _fail(s, "feature_shape", self.feature_shape, "must be three positive ints (h, w, D)")
+                _fail(
+                    s, "feature_shape", self.feature_shape, "must be three positive ints (h, w, D)"
+                )
         _check_choice(s, "input_mode", self.input_mode, ("frames", "features"))
         _check_choice(s, "temporal", self.temporal, ("lstm", "hslstm"))
         for name in ("num_frames", "hidden_size", "attention_size", "tiers", "node_size"):
@@ -321,7 +325,10 @@ class TrainConfig:
         _check_positive("train", epochs=self.epochs, learning_rate=self.learning_rate)
         if self.mixed_precision is not None:
             _check_choice(
-                "train", "mixed_precision", self.mixed_precision, ("mixed_float16", "mixed_bfloat16")
+                "train",
+                "mixed_precision",
+                self.mixed_precision,
+                ("mixed_float16", "mixed_bfloat16"),
             )
         _check_choice("train", "distribute", self.distribute, ("auto", "none", "mirrored"))
 
@@ -384,9 +391,7 @@ def _from_dict(cls: type, values: Any, where: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f" Did you mean `{close[0]}`?" if close else ""
-            raise ValueError(
-                f"Unknown key `{where}.{key}`.{hint} Known keys: {sorted(fields)}"
-            )
+            raise ValueError(f"Unknown key `{where}.{key}`.{hint} Known keys: {sorted(fields)}")
         hint_type = hints[key]
         if dataclasses.is_dataclass(hint_type):
             kwargs[key] = _from_dict(hint_type, value, f"{where}.{key}")

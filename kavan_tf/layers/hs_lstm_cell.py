@@ -60,12 +60,13 @@ class HSLSTMCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value, minimum in (("units", units, 1), ("node_size", node_size, 1),
-                                     ("tiers", tiers, 2)):
+        for name, value, minimum in (
+            ("units", units, 1),
+            ("node_size", node_size, 1),
+            ("tiers", tiers, 2),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ValueError(
-                    f"`{name}` must be an int >= {minimum}. Received: {name}={value}"
-                )
+                raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value}")
         self.units = units
         self.node_size = node_size
         self.tiers = tiers
@@ -152,9 +153,7 @@ class HSLSTMCell(keras.layers.Layer):
         }
 
     def get_initial_state(self, batch_size=None):
-        return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size
-        ]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def get_config(self):
         config = super().get_config()

@@ -75,7 +75,7 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     weights = config.backbone_weights
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise ValueError(
-            f"`backbone_weights` must be \"imagenet\", None or an existing weights file. "
+            f'`backbone_weights` must be "imagenet", None or an existing weights file. '
             f"Received: backbone_weights={weights!r} (no such file)"
         )
     inputs = keras.Input(shape=config.image_size + (3,), name="frames")
@@ -93,9 +93,7 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     elif name in _APPLICATIONS:
         app = _APPLICATIONS[name]
         constructor = getattr(keras.applications, app.constructor)
-        cnn = constructor(
-            include_top=False, weights=weights, input_shape=config.image_size + (3,)
-        )
+        cnn = constructor(include_top=False, weights=weights, input_shape=config.image_size + (3,))
         x = ImagePreprocessing(app.preprocessing, name="preprocessing")(inputs)
         model = keras.Model(inputs, cnn(x), name="backbone")
     else:
@@ -113,7 +111,8 @@ def _small_cnn(x):
         x = keras.layers.Conv2D(
             filters, 3, strides=2, padding="same", use_bias=False, name=f"conv{index}"
         )(x)
-        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+        # momentum 0.9: short CPU runs must still end with usable moving statistics.
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{index}")(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
     return x
 

@@ -82,7 +82,9 @@ class KavanModel(keras.Model):
 
         if model_config.multitask:
             category = keras.layers.Dense(
-                label_config.num_categories, activation="softmax", dtype="float32",
+                label_config.num_categories,
+                activation="softmax",
+                dtype="float32",
                 name="category",
             )(representation)
             head_input = representation
@@ -91,12 +93,16 @@ class KavanModel(keras.Model):
                     [representation, keras.layers.Activation("linear")(category)]
                 )
             intensities = keras.layers.Dense(
-                label_config.num_emotions, activation="tanh", dtype="float32",
+                label_config.num_emotions,
+                activation="tanh",
+                dtype="float32",
                 name="intensities",
             )(head_input)
         else:
             intensities = keras.layers.Dense(
-                label_config.num_emotions, activation="tanh", dtype="float32",
+                label_config.num_emotions,
+                activation="tanh",
+                dtype="float32",
                 name="intensities",
             )(representation)
             category = CategoryFromIntensities(
@@ -215,7 +221,9 @@ class KavanModel(keras.Model):
         if self.model_config.attention and loss_config.w_kp > 0:
             losses["attention"] = KeypointHeatmapLoss()
         elif loss_config.w_kp > 0:
-            logger.info("Attention is off: the keypoint loss (w_kp=%s) is unused.", loss_config.w_kp)
+            logger.info(
+                "Attention is off: the keypoint loss (w_kp=%s) is unused.", loss_config.w_kp
+            )
         return losses
 
     def default_metrics(self, loss_config: LossConfig) -> dict[str, list[keras.metrics.Metric]]:

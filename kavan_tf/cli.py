@@ -1,0 +1,263 @@
+"""The ``kavan`` command line.
+
+Examples:
+
+```
+kavan demo                                   # the whole pipeline on synthetic GIFs
+kavan synth data/synth --num-gifs 300        # write a synthetic dataset
+kavan votes gifgif-dataset-20150121-v1.csv.gz data/manifest.csv --images gifs/
+kavan train --config experiment.toml --manifest data/manifest.csv
+kavan evaluate --config experiment.toml --manifest data/manifest.csv --out results/
+kavan export runs/kavan/model.keras --name kavan
+kavan predict some.gif --model savedmodels/kavan
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+logger = logging.getLogger("kavan_tf")
+
+
+def _load_config(path: str | None, sets: Sequence[str] = ()):
+    from kavan_tf.config import KavanConfig
+
+    config = KavanConfig.from_file(path) if path else KavanConfig()
+    if sets:
+        config = apply_sets(config, sets)
+    return config
+
+
+def apply_sets(config, sets: Sequence[str]):
+    """Applies ``section.key=value`` overrides (values parsed as JSON, else strings)."""
+    import json
+
+    from kavan_tf.config import KavanConfig
+
+    values = config.to_dict()
+    for item in sets:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"--set expects section.key=value. Received: {item!r}")
+        dotted, raw = item.split("=", 1)
+        section, key = dotted.split(".", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if section not in values:
+            raise ValueError(
+                f"--set {item!r}: unknown section {section!r}. Known: {sorted(values)}"
+            )
+        values[section][key] = value
+    return KavanConfig.from_dict(values)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+
+    config = SyntheticConfig(
+        num_gifs=args.num_gifs,
+        seed=args.seed,
+        frame_size=(args.size, args.size),
+        votes_per_gif=args.votes_per_gif,
+    )
+    manifest = generate_dataset(args.out, config, progress=True)
+    print(f"Wrote {config.num_gifs} synthetic GIFs; manifest: {manifest}")
+    return 0
+
+
+def _cmd_votes(args: argparse.Namespace) -> int:
+    from kavan_tf.data.gifgif import votes_to_manifest
+
+    report = votes_to_manifest(
+        args.votes,
+        args.out,
+        images_dir=args.images,
+        min_votes=args.min_votes,
+        drop_missing=args.drop_missing,
+        progress=True,
+    )
+    print(report.summary())
+    return 0
+
+
+def _read_rows(config, manifest: str):
+    from kavan_tf.data.manifest import read_manifest
+
+    return read_manifest(manifest, config.labels)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from kavan_tf.training.trainer import split_frame, train, with_overrides
+
+    config = _load_config(args.config, args.set)
+    if args.out:
+        config = with_overrides(config, train={"output_dir": args.out})
+    rows = _read_rows(config, args.manifest)
+    train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
+    val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
+    result = train(config, train_rows, val_rows)
+    print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from kavan_tf.training.evaluation import results_markdown, run_protocol, summarise
+
+    config = _load_config(args.config, args.set)
+    rows = _read_rows(config, args.manifest)
+    frame = run_protocol(
+        config,
+        rows,
+        args.out,
+        ablation_rows=args.rows,
+        num_splits=args.splits,
+        test_fraction=args.test_fraction,
+        baselines=args.baselines,
+        verbose=args.verbose,
+        on_result=lambda r: print(
+            f"split {r['split']} {r['title']:<28} accuracy {100 * r['accuracy']:.2f}% "
+            f"nMSE {r['nmse']:.4f}",
+            flush=True,
+        ),
+    )
+    print(results_markdown(summarise(frame), config))
+    print(f"Results written to {args.out}/results.md and results.csv")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from kavan_tf.demo import run_demo
+
+    run_demo(args.out, quick=args.quick)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kavan_tf.export import run_export
+
+    path = run_export(args.model, args.export_dir, args.name, args.version)
+    print(f"SavedModel written to {path}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from kavan_tf.predict import run_predict
+
+    return run_predict(
+        args.inputs,
+        args.model,
+        output_format=args.format,
+        output=args.output,
+        overlay_dir=args.overlay,
+        top_k=args.top_k,
+        batch_size=args.batch_size,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kavan", description="Emotion recognition in animated GIFs (KAVAN, ICME 2019)."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="the whole pipeline on built-in synthetic GIFs")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--num-gifs", type=int, default=300)
+    p.add_argument("--size", type=int, default=96, help="frame width and height")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
+    )
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("votes", help="GIFGIF vote dump -> TrueSkill scores -> manifest")
+    p.add_argument("votes", help="the vote dump (.csv or .csv.gz)")
+    p.add_argument("out", help="manifest to write (.csv or .parquet)")
+    p.add_argument("--images", help="folder with <gif_id>.gif files")
+    p.add_argument("--min-votes", type=int, default=0)
+    p.add_argument("--drop-missing", action="store_true", help="drop GIFs without a file")
+    p.set_defaults(func=_cmd_votes)
+
+    for name, helptext in (
+        ("train", "train one model"),
+        ("evaluate", "the paper's protocol: 5 splits x ablation rows"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--config", help="experiment config (.toml or .json)")
+        p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="SECTION.KEY=VALUE",
+            help="override a config value (repeatable)",
+        )
+        if name == "train":
+            p.add_argument("--out", help="output folder (default: train.output_dir)")
+            p.add_argument("--train-split", default=None, help="train on rows of this split")
+            p.add_argument("--val-split", default=None, help="validate on rows of this split")
+            p.set_defaults(func=_cmd_train)
+        else:
+            p.add_argument("--out", required=True, help="results folder")
+            p.add_argument("--rows", nargs="*", help="ablation rows (default: all five)")
+            p.add_argument("--splits", type=int, default=5)
+            p.add_argument("--test-fraction", type=float, default=0.2)
+            p.add_argument(
+                "--baselines", nargs="*", default=[], choices=["color_histogram", "face_expression"]
+            )
+            p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a TF Serving SavedModel")
+    p.add_argument("model", help="a trained .keras model")
+    p.add_argument("--export-dir", default="savedmodels")
+    p.add_argument("--name", default="kavan")
+    p.add_argument("--version", type=int, default=None, help="default: next free version")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("predict", help="emotions of GIF files")
+    p.add_argument("inputs", nargs="+", help="GIF files or folders")
+    p.add_argument("--model", required=True, help="a SavedModel folder or a .keras file")
+    p.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.add_argument("--overlay", help="write attention overlays (animated GIFs) here")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kavan`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kavan_tf.errors import KavanError
+
+    try:
+        return int(args.func(args) or 0)
+    except (KavanError, ValueError, FileNotFoundError) as e:
+        print(f"kavan {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"kavan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""``kavan prepare``: a manifest of GIFs -> TFRecord frame shards (+ a feature cache).
+
+Resumable and crash-safe: each shard is written to a temporary file and
+renamed into place only when complete, so a killed run leaves no half-written
+shard under a name the readers take; re-running skips finished shards.
+Unreadable GIFs are skipped and listed in ``prepare_report.json``.
+
+Example:
+
+```
+kavan prepare --manifest data/manifest.csv --out data/shards --features
+kavan train --manifest data/manifest.csv --shards data/shards
+```
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from kavan_tf.config import KavanConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.gif import decode_gif_with_config
+from kavan_tf.data.keypoints import load_keypoints, pad_people
+from kavan_tf.data.pipeline import targets_of
+from kavan_tf.data.shards import (
+    FEATURE_PATTERN,
+    FRAME_PATTERN,
+    build_frame_shard_dataset,
+    feature_example,
+    frame_example,
+)
+from kavan_tf.errors import KavanError, ManifestError
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE = "prepare.json"
+REPORT_FILE = "prepare_report.json"
+
+
+@dataclass
+class PrepareReport:
+    """What a ``prepare`` run did.
+
+    Attributes:
+        shards_written: Shards written by this run.
+        shards_resumed: Finished shards found from an earlier run and kept.
+        gifs_written: GIFs stored in the shards this run wrote.
+        failures: ``{"gif_id", "path", "error"}`` of every GIF skipped (all runs).
+        feature_shards_written: Feature-cache shards written by this run.
+    """
+
+    shards_written: int = 0
+    shards_resumed: int = 0
+    gifs_written: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    feature_shards_written: int = 0
+
+    def summary(self) -> str:
+        lines = [
+            f"shards written: {self.shards_written}, kept from an earlier run: "
+            f"{self.shards_resumed}, GIFs written: {self.gifs_written}",
+            f"feature shards written: {self.feature_shards_written}",
+            f"unreadable GIFs skipped: {len(self.failures)}",
+        ]
+        lines += [f"  {f['path']}: {f['error']}" for f in self.failures[:20]]
+        if len(self.failures) > 20:
+            lines.append(f"  ... and {len(self.failures) - 20} more (see {REPORT_FILE})")
+        return "\n".join(lines)
+
+
+def _settings(rows: pd.DataFrame, config: KavanConfig, shard_size: int, encoding: str):
+    data = config.data
+    return {
+        "num_rows": len(rows),
+        "gif_ids_hash": _hash(rows["gif_id"].astype(str).tolist()),
+        "shard_size": shard_size,
+        "encoding": encoding,
+        "image_size": list(config.model.image_size),
+        "resize": data.resize,
+        "background": list(data.background),
+        "num_frames": config.model.num_frames,
+        "backbone": config.model.backbone,
+        "backbone_weights": config.model.backbone_weights,
+    }
+
+
+def _hash(items: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
+
+
+def _atomic_json(path: str, value: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
+    path = os.path.join(out_dir, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            raise ManifestError(
+                f"{out_dir} was prepared with other settings ({', '.join(changed)} differ); "
+                "use a new output folder so that no shard mixes the two"
+            )
+    else:
+        _atomic_json(path, settings)
+
+
+def encode_gif_record(
+    row: pd.Series, config: KavanConfig, intensities, category, encoding: str
+) -> bytes:
+    """Decodes one GIF, resizes all its frames and serialises it for a frame shard."""
+    gif = decode_gif_with_config(str(row["path"]), config.data)
+    frames, transform = sampling.resize_frames(
+        gif.frames,
+        config.model.image_size,
+        mode=config.data.resize,
+        background=config.data.background,
+    )
+    keypoints = np.zeros((gif.num_frames, 0, 70, 3), np.float32)
+    path = row.get("keypoints")
+    if isinstance(path, str) and path:
+        document = load_keypoints(path)
+        if document.num_frames != gif.num_frames:
+            raise ManifestError(
+                f"{path}: keypoints for {document.num_frames} frames, GIF has {gif.num_frames}"
+            )
+        keypoints = sampling.transform_keypoints(pad_people(document.frames), transform)
+    return frame_example(
+        str(row["gif_id"]), frames, gif.delays_ms, keypoints, intensities, category, encoding
+    )
+
+
+def prepare(
+    rows: pd.DataFrame,
+    out_dir: str,
+    config: KavanConfig,
+    *,
+    shard_size: int = 256,
+    encoding: str = "jpeg",
+    features: bool = False,
+    progress: bool = True,
+) -> PrepareReport:
+    """Writes frame shards (and optionally the backbone-feature cache) for manifest rows.
+
+    Args:
+        rows: Manifest rows (``read_manifest`` output).
+        out_dir: Output folder.
+        config: Supplies image size, resize mode, decode limits, backbone.
+        shard_size: GIFs per shard.
+        encoding: Frame encoding in the shards, ``"jpeg"`` or ``"png"``.
+        features: Also write feature shards (frozen backbone, float16).
+        progress: Show progress bars.
+
+    Returns:
+        A :class:`PrepareReport` (also written to ``prepare_report.json``).
+    """
+    if shard_size <= 0:
+        raise ValueError(f"`shard_size` must be positive. Received: shard_size={shard_size}")
+    if len(rows) == 0:
+        raise ManifestError("The manifest has no rows to prepare")
+    os.makedirs(out_dir, exist_ok=True)
+    _check_settings(out_dir, _settings(rows, config, shard_size, encoding))
+    for stale in glob.glob(os.path.join(out_dir, "*.tmp-*")):
+        os.remove(stale)
+
+    intensities, categories = targets_of(rows, config)
+    report = PrepareReport()
+    num_shards = (len(rows) + shard_size - 1) // shard_size
+    bar = tqdm(total=len(rows), desc="prepare", unit="gif", disable=not progress)
+    for shard in range(num_shards):
+        final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
+        sidecar = final + ".json"
+        start, stop = shard * shard_size, min(len(rows), (shard + 1) * shard_size)
+        if os.path.exists(final):
+            report.shards_resumed += 1
+            report.failures += _read_failures(sidecar)
+            bar.update(stop - start)
+            continue
+        tmp = f"{final}.tmp-{os.getpid()}"
+        failures, written = [], []
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for i in range(start, stop):
+                row = rows.iloc[i]
+                try:
+                    writer.write(
+                        encode_gif_record(row, config, intensities[i], categories[i], encoding)
+                    )
+                    written.append(str(row["gif_id"]))
+                except KavanError as e:
+                    logger.warning("skipping %s: %s", row["path"], e)
+                    failures.append(
+                        {"gif_id": str(row["gif_id"]), "path": str(row["path"]), "error": str(e)}
+                    )
+                bar.update(1)
+        # The sidecar first, the shard last: the shard's name marks a finished shard.
+        _atomic_json(sidecar, {"gif_ids": written, "failures": failures})
+        os.replace(tmp, final)
+        report.shards_written += 1
+        report.gifs_written += len(written)
+        report.failures += failures
+    bar.close()
+    if features:
+        report.feature_shards_written = write_feature_cache(out_dir, config, progress=progress)
+    _atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
+    return report
+
+
+def _read_failures(sidecar: str) -> list[dict[str, str]]:
+    if not os.path.exists(sidecar):
+        return []
+    with open(sidecar, encoding="utf-8") as f:
+        return list(json.load(f).get("failures", []))
+
+
+def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True) -> int:
+    """Runs the frozen backbone once over every frame shard (evaluation sampling).
+
+    Returns:
+        The number of feature shards written (finished ones are kept).
+    """
+    from kavan_tf.models.backbones import build_backbone
+
+    if config.model.backbone_weights is None:
+        logger.warning(
+            "Caching features of a randomly initialised backbone (backbone_weights=None): "
+            "they only fit a model built with the same weights; save them with "
+            "`save_weights` and pass the file as backbone_weights"
+        )
+    backbone = build_backbone(config.model)
+    grid = tuple(int(v) for v in backbone.output_shape[1:3])
+    frame_shards = sorted(
+        glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
+    )
+    written = 0
+    for frame_shard in tqdm(frame_shards, desc="feature cache", unit="shard", disable=not progress):
+        index = int(os.path.basename(frame_shard)[7:12])
+        final = os.path.join(out_dir, FEATURE_PATTERN.format(index=index))
+        if os.path.exists(final):
+            continue
+        tmp = f"{final}.tmp-{os.getpid()}"
+        dataset = _single_shard_dataset(frame_shard, config, grid)
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for gif_ids, frames, targets in dataset:
+                batch, T = frames.shape[:2]
+                flat = tf.reshape(frames, (-1,) + tuple(frames.shape[2:]))
+                feats = (
+                    backbone(flat, training=False)
+                    .numpy()
+                    .reshape((batch, T) + tuple(backbone.output_shape[1:]))
+                )
+                for b in range(batch):
+                    writer.write(
+                        feature_example(
+                            gif_ids[b].numpy().decode("utf-8"),
+                            feats[b],
+                            targets["attention"][b].numpy(),
+                            targets["intensities"][b].numpy(),
+                            int(targets["category"][b]),
+                        )
+                    )
+        os.replace(tmp, final)
+        written += 1
+    return written
+
+
+def _single_shard_dataset(path: str, config: KavanConfig, grid) -> tf.data.Dataset:
+    """Evaluation-sampled ``(gif_id, frames, targets)`` of one frame shard, in order."""
+    ids = tf.data.TFRecordDataset([path]).map(
+        lambda r: tf.io.parse_single_example(r, {"gif_id": tf.io.FixedLenFeature([], tf.string)})[
+            "gif_id"
+        ]
+    )
+    examples = build_frame_shard_dataset(
+        os.path.dirname(path),
+        config,
+        training=False,
+        feature_grid=grid,
+        batch_size=1,
+        files=[path],
+    ).unbatch()
+    return (
+        tf.data.Dataset.zip(ids, examples)
+        .map(lambda i, xy: (i, xy[0], xy[1]))
+        .batch(config.data.batch_size)
+    )

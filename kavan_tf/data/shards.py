@@ -1,0 +1,249 @@
+"""TFRecord shards of decoded GIFs and of cached backbone features.
+
+Two kinds of shards, both written by ``kavan prepare`` (see
+:mod:`kavan_tf.data.prepare`):
+
+- **frame shards**: per GIF, every frame decoded, composited and resized to the
+  model's input size (JPEG- or PNG-encoded), the keypoints in resized-frame
+  pixels, the delays and the targets. Reading samples T frames per GIF in the
+  input pipeline (random per TSN segment for training), so no information is
+  lost to a fixed sampling and no GIF is decoded twice.
+- **feature shards**: per GIF, the frozen backbone's features of the T
+  evaluation-sampled frames as float16 ``[T, h, w, D]``, with heatmap targets
+  (the feature-cache mode: train the attention + temporal head only).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kavan_tf.config import KavanConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.heatmaps import keypoint_heatmaps
+
+FRAME_PATTERN = "frames-{index:05d}.tfrecord"
+FEATURE_PATTERN = "features-{index:05d}.tfrecord"
+
+
+def _bytes(values: list[bytes]) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _floats(values: np.ndarray) -> tf.train.Feature:
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.ravel(values).tolist()))
+
+
+def _ints(values: np.ndarray | list[int]) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=np.ravel(values).tolist()))
+
+
+def frame_example(
+    gif_id: str,
+    frames: np.ndarray,
+    delays_ms: np.ndarray,
+    keypoints: np.ndarray,
+    intensities: np.ndarray,
+    category: int,
+    encoding: str = "jpeg",
+) -> bytes:
+    """Serialises one GIF for a frame shard.
+
+    Args:
+        gif_id: The GIF's id.
+        frames: uint8 ``[N, H, W, 3]`` resized frames.
+        delays_ms: ``[N]`` delays.
+        keypoints: float32 ``[N, P, 70, 3]`` keypoints in resized-frame pixels.
+        intensities: ``[E]`` targets.
+        category: Category id.
+        encoding: ``"jpeg"`` (quality 95) or ``"png"`` (lossless).
+    """
+    if encoding == "jpeg":
+        encoded = [tf.io.encode_jpeg(f, quality=95).numpy() for f in frames]
+    elif encoding == "png":
+        encoded = [tf.io.encode_png(f).numpy() for f in frames]
+    else:
+        raise ValueError(f"`encoding` must be 'jpeg' or 'png'. Received: encoding={encoding!r}")
+    features = {
+        "gif_id": _bytes([gif_id.encode("utf-8")]),
+        "frames": _bytes(encoded),
+        "delays_ms": _ints(delays_ms),
+        "num_people": _ints([keypoints.shape[1]]),
+        "keypoints": _bytes([np.ascontiguousarray(keypoints, np.float32).tobytes()]),
+        "intensities": _floats(intensities),
+        "category": _ints([int(category)]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def feature_example(
+    gif_id: str,
+    features: np.ndarray,
+    heatmaps: np.ndarray,
+    intensities: np.ndarray,
+    category: int,
+) -> bytes:
+    """Serialises one GIF's cached backbone features (float16) for a feature shard."""
+    values = {
+        "gif_id": _bytes([gif_id.encode("utf-8")]),
+        "features": _bytes([np.ascontiguousarray(features, np.float16).tobytes()]),
+        "heatmaps": _bytes([np.ascontiguousarray(heatmaps, np.float32).tobytes()]),
+        "intensities": _floats(intensities),
+        "category": _ints([int(category)]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString()
+
+
+def shard_files(directory: str, kind: str = "frames") -> list[str]:
+    """Finished shards of a prepared folder (temporary files are never listed)."""
+    pattern = (FRAME_PATTERN if kind == "frames" else FEATURE_PATTERN).replace(
+        "{index:05d}", "[0-9]" * 5
+    )
+    files = sorted(glob.glob(os.path.join(directory, pattern)))
+    if not files:
+        raise FileNotFoundError(f"No {kind} shards in {directory} (run `kavan prepare` first)")
+    return files
+
+
+def _frame_spec() -> dict[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]:
+    return {
+        "gif_id": tf.io.FixedLenFeature([], tf.string),
+        "frames": tf.io.VarLenFeature(tf.string),
+        "delays_ms": tf.io.VarLenFeature(tf.int64),
+        "num_people": tf.io.FixedLenFeature([], tf.int64),
+        "keypoints": tf.io.FixedLenFeature([], tf.string),
+        "intensities": tf.io.VarLenFeature(tf.float32),
+        "category": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+
+def build_frame_shard_dataset(
+    directory: str,
+    config: KavanConfig,
+    *,
+    training: bool,
+    feature_grid: tuple[int, int],
+    seed: int | None = None,
+    batch_size: int | None = None,
+    files: list[str] | None = None,
+) -> tf.data.Dataset:
+    """``(frames, targets)`` batches from frame shards, sampled as :func:`build_dataset`.
+
+    Args:
+        directory: A folder written by ``kavan prepare``.
+        config: The experiment config.
+        training: Shuffle and sample randomly per TSN segment, or not.
+        feature_grid: ``(h, w)`` of the heatmap targets.
+        seed: Shuffle/sampling seed (``config.train.seed`` when ``None``).
+        batch_size: ``config.data.batch_size`` when ``None``.
+        files: Read only these shards (default: all finished shards).
+    """
+    seed = config.train.seed if seed is None else seed
+    batch_size = config.data.batch_size if batch_size is None else batch_size
+    T = config.model.num_frames
+    height, width = config.model.image_size
+    h, w = feature_grid
+    num_emotions = config.labels.num_emotions
+
+    def sample(num_frames, delays, people, keypoints, example_seed):
+        rng = np.random.default_rng([seed, int(example_seed) & 0x7FFFFFFF])
+        indices = sampling.sample_indices(
+            int(num_frames),
+            T,
+            training=training,
+            rng=rng,
+            delays_ms=delays,
+            by=config.data.sampling,
+        )
+        points = np.frombuffer(keypoints, np.float32).reshape(int(num_frames), int(people), 70, 3)
+        heatmaps, _ = keypoint_heatmaps(
+            points[indices], (height, width), feature_grid, config=config.data
+        )
+        return np.asarray(indices, np.int64), heatmaps
+
+    def parse(record, example_seed):
+        example = tf.io.parse_single_example(record, _frame_spec())
+        encoded = tf.sparse.to_dense(example["frames"])
+        delays = tf.sparse.to_dense(example["delays_ms"])
+        indices, heatmaps = tf.numpy_function(
+            sample,
+            [
+                tf.shape(encoded)[0],
+                delays,
+                example["num_people"],
+                example["keypoints"],
+                example_seed,
+            ],
+            [tf.int64, tf.float32],
+            stateful=False,
+        )
+        frames = tf.map_fn(
+            lambda data: tf.io.decode_image(data, channels=3, expand_animations=False),
+            tf.gather(encoded, indices),
+            fn_output_signature=tf.TensorSpec((None, None, 3), tf.uint8),
+        )
+        frames = tf.ensure_shape(frames, (T, height, width, 3))
+        targets = {
+            "intensities": tf.ensure_shape(
+                tf.sparse.to_dense(example["intensities"]), (num_emotions,)
+            ),
+            "category": example["category"],
+            "attention": tf.ensure_shape(heatmaps, (T, h, w)),
+        }
+        return tf.cast(frames, tf.float32), targets
+
+    dataset = tf.data.TFRecordDataset(files or shard_files(directory, "frames"))
+    if training:
+        dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
+    dataset = tf.data.Dataset.zip(
+        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training)
+    )
+    dataset = dataset.map(
+        parse, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
+    )
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def build_feature_dataset(
+    directory: str,
+    config: KavanConfig,
+    feature_shape: tuple[int, int, int],
+    *,
+    training: bool,
+    seed: int | None = None,
+    batch_size: int | None = None,
+) -> tf.data.Dataset:
+    """``(features, targets)`` batches from feature shards (float16 on disk, float32 out)."""
+    seed = config.train.seed if seed is None else seed
+    batch_size = config.data.batch_size if batch_size is None else batch_size
+    T = config.model.num_frames
+    h, w, d = feature_shape
+    spec = {
+        "gif_id": tf.io.FixedLenFeature([], tf.string),
+        "features": tf.io.FixedLenFeature([], tf.string),
+        "heatmaps": tf.io.FixedLenFeature([], tf.string),
+        "intensities": tf.io.FixedLenFeature([config.labels.num_emotions], tf.float32),
+        "category": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+    def parse(record):
+        example = tf.io.parse_single_example(record, spec)
+        features = tf.reshape(tf.io.decode_raw(example["features"], tf.float16), (T, h, w, d))
+        heatmaps = tf.reshape(tf.io.decode_raw(example["heatmaps"], tf.float32), (T, h, w))
+        targets = {
+            "intensities": example["intensities"],
+            "category": example["category"],
+            "attention": heatmaps,
+        }
+        return tf.cast(features, tf.float32), targets
+
+    dataset = tf.data.TFRecordDataset(shard_files(directory, "features"))
+    if training:
+        dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(
+        parse, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
+    )
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

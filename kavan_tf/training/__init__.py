@@ -1,0 +1,1 @@
+"""Training: strategies, callbacks, the train loop and the evaluation protocol."""

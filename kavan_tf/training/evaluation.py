@@ -1,0 +1,340 @@
+"""The paper's evaluation protocol (SPEC 7): five seeded 80/20 splits, every ablation row."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kavan_tf.config import KavanConfig
+from kavan_tf.training.trainer import feature_grid, train, with_overrides
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("accuracy", "nmse", "emotion_nmse", "rank_error", "spearman")
+"""Metric columns of the result tables (see :func:`evaluate_model`)."""
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One row of the paper's Tables 1 and 2.
+
+    Attributes:
+        key: Short identifier (used for folder names and the CLI).
+        title: The paper's row name, with ``{backbone}`` for the backbone.
+        loss_name: Table 2's "Loss" column.
+        model: ``ModelConfig`` overrides.
+        loss: ``LossConfig`` overrides (weights not named keep the config's).
+    """
+
+    key: str
+    title: str
+    loss_name: str
+    model: dict[str, Any]
+    loss: dict[str, Any]
+
+    def label(self, config: KavanConfig) -> str:
+        return self.title.format(backbone=_backbone_title(config.model.backbone))
+
+
+ABLATION_ROWS: tuple[AblationRow, ...] = (
+    AblationRow(
+        "lstm",
+        "{backbone} + LSTM",
+        "nMSE",
+        {"attention": False, "temporal": "lstm", "multitask": False},
+        {"w_c": 0.0, "w_rank": 0.0, "w_kp": 0.0},
+    ),
+    AblationRow(
+        "att_lstm",
+        "Soft-Att + LSTM",
+        "nMSE",
+        {"attention": True, "temporal": "lstm", "multitask": False},
+        {"w_c": 0.0, "w_rank": 0.0},
+    ),
+    AblationRow(
+        "hslstm",
+        "{backbone} + HS-LSTM",
+        "nMSE",
+        {"attention": False, "temporal": "hslstm", "multitask": False},
+        {"w_c": 0.0, "w_rank": 0.0, "w_kp": 0.0},
+    ),
+    AblationRow(
+        "att_hslstm",
+        "Soft-Att + HS-LSTM",
+        "nMSE",
+        {"attention": True, "temporal": "hslstm", "multitask": False},
+        {"w_c": 0.0, "w_rank": 0.0},
+    ),
+    AblationRow(
+        "mtl_att_hslstm",
+        "MTL Soft-Att + HS-LSTM",
+        "MTL",
+        {"attention": True, "temporal": "hslstm", "multitask": True},
+        {},
+    ),
+)
+"""The five rows of Tables 1 and 2, in the paper's order."""
+
+ROWS_BY_KEY = {row.key: row for row in ABLATION_ROWS}
+
+# The paper's figures on its GIFGIF collection (Tables 1 and 2) - other data.
+PAPER_RESULTS = {
+    "Color Histogram": {"accuracy": None, "nmse": "1.2623 ± 0.0615"},
+    "Face Expression": {"accuracy": None, "nmse": "1.0000 ± 0.0064"},
+    "lstm": {"accuracy": "61.47", "nmse": "1.0675 ± 0.0305"},
+    "att_lstm": {"accuracy": "62.55", "nmse": "1.0100 ± 0.0085"},
+    "hslstm": {"accuracy": "63.55", "nmse": "1.0277 ± 0.0147"},
+    "att_hslstm": {"accuracy": "65.95", "nmse": "0.9987 ± 0.0033"},
+    "mtl_att_hslstm": {"accuracy": "68.27", "nmse": "0.9863 ± 0.0084"},
+}
+
+
+def _backbone_title(name: str) -> str:
+    return {"resnet50": "ResNet-50", "small": "SmallCNN"}.get(name, name)
+
+
+def select_rows(keys: Sequence[str] | None) -> list[AblationRow]:
+    """The ablation rows named by ``keys`` (all when ``None``)."""
+    if not keys:
+        return list(ABLATION_ROWS)
+    unknown = [k for k in keys if k not in ROWS_BY_KEY]
+    if unknown:
+        raise ValueError(f"Unknown ablation rows {unknown}. Known rows: {sorted(ROWS_BY_KEY)}")
+    return [ROWS_BY_KEY[k] for k in keys]
+
+
+def row_config(config: KavanConfig, row: AblationRow, output_dir: str) -> KavanConfig:
+    """``config`` turned into one ablation row, writing to ``output_dir``."""
+    return with_overrides(config, model=row.model, loss=row.loss, train={"output_dir": output_dir})
+
+
+def make_splits(
+    num_items: int, num_splits: int = 5, test_fraction: float = 0.2, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded random ``(train_indices, test_indices)`` splits (paper 4.1: 80/20)."""
+    if num_items < 2:
+        raise ValueError(f"Need at least 2 GIFs to split. Received: num_items={num_items}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(
+            f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction}"
+        )
+    splits = []
+    n_test = min(max(1, int(round(num_items * test_fraction))), num_items - 1)
+    for split in range(num_splits):
+        order = np.random.default_rng([seed, split]).permutation(num_items)
+        splits.append((np.sort(order[n_test:]), np.sort(order[:n_test])))
+    return splits
+
+
+def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, Any]:
+    """SPEC 6 metrics of a trained model on manifest rows (evaluation sampling).
+
+    Returns:
+        ``{"accuracy", "nmse", "emotion_nmse", "rank_error", "spearman"}`` and
+        ``"per_emotion_nmse"`` (a list in emotion order).
+    """
+    from kavan_tf.data.pipeline import build_dataset
+
+    dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
+    logs = model.evaluate(dataset, verbose=0, return_dict=True)
+    emotion_metric = _find_metric(model, "emotion_nmse")
+    return {
+        "accuracy": float(logs["category_accuracy"]),
+        "nmse": float(logs["intensities_nmse"]),
+        "emotion_nmse": float(logs["intensities_emotion_nmse"]),
+        "rank_error": float(logs["intensities_rank_error"]),
+        "spearman": float(logs["intensities_spearman"]),
+        "per_emotion_nmse": [float(v) for v in np.asarray(emotion_metric.per_emotion())],
+    }
+
+
+def _find_metric(model, name: str):
+    stack = list(model.metrics)
+    while stack:
+        metric = stack.pop()
+        if metric.name == name and hasattr(metric, "per_emotion"):
+            return metric
+        stack.extend(getattr(metric, "metrics", []) or [])
+    raise KeyError(f"The model has no metric {name!r}")
+
+
+def run_protocol(
+    config: KavanConfig,
+    rows: pd.DataFrame,
+    output_dir: str,
+    *,
+    ablation_rows: Sequence[str] | None = None,
+    num_splits: int = 5,
+    test_fraction: float = 0.2,
+    baselines: Sequence[str] = (),
+    verbose: int = 0,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Trains and evaluates every ablation row on seeded 80/20 splits (SPEC 7).
+
+    Writes ``results_per_split.csv`` (one line per split and row, with the
+    per-emotion nMSE), ``results.csv`` and ``results.md`` (mean ± std, in the
+    shape of the paper's Tables 1 and 2) to ``output_dir``. Each training run
+    writes to ``output_dir/split<k>/<row>/``.
+
+    Args:
+        config: The base experiment; each row overrides the model and loss.
+        rows: The whole manifest (splits are made here).
+        output_dir: Where results and runs go.
+        ablation_rows: Row keys (default: all five).
+        num_splits: Number of splits (paper: 5).
+        test_fraction: Test share (paper: 0.2).
+        baselines: Any of ``"color_histogram"``, ``"face_expression"``.
+        verbose: ``model.fit`` verbosity.
+        on_result: Called with each result line as it is produced.
+
+    Returns:
+        The per-split results.
+    """
+    from kavan_tf.data.pipeline import check_rows
+
+    selected = select_rows(ablation_rows)
+    check_rows(rows, config, "manifest rows")
+    splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
+    os.makedirs(output_dir, exist_ok=True)
+    results: list[dict[str, Any]] = []
+
+    def record(result: dict[str, Any]) -> None:
+        results.append(result)
+        pd.DataFrame(results).to_csv(os.path.join(output_dir, "results_per_split.csv"), index=False)
+        if on_result is not None:
+            on_result(result)
+
+    baseline_features = _baseline_features(baselines, rows)
+    for split, (train_idx, test_idx) in enumerate(splits):
+        train_rows, test_rows = rows.iloc[train_idx], rows.iloc[test_idx]
+        for kind, features in baseline_features.items():
+            metrics = _evaluate_baseline(kind, features, train_idx, test_idx, rows, config)
+            record(
+                {
+                    "split": split,
+                    "row": kind,
+                    "title": _BASELINE_TITLES[kind],
+                    "loss": "nMSE",
+                    **metrics,
+                }
+            )
+        for row in selected:
+            run_dir = os.path.join(output_dir, f"split{split}", row.key)
+            row_cfg = row_config(
+                with_overrides(config, train={"seed": config.train.seed + split}), row, run_dir
+            )
+            logger.info("split %d: training %s", split, row.label(row_cfg))
+            result = train(row_cfg, train_rows, verbose=verbose)
+            metrics = evaluate_model(result.model, test_rows, row_cfg)
+            record(
+                {
+                    "split": split,
+                    "row": row.key,
+                    "title": row.label(row_cfg),
+                    "loss": row.loss_name,
+                    **metrics,
+                }
+            )
+    frame = pd.DataFrame(results)
+    summary = summarise(frame)
+    summary.to_csv(os.path.join(output_dir, "results.csv"), index=False)
+    with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
+        f.write(results_markdown(summary, config))
+    return frame
+
+
+_BASELINE_TITLES = {"color_histogram": "Color Histogram", "face_expression": "Face Expression"}
+
+
+def _baseline_features(kinds: Sequence[str], rows: pd.DataFrame) -> dict[str, Any]:
+    """One feature cache per baseline, so each GIF is read once across the splits."""
+    if not kinds:
+        return {}
+    from kavan_tf.baselines import FeatureCache
+
+    unknown = [k for k in kinds if k not in _BASELINE_TITLES]
+    if unknown:
+        raise ValueError(f"Unknown baselines {unknown}. Known: {sorted(_BASELINE_TITLES)}")
+    caches = {kind: FeatureCache(kind) for kind in kinds}
+    for cache in caches.values():
+        cache.get(rows["path"].astype(str).tolist())
+    return caches
+
+
+def _evaluate_baseline(kind, cache, train_idx, test_idx, rows, config) -> dict[str, Any]:
+    from kavan_tf.baselines import evaluate_baseline
+
+    result = evaluate_baseline(
+        cache,
+        rows.iloc[train_idx],
+        rows.iloc[test_idx],
+        config.labels,
+        progress=False,
+        nmse_epsilon=config.loss.nmse_epsilon,
+    )
+    per_emotion = result["emotion_nmse_per_emotion"]
+    return {
+        **{m: float(result[m]) for m in METRICS},
+        "per_emotion_nmse": [float(per_emotion[e]) for e in config.labels.emotions],
+    }
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over splits of each metric, per row."""
+    groups = frame.groupby(["row", "title", "loss"], sort=False)
+    summary = groups[list(METRICS)].agg(["mean", "std"])
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    summary["splits"] = groups.size()
+    return summary.reset_index()
+
+
+def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None) -> str:
+    """Tables 1 and 2 in the paper's shape, with the paper's GIFGIF figures beside them."""
+    lines = [
+        "Table 1. Coarse emotion category accuracy (%), mean ± std over splits.",
+        "",
+        "| Method | Accuracy % (this run) | Paper, GIFGIF (other data) |",
+        "|---|---|---|",
+    ]
+    for _, r in summary.iterrows():
+        if r["row"] in _BASELINE_TITLES:
+            continue
+        paper = PAPER_RESULTS.get(r["row"], {}).get("accuracy") or "-"
+        lines.append(
+            f"| {r['title']} | {100 * r['accuracy_mean']:.2f} ± {100 * _nan0(r['accuracy_std']):.2f}"
+            f" | {paper} |"
+        )
+    lines += [
+        "",
+        "Table 2. Normalised MSE (per GIF), mean ± std over splits.",
+        "",
+        "| Method | Loss | nMSE (this run) | per-emotion nMSE | rank error (Eq. 11) "
+        "| Spearman | Paper nMSE, GIFGIF (other data) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in summary.iterrows():
+        key = _BASELINE_TITLES.get(r["row"], r["row"])
+        paper = PAPER_RESULTS.get(key, {}).get("nmse") or "-"
+        lines.append(
+            f"| {r['title']} | {r['loss']} | {r['nmse_mean']:.4f} ± {_nan0(r['nmse_std']):.4f}"
+            f" | {r['emotion_nmse_mean']:.4f} ± {_nan0(r['emotion_nmse_std']):.4f}"
+            f" | {r['rank_error_mean']:.2f} | {r['spearman_mean']:.3f} | {paper} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _nan0(value: float) -> float:
+    return 0.0 if value != value else float(value)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")

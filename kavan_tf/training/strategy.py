@@ -1,0 +1,54 @@
+"""Choosing the tf.distribute strategy (SPEC 5-7, issue: training)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+
+def get_strategy(distribute: str = "auto") -> tf.distribute.Strategy:
+    """Returns the strategy to build and train the model under.
+
+    Args:
+        distribute: ``"auto"``: ``MultiWorkerMirroredStrategy`` when
+            ``TF_CONFIG`` names a cluster (the standard way past one machine),
+            ``MirroredStrategy`` over all visible GPUs when there are several,
+            otherwise the default strategy (one GPU or the CPU).
+            ``"mirrored"``: ``MirroredStrategy`` over whatever devices it finds
+            (GPUs, else the CPU). ``"none"``: the default strategy.
+
+    Returns:
+        A ``tf.distribute.Strategy``.
+    """
+    if distribute not in ("auto", "mirrored", "none"):
+        raise ValueError(
+            "`distribute` must be 'auto', 'mirrored' or 'none'. "
+            f"Received: distribute={distribute!r}"
+        )
+    if distribute == "none":
+        return tf.distribute.get_strategy()
+    if distribute == "auto" and _tf_config_has_cluster():
+        logger.info("TF_CONFIG is set: using MultiWorkerMirroredStrategy")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if distribute == "mirrored" or len(gpus) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+        logger.info("Using MirroredStrategy with %d replicas", strategy.num_replicas_in_sync)
+        return strategy
+    return tf.distribute.get_strategy()
+
+
+def _tf_config_has_cluster() -> bool:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return False
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {e}. Received: TF_CONFIG={raw!r}") from e
+    return sum(len(v) for v in cluster.values()) > 1

@@ -1,0 +1,171 @@
+"""tf.data from a manifest, TFRecord frame shards, the feature cache and `prepare`."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.heatmaps import keypoint_heatmaps
+from kavan_tf.data.keypoints import load_keypoints, pad_people
+from kavan_tf.data.manifest import read_manifest
+from kavan_tf.data.pipeline import build_dataset, check_rows, load_example
+from kavan_tf.data.prepare import prepare
+from kavan_tf.data.shards import build_feature_dataset, build_frame_shard_dataset, shard_files
+from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.errors import ManifestError
+
+GRID = (2, 2)
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, SyntheticConfig(num_gifs=12, frame_size=(48, 48), num_frames=(5, 9)))
+    return root
+
+
+@pytest.fixture
+def config(tmp_path):
+    return KavanConfig.from_dict({
+        "model": {"backbone": "small", "backbone_weights": None, "image_size": [32, 32],
+                  "num_frames": 4, "node_size": 2, "hidden_size": 8},
+        "data": {"batch_size": 4},
+        "train": {"output_dir": str(tmp_path / "run")},
+    })
+
+
+@pytest.fixture
+def rows(dataset_dir, config):
+    return read_manifest(dataset_dir / "manifest.csv", config.labels)
+
+
+def test_load_example_matches_its_parts(rows, config):
+    row = rows.iloc[0]
+    example = load_example(row["path"], row["keypoints"], config, training=False,
+                           feature_grid=GRID)
+    assert example.frames.shape == (4, 32, 32, 3) and example.frames.dtype == np.uint8
+    document = load_keypoints(row["keypoints"])
+    points = pad_people([document.frames[i] for i in example.indices])
+    scale = np.array([32 / document.frame_size[0], 32 / document.frame_size[1]])
+    valid = points[..., 2] > 0
+    # Stretching 48 -> 32 scales pixel centres: x' + 0.5 = (x + 0.5) * s.
+    expected = (points[..., :2] + 0.5) * scale - 0.5
+    np.testing.assert_allclose(example.keypoints[..., :2][valid], expected[valid], atol=1e-4)
+    heatmaps, mask = keypoint_heatmaps(example.keypoints, (32, 32), GRID, config=config.data)
+    np.testing.assert_allclose(example.heatmaps, heatmaps)
+    np.testing.assert_array_equal(example.mask, mask)
+
+
+def test_dataset_shapes_and_targets(rows, config):
+    dataset = build_dataset(rows, config, training=True, feature_grid=GRID)
+    frames, targets = next(iter(dataset))
+    assert frames.shape == (4, 4, 32, 32, 3)
+    assert targets["intensities"].shape == (4, 17)
+    assert targets["attention"].shape == (4, 4, 2, 2)
+    sums = targets["attention"].numpy().sum(axis=(2, 3))
+    assert np.all((np.abs(sums - 1) < 1e-5) | (sums == 0))
+    total = sum(int(x.shape[0]) for x, _ in dataset)
+    assert total == len(rows)
+
+
+def test_training_dataset_is_seeded(rows, config):
+    def first_epoch(seed):
+        dataset = build_dataset(rows, config, training=True, feature_grid=GRID, seed=seed)
+        return np.concatenate([t["intensities"].numpy() for _, t in dataset])
+
+    np.testing.assert_array_equal(first_epoch(3), first_epoch(3))
+    assert not np.array_equal(first_epoch(3), first_epoch(4))
+
+
+def test_evaluation_dataset_is_in_order(rows, config):
+    dataset = build_dataset(rows, config, training=False, feature_grid=GRID)
+    got = np.concatenate([t["intensities"].numpy() for _, t in dataset])
+    expected = np.clip(rows[list(config.labels.emotions)].to_numpy() / 25 - 1, -1, 1)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_check_rows_names_the_problem(rows, config, tmp_path):
+    with pytest.raises(ManifestError, match="empty"):
+        check_rows(rows.iloc[:0], config, "training rows")
+    broken = rows.copy()
+    broken.loc[broken.index[1], "anger"] = np.nan
+    with pytest.raises(ManifestError, match=str(rows["gif_id"].iloc[1])):
+        check_rows(broken, config)
+    missing = rows.copy()
+    missing.loc[missing.index[0], "path"] = str(tmp_path / "gone.gif")
+    with pytest.raises(ManifestError, match="gone.gif"):
+        check_rows(missing, config)
+    with pytest.raises(ManifestError, match="anger"):
+        check_rows(rows.drop(columns=["anger"]), config)
+
+
+def test_prepare_shards_resume_and_report(rows, config, tmp_path):
+    out = tmp_path / "shards"
+    bad = rows.copy()
+    corrupt = tmp_path / "corrupt.gif"
+    corrupt.write_bytes(b"GIF89a\x00\x00")
+    bad.loc[bad.index[2], "path"] = str(corrupt)
+    report = prepare(bad, str(out), config, shard_size=5, progress=False)
+    assert report.shards_written == 3 and report.shards_resumed == 0
+    assert report.gifs_written == len(rows) - 1
+    assert [f["path"] for f in report.failures] == [str(corrupt)]
+    saved = json.loads((out / "prepare_report.json").read_text())
+    assert saved["failures"][0]["path"] == str(corrupt)
+
+    # An interrupted run leaves a temporary file that readers never take, and
+    # a re-run keeps finished shards and redoes only the missing one.
+    last = shard_files(str(out))[-1]
+    os.remove(last)
+    (out / "frames-00002.tfrecord.tmp-999").write_bytes(b"half a shard")
+    assert len(shard_files(str(out))) == 2
+    again = prepare(bad, str(out), config, shard_size=5, progress=False)
+    assert again.shards_written == 1 and again.shards_resumed == 2
+    assert not list(out.glob("*.tmp-*"))
+
+    with pytest.raises(ManifestError, match="other settings"):
+        prepare(bad, str(out), config, shard_size=4, progress=False)
+
+
+def test_frame_shards_match_direct_pipeline(rows, config, tmp_path):
+    out = tmp_path / "shards"
+    prepare(rows, str(out), config, shard_size=5, encoding="png", progress=False)
+    direct = build_dataset(rows, config, training=False, feature_grid=GRID)
+    sharded = build_frame_shard_dataset(str(out), config, training=False, feature_grid=GRID)
+    for (x1, y1), (x2, y2) in zip(direct, sharded):
+        np.testing.assert_array_equal(x1.numpy(), x2.numpy())
+        np.testing.assert_allclose(y1["attention"], y2["attention"], atol=1e-6)
+        np.testing.assert_allclose(y1["intensities"], y2["intensities"])
+        np.testing.assert_array_equal(y1["category"], y2["category"])
+
+
+def test_feature_cache_trains_the_head(rows, config, tmp_path):
+    from kavan_tf.models import KavanModel
+    from kavan_tf.models.backbones import build_backbone
+    from kavan_tf.training.trainer import with_overrides
+
+    # The cache must be made with the weights the model will use: a local file.
+    weights = str(tmp_path / "backbone.weights.h5")
+    build_backbone(config.model).save_weights(weights)
+    config = with_overrides(config, model={"backbone_weights": weights})
+    out = tmp_path / "shards"
+    report = prepare(rows, str(out), config, shard_size=5, encoding="png", features=True,
+                     progress=False)
+    assert report.feature_shards_written == 3
+    backbone = build_backbone(config.model)
+    features = build_feature_dataset(str(out), config, (2, 2, 128), training=False)
+    frames = build_frame_shard_dataset(str(out), config, training=False, feature_grid=GRID)
+    (f, t_f), (x, t_x) = next(iter(features)), next(iter(frames))
+    expected = backbone(x.numpy().reshape((-1, 32, 32, 3)), training=False).numpy()
+    np.testing.assert_allclose(f.numpy().reshape(expected.shape), expected, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(t_f["attention"], t_x["attention"], atol=1e-6)
+
+    head_config = with_overrides(config, model={"input_mode": "features",
+                                                "feature_shape": [2, 2, 128]})
+    model = KavanModel.from_kavan_config(head_config)
+    model.compile()
+    history = model.fit(build_feature_dataset(str(out), head_config, (2, 2, 128),
+                                              training=True), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
