@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,13 +129,18 @@ def train(
         keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
     ] + list(extra_callbacks or [])
     os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.train.epochs,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with warnings.catch_warnings():
+        # Datasets that drop unreadable GIFs have no known length, which Keras
+        # reports at the end of every epoch; it is expected here.
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        warnings.filterwarnings("ignore", "`shuffle=True` was passed")
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.train.epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     model.save(os.path.join(out, "model.keras"))
     with open(os.path.join(out, "history.json"), "w", encoding="utf-8") as f:
         json.dump(history.history, f, indent=2)

@@ -1,0 +1,172 @@
+"""Training: determinism, resuming after SIGKILL, bad input before any step, evaluation."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.manifest import read_manifest
+from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.errors import ManifestError
+from kavan_tf.training.evaluation import make_splits, run_protocol, summarise
+from kavan_tf.training.trainer import split_frame, train, with_overrides
+
+SMALL_MODEL = {
+    "backbone": "small", "backbone_weights": None, "image_size": [32, 32], "num_frames": 4,
+    "node_size": 2, "hidden_size": 8, "attention_size": 4,
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    return generate_dataset(root, SyntheticConfig(num_gifs=16, frame_size=(48, 48),
+                                                  num_frames=(4, 6)))
+
+
+def _config(tmp_path, **train):
+    return KavanConfig.from_dict({
+        "model": SMALL_MODEL,
+        "data": {"batch_size": 4},
+        "train": {"epochs": 2, "learning_rate": 1e-2, "output_dir": str(tmp_path / "run"),
+                  "distribute": "none", **train},
+    })
+
+
+def test_same_seed_same_metrics(tmp_path, manifest):
+    rows = read_manifest(manifest)
+    first = train(_config(tmp_path / "a"), rows, verbose=0).history
+    second = train(_config(tmp_path / "b"), rows, verbose=0).history
+    assert first == second
+    third = train(_config(tmp_path / "c", seed=1), rows, verbose=0).history
+    assert third != first
+
+
+def test_run_writes_its_outputs(tmp_path, manifest):
+    config = _config(tmp_path)
+    train(config, read_manifest(manifest), verbose=0)
+    out = config.train.output_dir
+    for name in ("config.json", "history.csv", "model.keras", "checkpoints/last.keras",
+                 "checkpoints/best.keras", "logs"):
+        assert os.path.exists(os.path.join(out, name)), name
+    history = pd.read_csv(os.path.join(out, "history.csv"))
+    assert history["epoch"].tolist() == [0, 1]
+
+
+def test_bad_input_fails_before_training(tmp_path, manifest):
+    config = _config(tmp_path)
+    rows = read_manifest(manifest)
+    out = config.train.output_dir
+    os.makedirs(os.path.join(out, "checkpoints"))
+    keep = os.path.join(out, "checkpoints", "last.keras")
+    with open(keep, "wb") as f:
+        f.write(b"an earlier checkpoint")
+    with pytest.raises(ManifestError, match="empty"):
+        train(config, rows.iloc[:0], verbose=0)
+    with pytest.raises(ManifestError, match="split 'validation' is empty"):
+        split_frame(rows, "validation")
+    nan_rows = rows.copy()
+    nan_rows.loc[nan_rows.index[0], "joy" if "joy" in rows else "fear"] = np.nan
+    with pytest.raises(ManifestError, match="NaN"):
+        train(config, nan_rows, verbose=0)
+    with open(keep, "rb") as f:
+        assert f.read() == b"an earlier checkpoint"
+
+
+def test_manifest_with_wrong_columns(tmp_path, manifest):
+    frame = pd.read_csv(manifest).drop(columns=["anger", "fear"])
+    path = os.path.join(os.path.dirname(manifest), "broken.csv")
+    frame.to_csv(path, index=False)
+    with pytest.raises(ManifestError, match="anger"):
+        read_manifest(path)
+
+
+TRAIN_SCRIPT = """
+import sys, time, keras
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.manifest import read_manifest
+from kavan_tf.training.trainer import train
+
+class Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.2)
+
+config = KavanConfig.from_file(sys.argv[1])
+train(config, read_manifest(sys.argv[2]), verbose=0, extra_callbacks=[Slow()])
+print("FINISHED")
+"""
+
+
+def _epochs_logged(history: str) -> list[int]:
+    try:
+        return pd.read_csv(history)["epoch"].tolist()
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return []
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume(tmp_path, manifest):
+    config = _config(tmp_path, epochs=6)
+    config_path = tmp_path / "config.json"
+    config.save(config_path)
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT)
+    history = os.path.join(config.train.output_dir, "history.csv")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    command = [sys.executable, str(script), str(config_path), str(manifest)]
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if len(_epochs_logged(history)) >= 2:
+            break
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(_epochs_logged(history))
+    assert 2 <= done_before < 6
+
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "FINISHED" in result.stdout
+    epochs = _epochs_logged(history)
+    # The second run starts at the epoch after the last one backed up, not at 0.
+    resumed = epochs[done_before:]
+    assert resumed and resumed[0] >= done_before - 1 and resumed[0] > 0, epochs
+    assert resumed[-1] == 5
+    assert os.path.exists(os.path.join(config.train.output_dir, "model.keras"))
+
+
+def test_splits_are_seeded_80_20():
+    splits = make_splits(50, 5, 0.2, seed=3)
+    assert len(splits) == 5
+    for train_idx, test_idx in splits:
+        assert len(test_idx) == 10 and len(train_idx) == 40
+        assert not set(train_idx) & set(test_idx)
+    again = make_splits(50, 5, 0.2, seed=3)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
+    assert not np.array_equal(splits[0][1], splits[1][1])
+
+
+@pytest.mark.slow
+def test_protocol_writes_tables(tmp_path, manifest):
+    config = with_overrides(_config(tmp_path), train={"epochs": 1})
+    rows = read_manifest(manifest)
+    frame = run_protocol(config, rows, str(tmp_path / "results"), num_splits=2,
+                         ablation_rows=["lstm", "mtl_att_hslstm"],
+                         baselines=["color_histogram"])
+    assert len(frame) == 2 * 3
+    summary = summarise(frame)
+    assert set(summary["row"]) == {"lstm", "mtl_att_hslstm", "color_histogram"}
+    assert (summary["splits"] == 2).all()
+    text = (tmp_path / "results" / "results.md").read_text()
+    assert "MTL Soft-Att + HS-LSTM" in text and "68.27" in text and "Color Histogram" in text
+    per_split = pd.read_csv(tmp_path / "results" / "results_per_split.csv")
+    assert len(per_split) == 6
