@@ -131,6 +131,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from kavan_tf.data.prepare import prepare
+
+    config = _load_config(args.config, args.set)
+    rows = _read_rows(config, args.manifest)
+    report = prepare(rows, args.out, config, shard_size=args.shard_size,
+                     encoding=args.encoding, features=args.features, progress=True)
+    print(report.summary())
+    return 1 if report.failures else 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from kavan_tf.results import run_results
+
+    out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
+                      num_splits=args.splits)
+    print(out["tables"])
+    print(out["attention"].to_string(index=False))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kavan_tf.demo import run_demo
 
@@ -172,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smaller, faster run")
     p.set_defaults(func=_cmd_demo)
 
+    p = sub.add_parser("results", help="reproduce docs/results.md (synthetic benchmark)")
+    p.add_argument("--out", default="runs/results", help="runs and raw CSVs")
+    p.add_argument("--doc", default="docs/results.md", help="the page to write")
+    p.add_argument("--num-gifs", type=int, default=640)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--splits", type=int, default=5)
+    p.set_defaults(func=_cmd_results)
+
     p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
     p.add_argument("out", help="output folder")
     p.add_argument("--num-gifs", type=int, default=300)
@@ -181,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
     )
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("prepare", help="decode GIFs once into TFRecord shards (+ feature cache)")
+    p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
+    p.add_argument("--out", required=True, help="output folder for the shards")
+    p.add_argument("--config", help="experiment config (.toml or .json)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--shard-size", type=int, default=256, help="GIFs per shard")
+    p.add_argument("--encoding", choices=["jpeg", "png"], default="jpeg")
+    p.add_argument("--features", action="store_true",
+                   help="also cache the frozen backbone's features (float16)")
+    p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("votes", help="GIFGIF vote dump -> TrueSkill scores -> manifest")
     p.add_argument("votes", help="the vote dump (.csv or .csv.gz)")
