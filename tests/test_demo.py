@@ -1,0 +1,32 @@
+"""The demo: full KAVAN must beat the plain LSTM and the mean predictor on synthetic GIFs."""
+
+import os
+
+import pytest
+
+from kavan_tf.demo import DemoSettings, run_demo
+
+
+@pytest.mark.slow
+def test_full_model_beats_plain_lstm_and_mean_predictor(tmp_path):
+    # A smaller run than `make demo` (400 GIFs, 8 epochs); seeded and deterministic.
+    outputs = run_demo(str(tmp_path), settings=DemoSettings(num_gifs=400, epochs=8),
+                       export=False)
+    rows = outputs["rows"]
+    full, plain, mean = (rows["MTL Soft-Att + HS-LSTM"], rows["SmallCNN + LSTM"],
+                         rows["Mean predictor"])
+    print({name: {k: round(v, 3) for k, v in m.items() if k != "per_emotion_nmse"}
+           for name, m in rows.items()})
+    assert full["accuracy"] > plain["accuracy"] and full["accuracy"] > mean["accuracy"]
+    assert full["nmse"] < plain["nmse"] and full["nmse"] < mean["nmse"]
+    assert full["nmse"] < 1.0
+    assert 0.9 < mean["nmse"] < 1.1
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_end_to_end(tmp_path):
+    outputs = run_demo(str(tmp_path), quick=True)
+    assert outputs["predict_status"] == 0
+    assert os.path.isdir(outputs["saved_model"])
+    overlays = [f for f in os.listdir(outputs["overlays"]) if f.endswith(".gif")]
+    assert len(overlays) == 4
