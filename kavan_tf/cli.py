@@ -8,6 +8,7 @@ kavan synth data/synth --num-gifs 300        # write a synthetic dataset
 kavan votes gifgif-dataset-20150121-v1.csv.gz data/manifest.csv --images gifs/
 kavan train --config experiment.toml --manifest data/manifest.csv
 kavan evaluate --config experiment.toml --manifest data/manifest.csv --out results/
+kavan tune --manifest data/manifest.csv --out runs/tuning --trials 10 --epochs 5
 kavan export runs/kavan/model.keras --name kavan
 kavan predict some.gif --model savedmodels/kavan
 ```
@@ -152,6 +153,40 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from kavan_tf.training.trainer import split_frame
+    from kavan_tf.tuning import holdout_split, resolve_objective, results_markdown, run_tuning
+
+    objective = resolve_objective(args.objective)
+    config = _load_config(args.config, args.set)
+    rows = _read_rows(config, args.manifest)
+    has_splits = "split" in rows.columns
+    if has_splits and args.val_fraction is None:
+        train_rows = split_frame(rows, args.train_split, args.manifest)
+        val_rows = split_frame(rows, args.val_split, args.manifest)
+    else:
+        # No split column, or an explicit hold-out: validate on a seeded random
+        # share of the training rows, so that a test split stays unseen.
+        pool = split_frame(rows, args.train_split, args.manifest) if has_splits else rows
+        fraction = 0.2 if args.val_fraction is None else args.val_fraction
+        train_rows, val_rows = holdout_split(pool, fraction, config.train.seed)
+    table = run_tuning(
+        config,
+        train_rows,
+        val_rows,
+        args.out,
+        objective=objective,
+        max_trials=args.trials,
+        epochs=args.epochs,
+        algorithm=args.algorithm,
+        overwrite=args.overwrite,
+        verbose=args.fit_verbose,
+    )
+    print(results_markdown(table, objective))
+    print(f"Results written to {args.out}/tuning_results.md and tuning_results.csv")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kavan_tf.demo import run_demo
 
@@ -259,6 +294,34 @@ def build_parser() -> argparse.ArgumentParser:
             )
             p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser("tune", help="search loss weights and learning rate (Keras Tuner)")
+    p.add_argument("--config", help="experiment config (.toml or .json)")
+    p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
+    p.add_argument("--out", required=True, help="results folder")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=None, help="default: train.epochs")
+    p.add_argument("--objective", default="nmse", help="nmse, accuracy or a val_* metric name")
+    p.add_argument("--algorithm", choices=["random", "bayesian"], default="random")
+    p.add_argument("--train-split", default="train", help="train on rows of this split")
+    p.add_argument("--val-split", default="test", help="validate on rows of this split")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="validate on this random share of the training rows instead "
+        "(0.2 when the manifest has no split column)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="restart instead of resuming")
+    p.add_argument("--fit-verbose", type=int, default=2, help="model.fit verbosity")
+    p.set_defaults(func=_cmd_tune)
+
     p = sub.add_parser("export", help="write a TF Serving SavedModel")
     p.add_argument("model", help="a trained .keras model")
     p.add_argument("--export-dir", default="savedmodels")
@@ -274,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlay", help="write attention overlays (animated GIFs) here")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--decoder", choices=["graph", "python"], default="graph",
+                   help="SavedModels: decode in the graph (as TF Serving does) or with the "
+                        "reference Python decoder")
     p.set_defaults(func=_cmd_predict)
     return parser
 

@@ -1,0 +1,23 @@
+"""Export for TF Serving: versioned SavedModels, in-graph GIF decoding, warm-up requests."""
+
+from kavan_tf.export.saved_model import (
+    FRAMES_SIGNATURE,
+    GIFS_SIGNATURE,
+    KavanServingModule,
+    export_saved_model,
+    list_versions,
+    write_model_config,
+)
+from kavan_tf.export.warmup import read_warmup_requests, tiny_gif, write_warmup_requests
+
+__all__ = [
+    "FRAMES_SIGNATURE",
+    "GIFS_SIGNATURE",
+    "KavanServingModule",
+    "export_saved_model",
+    "list_versions",
+    "read_warmup_requests",
+    "tiny_gif",
+    "write_model_config",
+    "write_warmup_requests",
+]

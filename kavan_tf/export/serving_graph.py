@@ -1,0 +1,241 @@
+"""In-graph GIF decoding, TSN evaluation sampling and resizing for TF Serving.
+
+TF Serving runs no Python, so the ``serving_default`` signature decodes GIF
+bytes with ``tf.io.decode_gif`` inside the graph. That decoder (giflib)
+composites frames but differs from the reference Python decoder
+:func:`kavan_tf.data.gif.decode_gif` on some files:
+
+- transparent pixels that no earlier frame covered come out black, not
+  ``DataConfig.background`` (white by default);
+- disposal methods 2 (restore to background) and 3 (restore to previous) are
+  not applied the way browsers apply them;
+- for some files the canvas is the first frame's size, not the logical screen;
+- per-frame delays are not returned, so sampling is by frame index only
+  (``DataConfig.sampling="time"`` is not available in the graph);
+- a damaged file, or one without a palette, is an error, where the Python
+  decoder keeps the frames read before the damage (with a warning) or uses a
+  grey ramp.
+
+For plain GIFs (full frames, no transparency tricks) both decoders give the
+same pixels. The Python decoder stays the reference for training and for
+``kavan predict`` on ``.keras`` models.
+
+Sampling matches :func:`kavan_tf.data.sampling.sample_indices` in evaluation
+mode: segment ``k`` of ``T`` equal segments (by frame index) contributes its
+middle frame ``floor((k + 1/2) * n / T)``; GIFs with fewer than ``T`` frames
+repeat frames evenly through the same formula. Frames are stretched to the
+model's ``image_size`` with Pillow's bilinear filter, re-implemented in graph
+ops (:func:`resize_stretch`), and kept whole-valued, as the training pipeline
+feeds them.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+_GIF_HEADER_BYTES = 13
+_PRECISION_BITS = 22  # Pillow's fixed-point precision for 8-bit resampling
+
+
+def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
+    """TSN evaluation indices: the middle frame of each of ``num_samples`` segments.
+
+    Integer arithmetic, so the indices equal the float64 formula
+    ``floor((k + 0.5) * n / T)`` exactly.
+
+    Args:
+        num_frames: Scalar int tensor ``n >= 1``, the frames of the GIF.
+        num_samples: ``T``, the frames the model takes.
+
+    Returns:
+        int32 ``[T]`` indices into the GIF's frames.
+    """
+    n = tf.cast(num_frames, tf.int64)
+    k = tf.range(num_samples, dtype=tf.int64)
+    return tf.cast(((2 * k + 1) * n) // (2 * num_samples), tf.int32)
+
+
+def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+    """Stretches uint8 frames ``[N, h, w, 3]`` to ``image_size``; float32 0-255 out.
+
+    A graph version of Pillow's 8-bit bilinear resampling, which the Python
+    pipeline uses (:func:`kavan_tf.data.sampling.resize_frames`): a triangle
+    filter widened by the scale factor when shrinking (antialiasing), 22-bit
+    fixed-point coefficients, a horizontal then a vertical pass, each rounded
+    to uint8. Arithmetic is in float64, where these integer sums are exact.
+    Pillow 13 sometimes runs the vertical pass first when both axes shrink;
+    the results then differ by at most one grey level on some pixels.
+
+    Args:
+        frames: uint8 (or whole-valued) ``[N, h, w, 3]``.
+        image_size: ``(height, width)``.
+
+    Returns:
+        float32 ``[N, height, width, 3]`` with whole values in [0, 255].
+    """
+    height, width = image_size
+    shape = tf.shape(frames)
+    x = tf.cast(frames, tf.float64)
+    x = _resample(x, _pillow_bilinear_weights(shape[2], width), "nhwc,ow->nhoc")
+    x = _resample(x, _pillow_bilinear_weights(shape[1], height), "nhwc,oh->nowc")
+    return tf.cast(x, tf.float32)
+
+
+def _pillow_bilinear_weights(in_size: tf.Tensor, out_size: int) -> tf.Tensor:
+    """Pillow's fixed-point bilinear coefficients as a dense ``[out, in]`` matrix.
+
+    Follows ``precompute_coeffs`` and ``normalize_coeffs_8bpc`` of Pillow's
+    ``libImaging/Resample.c`` (filter support 1, ``PRECISION_BITS = 22``).
+    """
+    size = tf.cast(in_size, tf.float64)
+    scale = size / out_size
+    filter_scale = tf.maximum(scale, 1.0)
+    support = filter_scale
+    centre = ((tf.range(out_size, dtype=tf.float64) + 0.5) * scale)[:, tf.newaxis]
+    first = tf.maximum(tf.floor(centre - support + 0.5), 0.0)
+    stop = tf.minimum(tf.floor(centre + support + 0.5), size)
+    source = tf.range(in_size, dtype=tf.float64)[tf.newaxis, :]
+    triangle = tf.maximum(1.0 - tf.abs((source - centre + 0.5) * (1.0 / filter_scale)), 0.0)
+    weights = tf.where((source >= first) & (source < stop), triangle, 0.0)
+    weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=1, keepdims=True))
+    return tf.floor(0.5 + weights * 2.0**_PRECISION_BITS)
+
+
+def _resample(x: tf.Tensor, weights: tf.Tensor, equation: str) -> tf.Tensor:
+    total = tf.einsum(equation, x, weights) + 2.0 ** (_PRECISION_BITS - 1)
+    return tf.clip_by_value(tf.floor(total / 2.0**_PRECISION_BITS), 0.0, 255.0)
+
+
+def decode_gif_frames(
+    gif: tf.Tensor,
+    *,
+    index: tf.Tensor | None = None,
+    max_frame_pixels: int | None = None,
+    max_total_pixels: int | None = None,
+) -> tf.Tensor:
+    """Decodes one encoded GIF to uint8 frames ``[n, h, w, 3]``, with checks.
+
+    Bytes that do not start with a GIF signature, and logical screens over
+    ``max_frame_pixels`` (read from the header, before decoding), fail with an
+    ``InvalidArgumentError`` whose message names the batch element.
+
+    Args:
+        gif: Scalar ``tf.string``, the file's bytes.
+        index: The element's position in the batch, for error messages.
+        max_frame_pixels: Largest logical screen (width x height) accepted;
+            ``None`` for no limit.
+        max_total_pixels: Largest ``width x height x frames`` accepted,
+            checked after decoding; ``None`` for no limit.
+
+    Returns:
+        uint8 ``[n, h, w, 3]``.
+    """
+    where = "gifs[{}]" if index is not None else "gif"
+    position = (index,) if index is not None else ()
+    # Padding keeps the header reads valid on short inputs; the signature check
+    # then rejects them.
+    header = tf.strings.substr(gif + b"\0" * _GIF_HEADER_BYTES, 0, _GIF_HEADER_BYTES)
+    signature = tf.strings.substr(header, 0, 6)
+    is_gif = tf.logical_or(tf.equal(signature, b"GIF87a"), tf.equal(signature, b"GIF89a"))
+    checks = [
+        tf.debugging.Assert(
+            is_gif,
+            [tf.strings.format(
+                where + ": not a GIF file (the bytes do not start with GIF87a or GIF89a)",
+                position,
+            )],
+        )
+    ]
+    if max_frame_pixels is not None:
+        screen = tf.cast(
+            tf.io.decode_raw(tf.strings.substr(header, 6, 4), tf.uint16, little_endian=True),
+            tf.int64,
+        )
+        checks.append(
+            tf.debugging.Assert(
+                screen[0] * screen[1] <= max_frame_pixels,
+                [tf.strings.format(
+                    where + ": logical screen {}x{} exceeds "
+                    f"max_frame_pixels={max_frame_pixels}",
+                    position + (screen[0], screen[1]),
+                )],
+            )
+        )
+    with tf.control_dependencies(checks):
+        frames = tf.io.decode_gif(gif)
+    shape = tf.shape(frames, out_type=tf.int64)
+    checks = [
+        tf.debugging.Assert(
+            shape[0] > 0, [tf.strings.format(where + ": the GIF holds no frame", position)]
+        ),
+    ]
+    if max_total_pixels is not None:
+        checks.append(
+            tf.debugging.Assert(
+                shape[0] * shape[1] * shape[2] <= max_total_pixels,
+                [tf.strings.format(
+                    where + ": {} frames of {}x{} exceed "
+                    f"max_total_pixels={max_total_pixels}",
+                    position + (shape[0], shape[2], shape[1]),
+                )],
+            )
+        )
+    with tf.control_dependencies(checks):
+        return tf.identity(frames)
+
+
+def gif_to_model_frames(
+    gif: tf.Tensor,
+    num_frames: int,
+    image_size: tuple[int, int],
+    *,
+    index: tf.Tensor | None = None,
+    max_frame_pixels: int | None = None,
+    max_total_pixels: int | None = None,
+) -> tf.Tensor:
+    """Decodes, samples (TSN evaluation) and resizes one GIF.
+
+    Args:
+        gif: Scalar ``tf.string``, the file's bytes.
+        num_frames: ``T``.
+        image_size: ``(height, width)`` of the model's frames.
+        index: Position in the batch, for error messages.
+        max_frame_pixels: See :func:`decode_gif_frames`.
+        max_total_pixels: See :func:`decode_gif_frames`.
+
+    Returns:
+        float32 ``[T, height, width, 3]``, raw RGB 0-255.
+    """
+    frames = decode_gif_frames(
+        gif, index=index, max_frame_pixels=max_frame_pixels, max_total_pixels=max_total_pixels
+    )
+    indices = eval_frame_indices(tf.shape(frames)[0], num_frames)
+    return resize_stretch(tf.gather(frames, indices), image_size)
+
+
+def gifs_to_model_frames(
+    gifs: tf.Tensor,
+    num_frames: int,
+    image_size: tuple[int, int],
+    *,
+    max_frame_pixels: int | None = None,
+    max_total_pixels: int | None = None,
+) -> tf.Tensor:
+    """Batched :func:`gif_to_model_frames`: ``[B]`` strings -> ``[B, T, H, W, 3]`` float32."""
+    height, width = image_size
+
+    def one(position: tf.Tensor) -> tf.Tensor:
+        return gif_to_model_frames(
+            gifs[position],
+            num_frames,
+            image_size,
+            index=position,
+            max_frame_pixels=max_frame_pixels,
+            max_total_pixels=max_total_pixels,
+        )
+
+    return tf.map_fn(
+        one,
+        tf.range(tf.shape(gifs)[0]),
+        fn_output_signature=tf.TensorSpec((num_frames, height, width, 3), tf.float32),
+    )

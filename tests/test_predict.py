@@ -1,0 +1,273 @@
+"""Prediction on GIF files: predictors, bad files, output formats, overlays, CLI entry points."""
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kavan_tf.config import ModelConfig
+from kavan_tf.export import export_saved_model, tiny_gif
+from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
+from kavan_tf.models import KavanModel
+from kavan_tf.predict import (
+    GifResult,
+    KerasPredictor,
+    SavedModelPredictor,
+    format_table,
+    load_predictor,
+    overlay_frames,
+    predict_paths,
+    run_export,
+    run_predict,
+    write_csv,
+    write_jsonl,
+    write_overlays,
+)
+
+T, SIZE = 4, 32
+
+
+@pytest.fixture(scope="module")
+def keras_path(tmp_path_factory):
+    model = KavanModel(ModelConfig(
+        backbone="small", backbone_weights=None, image_size=(SIZE, SIZE), num_frames=T,
+        node_size=2, hidden_size=8, attention_size=4,
+    ))
+    path = tmp_path_factory.mktemp("model") / "kavan.keras"
+    model.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def keras_predictor(keras_path):
+    predictor = load_predictor(keras_path)
+    assert isinstance(predictor, KerasPredictor)
+    return predictor
+
+
+@pytest.fixture(scope="module")
+def model_dir(keras_predictor, tmp_path_factory):
+    root = tmp_path_factory.mktemp("savedmodels")
+    export_saved_model(keras_predictor.model, root, "kavan")
+    return root / "kavan"
+
+
+@pytest.fixture(scope="module")
+def saved_predictor(model_dir):
+    return load_predictor(model_dir)
+
+
+@pytest.fixture(scope="module")
+def gif_dir(tmp_path_factory):
+    # GIFs smaller than the model's frames, so that the in-graph and the Python
+    # pipelines give identical frames.
+    root = tmp_path_factory.mktemp("gifs")
+    (root / "good1.gif").write_bytes(tiny_gif(3, (20, 24)))
+    (root / "sub").mkdir()
+    (root / "sub" / "good2.GIF").write_bytes(tiny_gif(6, (16, 30)))
+    (root / "bad.gif").write_bytes(b"this is not a gif at all")
+    (root / "notes.txt").write_text("not a gif, not listed")
+    return root
+
+
+def _names(results):
+    return [os.path.relpath(r.path, os.path.dirname(results[0].path)) for r in results]
+
+
+def _check_good(result, top_k=3):
+    assert result.ok and result.error is None
+    assert list(result.intensities) == list(EMOTIONS)
+    assert all(-1.0 <= v <= 1.0 for v in result.intensities.values())
+    values = [v for _, v in result.top_emotions]
+    assert len(values) == top_k and values == sorted(values, reverse=True)
+    assert result.top_emotions[0][1] == max(result.intensities.values())
+    assert result.category_name == DEFAULT_CATEGORY_NAMES[result.category_id]
+    assert sum(result.category_probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_savedmodel_directory_with_a_corrupt_file(saved_predictor, gif_dir, batch_size):
+    results = predict_paths(saved_predictor, [gif_dir], batch_size=batch_size, progress=False)
+    assert _names(results) == ["bad.gif", "good1.gif", os.path.join("sub", "good2.GIF")]
+    bad, *good = results
+    assert not bad.ok and bad.error.startswith(str(gif_dir / "bad.gif"))
+    assert "not a GIF" in bad.error and "Graph execution" not in bad.error
+    assert bad.intensities == {} and bad.category_name is None
+    for result in good:
+        _check_good(result)
+
+
+def test_keras_and_savedmodel_predictors_agree(keras_predictor, saved_predictor, gif_dir):
+    paths = [gif_dir / "good1.gif", gif_dir / "bad.gif", gif_dir / "sub" / "good2.GIF",
+             gif_dir / "missing.gif"]
+    from_keras = predict_paths(keras_predictor, paths, batch_size=2, progress=False, top_k=5)
+    from_saved = predict_paths(saved_predictor, paths, batch_size=2, progress=False, top_k=5)
+    assert [r.ok for r in from_keras] == [r.ok for r in from_saved] == [True, False, True, False]
+    for a, b in zip(from_keras, from_saved, strict=True):
+        if a.ok:
+            _check_good(a, top_k=5)
+            np.testing.assert_allclose(
+                list(a.intensities.values()), list(b.intensities.values()), atol=1e-5
+            )
+            assert a.category_id == b.category_id
+    assert "cannot decode GIF: not a GIF file" in from_keras[1].error
+    assert "cannot read the file" in from_keras[3].error
+    assert from_keras[3].error == from_saved[3].error
+
+
+def test_python_decoder_for_savedmodels(keras_predictor, model_dir, testdata_dir):
+    # A transparent GIF: tf.io.decode_gif shows black where the reference
+    # decoder shows the background colour, so only the python decoder matches
+    # the .keras predictor.
+    path = testdata_dir / "gifs" / "gif-test-suite" / "static_transparent.gif"
+    python = load_predictor(model_dir, decoder="python")
+    assert isinstance(python, SavedModelPredictor) and python.image_size == (SIZE, SIZE)
+    (expected,) = predict_paths(keras_predictor, [path], progress=False, keep_frames=True)
+    (same,) = predict_paths(python, [path], progress=False, keep_frames=True)
+    (graph,) = predict_paths(
+        load_predictor(model_dir), [path], progress=False, keep_frames=True
+    )
+    np.testing.assert_array_equal(same.frames, expected.frames)
+    np.testing.assert_allclose(
+        list(same.intensities.values()), list(expected.intensities.values()), atol=1e-5
+    )
+    assert not np.array_equal(graph.frames, expected.frames)
+    with pytest.raises(ValueError, match="decoder='pil'"):
+        load_predictor(model_dir, decoder="pil")
+
+
+def test_load_predictor_paths(model_dir, keras_path, tmp_path):
+    assert isinstance(load_predictor(model_dir / "1"), SavedModelPredictor)
+    # A version folder without a SavedModel in it is passed over.
+    (model_dir / "9").mkdir()
+    try:
+        assert load_predictor(model_dir).path == str(model_dir / "1")
+    finally:
+        (model_dir / "9").rmdir()
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        load_predictor(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="saved_model.pb"):
+        load_predictor(tmp_path)
+    (tmp_path / "model.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"expected a \.keras file"):
+        load_predictor(tmp_path / "model.h5")
+
+
+def _results():
+    good = GifResult(
+        path="a/cat.gif",
+        intensities={e: (-0.5 if e != "happiness" else 0.75) for e in EMOTIONS},
+        top_emotions=[("happiness", 0.75), ("amusement", -0.5)],
+        category_name="pleasure-arousal",
+        category_id=0,
+        category_probabilities={name: 0.25 for name in DEFAULT_CATEGORY_NAMES},
+    )
+    bad = GifResult(path="b/broken.gif", error="b/broken.gif: cannot decode GIF: truncated")
+    return [good, bad]
+
+
+def test_format_table():
+    lines = format_table(_results()).splitlines()
+    assert lines[0].split() == ["path", "category", "top", "emotions"]
+    assert lines[1].split() == [
+        "a/cat.gif", "pleasure-arousal", "happiness", "+0.750,", "amusement", "-0.500"
+    ]
+    assert lines[2].startswith("b/broken.gif ")
+    assert "ERROR" in lines[2] and lines[2].endswith("cannot decode GIF: truncated")
+    # Columns line up.
+    assert lines[1].index("pleasure-arousal") == lines[2].index("ERROR")
+
+
+def test_write_jsonl():
+    buffer = io.StringIO()
+    write_jsonl(_results(), buffer)
+    good, bad = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert good["path"] == "a/cat.gif" and good["category"] == "pleasure-arousal"
+    assert good["category_id"] == 0 and good["error"] is None
+    assert good["top_emotions"][0] == {"emotion": "happiness", "intensity": 0.75}
+    assert list(good["intensities"]) == list(EMOTIONS)
+    assert bad["error"].endswith("truncated") and bad["category"] is None
+    assert bad["intensities"] == {} and bad["top_emotions"] == []
+
+
+def test_write_csv(tmp_path):
+    path = tmp_path / "out.csv"
+    write_csv(_results(), path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["path", "category", "category_id", "top_emotions", *EMOTIONS, "error"]
+    assert rows[0]["top_emotions"] == "happiness:0.750000;amusement:-0.500000"
+    assert float(rows[0]["happiness"]) == 0.75 and rows[0]["error"] == ""
+    assert rows[1]["category"] == "" and rows[1]["happiness"] == ""
+    assert rows[1]["error"] == "b/broken.gif: cannot decode GIF: truncated"
+
+
+def test_overlay_frames_colours():
+    frames = np.full((2, 8, 8, 3), 100, np.uint8)
+    attention = np.zeros((2, 2, 2), np.float32)
+    attention[:, 0, 0] = 1.0
+    np.testing.assert_array_equal(overlay_frames(frames, attention, alpha=0.0), frames)
+    colour = overlay_frames(frames, attention, alpha=1.0)
+    # Jet: the peak is dark red, zero attention dark blue.
+    np.testing.assert_array_equal(colour[0, 0, 0], [128, 0, 0])
+    np.testing.assert_array_equal(colour[0, -1, -1], [0, 0, 128])
+    with pytest.raises(ValueError, match="same T"):
+        overlay_frames(frames, attention[:1])
+
+
+@pytest.mark.parametrize("which", ["keras", "saved"])
+def test_overlays_are_animated_gifs(which, keras_predictor, saved_predictor, gif_dir, tmp_path):
+    predictor = keras_predictor if which == "keras" else saved_predictor
+    results = predict_paths(predictor, [gif_dir], progress=False, keep_frames=True)
+    for result in results:
+        if result.ok:
+            assert result.frames.shape == (T, SIZE, SIZE, 3)
+            assert result.attention.shape == (T, 2, 2)
+    written = write_overlays(results, tmp_path)
+    assert [os.path.basename(p) for p in written] == [
+        "good1.attention.gif", "good2.attention.gif"
+    ]
+    for path in written:
+        with Image.open(path) as image:
+            assert image.format == "GIF" and image.is_animated
+            assert image.n_frames == T
+            assert image.size == (SIZE, SIZE)
+
+
+def test_run_predict(keras_path, model_dir, gif_dir, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    status = run_predict(
+        [gif_dir], model_dir, output_format="jsonl", output=out,
+        overlay_dir=tmp_path / "overlays", progress=False,
+    )
+    assert status == 1  # bad.gif failed
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["error"] is None for r in records] == [False, True, True]
+    assert sorted(os.listdir(tmp_path / "overlays")) == [
+        "good1.attention.gif", "good2.attention.gif"
+    ]
+    assert "1 of 3 file(s) could not be predicted" in capsys.readouterr().err
+
+    status = run_predict([gif_dir / "good1.gif"], keras_path, top_k=2, progress=False)
+    assert status == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("path") and table[1].startswith(str(gif_dir / "good1.gif"))
+
+    assert run_predict([gif_dir / "good1.gif"], keras_path, output_format="csv",
+                       output=tmp_path / "r.csv", progress=False) == 0
+    assert (tmp_path / "r.csv").read_text().startswith("path,category,category_id,")
+    with pytest.raises(ValueError, match="output_format='xml'"):
+        run_predict([gif_dir], keras_path, output_format="xml")
+
+
+def test_run_export(keras_path, gif_dir, tmp_path):
+    path = run_export(keras_path, tmp_path, "emo", warmup_gifs=[gif_dir / "good1.gif"])
+    assert path == str(tmp_path / "emo" / "1")
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+    assert run_export(keras_path, tmp_path, "emo") == str(tmp_path / "emo" / "2")
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        run_export(tmp_path / "missing.keras", tmp_path)
