@@ -1,8 +1,8 @@
 """AttentionLSTMCell and HSLSTMCell: structure, HS-LSTM locality, saving."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from kavan_tf.layers import AttentionLSTMCell, HSLSTMCell, TemporalEncoder
 

@@ -5,7 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from kavan_tf.config import DataConfig, KavanConfig, LabelConfig, LossConfig, ModelConfig, TrainConfig
+from kavan_tf.config import (
+    DataConfig,
+    KavanConfig,
+    LabelConfig,
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
 
 def test_defaults_are_the_paper():

@@ -1,8 +1,8 @@
 """KeypointAttention: Eqs. 4-6 and 10 against numpy, arguments, saving."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from kavan_tf.layers import KeypointAttention
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,12 @@ import numpy as np
 import pandas as pd
 
 from kavan_tf.config import KavanConfig
-from kavan_tf.training.trainer import feature_grid, train, with_overrides
+from kavan_tf.training.trainer import (
+    feature_grid,
+    quiet_dataset_warnings,
+    train,
+    with_overrides,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +147,8 @@ def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, 
     from kavan_tf.data.pipeline import build_dataset
 
     dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
-    logs = model.evaluate(dataset, verbose=0, return_dict=True)
+    with quiet_dataset_warnings():
+        logs = model.evaluate(dataset, verbose=0, return_dict=True)
     emotion_metric = _find_metric(model, "emotion_nmse")
     return {
         "accuracy": float(logs["category_accuracy"]),
@@ -309,8 +314,8 @@ def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None) -
             continue
         paper = PAPER_RESULTS.get(r["row"], {}).get("accuracy") or "-"
         lines.append(
-            f"| {r['title']} | {100 * r['accuracy_mean']:.2f} ± {100 * _nan0(r['accuracy_std']):.2f}"
-            f" | {paper} |"
+            f"| {r['title']} | {100 * r['accuracy_mean']:.2f}"
+            f" ± {100 * _nan0(r['accuracy_std']):.2f} | {paper} |"
         )
     lines += [
         "",
@@ -335,6 +340,3 @@ def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None) -
 def _nan0(value: float) -> float:
     return 0.0 if value != value else float(value)
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,19 @@ class TrainResult:
     model: KavanModel
     history: dict[str, list[float]]
     output_dir: str
+
+
+@contextlib.contextmanager
+def quiet_dataset_warnings():
+    """Silences Keras's warnings about datasets of unknown length.
+
+    Datasets that drop unreadable GIFs have no known length, which Keras
+    reports at the end of every pass; that is expected here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        warnings.filterwarnings("ignore", "`shuffle=True` was passed")
+        yield
 
 
 def configure_run(config: KavanConfig) -> None:
@@ -129,11 +143,7 @@ def train(
         keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
     ] + list(extra_callbacks or [])
     os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
-    with warnings.catch_warnings():
-        # Datasets that drop unreadable GIFs have no known length, which Keras
-        # reports at the end of every epoch; it is expected here.
-        warnings.filterwarnings("ignore", "Your input ran out of data")
-        warnings.filterwarnings("ignore", "`shuffle=True` was passed")
+    with quiet_dataset_warnings():
         history = model.fit(
             train_ds,
             validation_data=val_ds,
