@@ -229,3 +229,19 @@ def test_mirrored_strategy_two_logical_cpus():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REPLICAS 2" in result.stdout
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_with_float32_outputs(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = KavanModel(_config())
+        model.compile()
+        frames, targets = _data()
+        outputs = model(frames)
+        assert all(v.dtype == "float32" for v in outputs.values())
+        assert model.get_layer("temporal").compute_dtype == policy.split("_")[1]
+        logs = model.train_on_batch(frames, targets, return_dict=True)
+        assert np.isfinite(logs["loss"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
