@@ -195,9 +195,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from kavan_tf.export import run_export
+    from kavan_tf.predict import run_export
 
-    path = run_export(args.model, args.export_dir, args.name, args.version)
+    path = run_export(args.model, args.export_dir, args.name, args.version,
+                      precision=args.precision)
     print(f"SavedModel written to {path}")
     return 0
 
@@ -327,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", default="savedmodels")
     p.add_argument("--name", default="kavan")
     p.add_argument("--version", type=int, default=None, help="default: next free version")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: mixed precision compute (float32 weights and outputs)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("predict", help="emotions of GIF files")

@@ -702,6 +702,7 @@ def run_export(
     name: str = "kavan",
     version: int | None = None,
     warmup_gifs: Sequence[str | os.PathLike[str]] | None = None,
+    precision: str = "float32",
 ) -> str:
     """``kavan export``: a ``.keras`` KavanModel -> ``<export_dir>/<name>/<version>/``.
 
@@ -712,6 +713,8 @@ def run_export(
         version: Version number; the next one when ``None``.
         warmup_gifs: GIF files for the warm-up requests; a generated GIF when
             ``None``.
+        precision: ``"float32"`` or ``"bfloat16"`` (mixed precision: bfloat16
+            compute, float32 weights and outputs; see ``benchmarks/``).
 
     Returns:
         The version folder.
@@ -726,6 +729,14 @@ def run_export(
     model = keras.saving.load_model(model_path, compile=False)
     if not isinstance(model, KavanModel):
         raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(
+            f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
+        )
+    if precision == "bfloat16":
+        from kavan_tf.models.precision import with_precision
+
+        model = with_precision(model, "mixed_bfloat16")
     gifs = None
     if warmup_gifs:
         gifs = []

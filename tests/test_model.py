@@ -245,3 +245,19 @@ def test_mixed_precision_trains_with_float32_outputs(policy):
         assert np.isfinite(logs["loss"])
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_with_precision_copies_weights_and_stays_close():
+    from kavan_tf.models import with_precision
+
+    model = KavanModel(_config())
+    fast = with_precision(model, "mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert fast.get_layer("temporal").compute_dtype == "bfloat16"
+    for a, b in zip(model.weights, fast.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    frames, _ = _data()
+    reference, reduced = model.predict(frames, verbose=0), fast.predict(frames, verbose=0)
+    np.testing.assert_allclose(reduced["intensities"], reference["intensities"], atol=0.05)
+    with pytest.raises(ValueError, match="policy='fp8'"):
+        with_precision(model, "fp8")

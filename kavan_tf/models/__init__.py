@@ -2,6 +2,7 @@
 
 from kavan_tf.models.backbones import available_backbones, backbone_feature_shape, build_backbone
 from kavan_tf.models.kavan import OUTPUT_NAMES, KavanModel
+from kavan_tf.models.precision import dtype_policy, with_precision
 
 __all__ = [
     "OUTPUT_NAMES",
@@ -9,4 +10,6 @@ __all__ = [
     "available_backbones",
     "backbone_feature_shape",
     "build_backbone",
+    "dtype_policy",
+    "with_precision",
 ]

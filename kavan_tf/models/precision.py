@@ -1,0 +1,45 @@
+"""Running a trained model in reduced precision (bfloat16 / float16 mixed precision)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import keras
+
+from kavan_tf.models.kavan import KavanModel
+
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@contextlib.contextmanager
+def dtype_policy(policy: str) -> Iterator[None]:
+    """Sets the global Keras dtype policy inside the block, then restores it."""
+    if policy not in POLICIES:
+        raise ValueError(f"`policy` must be one of {POLICIES}. Received: policy={policy!r}")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def with_precision(model: KavanModel, policy: str) -> KavanModel:
+    """A copy of ``model`` computing under ``policy``, with the same (float32) weights.
+
+    ``"mixed_bfloat16"`` runs convolutions, matmuls and the recurrences in
+    bfloat16 (fast on CPUs with AVX-512 BF16 and on recent accelerators)
+    while variables and the output heads stay float32.
+
+    Example:
+
+    ```python
+    fast = with_precision(model, "mixed_bfloat16")
+    export_saved_model(fast, "savedmodels", "kavan_bf16")
+    ```
+    """
+    with dtype_policy(policy):
+        copy = KavanModel(model.model_config, model.label_config, name=model.name)
+    copy.set_weights(model.get_weights())
+    return copy

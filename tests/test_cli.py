@@ -1,0 +1,83 @@
+"""The `kavan` command line, end to end on tiny data."""
+
+import json
+import os
+
+import pytest
+
+from kavan_tf.cli import apply_sets, main
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    manifest = generate_dataset(root / "data", SyntheticConfig(num_gifs=10, frame_size=(48, 48),
+                                                               num_frames=(4, 6)))
+    config = root / "config.json"
+    config.write_text(json.dumps({
+        "model": {"backbone": "small", "backbone_weights": None, "image_size": [32, 32],
+                  "num_frames": 4, "node_size": 2, "hidden_size": 8, "attention_size": 4},
+        "data": {"batch_size": 4},
+        "train": {"epochs": 1, "distribute": "none"},
+    }))
+    return root, manifest, config
+
+
+@pytest.mark.slow
+def test_train_export_predict(workspace, capsys):
+    root, manifest, config = workspace
+    run = root / "run"
+    assert main(["train", "--config", str(config), "--manifest", str(manifest),
+                 "--out", str(run), "--train-split", "train"]) == 0
+    assert (run / "model.keras").exists()
+    exported = root / "savedmodels"
+    for precision in ("float32", "bfloat16"):
+        assert main(["export", str(run / "model.keras"), "--export-dir", str(exported),
+                     "--name", "kavan", "--precision", precision]) == 0
+    assert sorted(os.listdir(exported / "kavan")) == ["1", "2", "models.config"]
+    gif = str(root / "data" / "gifs" / "syn00000.gif")
+    csv_out = root / "predictions.csv"
+    assert main(["predict", gif, "--model", str(exported / "kavan"), "--format", "csv",
+                 "--output", str(csv_out)]) == 0
+    assert "syn00000.gif" in csv_out.read_text()
+    bad = root / "bad.gif"
+    bad.write_bytes(b"not a gif")
+    assert main(["predict", gif, str(bad), "--model", str(run / "model.keras")]) == 1
+
+
+def test_prepare_reports_and_resumes(workspace, capsys):
+    root, manifest, config = workspace
+    out = root / "shards"
+    assert main(["prepare", "--manifest", str(manifest), "--out", str(out), "--config",
+                 str(config), "--shard-size", "4"]) == 0
+    assert main(["prepare", "--manifest", str(manifest), "--out", str(out), "--config",
+                 str(config), "--shard-size", "4"]) == 0
+    assert "kept from an earlier run: 3" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_before_any_work(workspace, capsys, tmp_path):
+    root, manifest, config = workspace
+    bad_config = tmp_path / "bad.json"
+    bad_config.write_text(json.dumps({"model": {"hidden_sise": 8}}))
+    assert main(["train", "--config", str(bad_config), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "hidden_sise" in err and "hidden_size" in err
+    assert not (tmp_path / "run").exists()
+    assert main(["train", "--config", str(config), "--manifest", str(tmp_path / "none.csv"),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "none.csv" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "run"), "--train-split", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_set_overrides():
+    config = apply_sets(KavanConfig(), ["model.hidden_size=16", "model.backbone=small",
+                                        "data.background=[0, 0, 0]"])
+    assert config.model.hidden_size == 16 and config.model.backbone == "small"
+    assert config.data.background == (0, 0, 0)
+    with pytest.raises(ValueError, match="section.key=value"):
+        apply_sets(KavanConfig(), ["hidden_size=3"])
