@@ -1,27 +1,37 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint results clean
 
-$(STAMP): pyproject.toml setup.py
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=..."; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=python3.x"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+
+# The package alone (what `make demo` needs).
+$(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+# The package with its test extras (dlib, facex, serving protos, nbclient, ...).
+$(VENV)/.installed-test: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test]"
-	touch $(STAMP)
+	touch $@ $(VENV)/.installed
 
-install: $(STAMP)
+install: $(VENV)/.installed
 
-test: $(STAMP)
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-demo: $(STAMP)
+demo: $(VENV)/.installed
 	$(BIN)/kavan demo
 
-lint: $(STAMP)
-	$(BIN)/ruff check kavan_tf tests
+results: $(VENV)/.installed-test
+	$(BIN)/kavan results
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check kavan_tf tests benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info

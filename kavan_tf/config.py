@@ -21,13 +21,13 @@ import dataclasses
 import difflib
 import json
 import os
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import tomllib
 
 from kavan_tf.labels import DEFAULT_CATEGORY_MEMBERS, DEFAULT_CATEGORY_NAMES, EMOTIONS
 

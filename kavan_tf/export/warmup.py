@@ -36,7 +36,7 @@ def _protos():
     except ImportError as e:  # pragma: no cover - the serving extra is a test dependency
         raise ImportError(
             "Writing TF Serving warm-up requests needs the `tensorflow-serving-api` package "
-            "(pip install 'kavan_tf[serving]')"
+            "(pip install tensorflow-serving-api)"
         ) from e
     return model_pb2, predict_pb2, prediction_log_pb2
 

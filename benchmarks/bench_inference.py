@@ -1,0 +1,134 @@
+"""End-to-end inference against the backbone alone, and bfloat16 against float32.
+
+Issue 6, goals 1 and 2, measured as ratios in one process:
+
+1. ``serving_default`` of the exported module (encoded GIF bytes -> decode,
+   sample, resize in the graph -> ResNet-50 -> attention + HS-LSTM -> heads;
+   T = 8, batch 8, float32, hidden 2048) against the ResNet-50 backbone alone
+   on the same 64 frames. Goal: >= 0.95.
+2. The same end-to-end call with the model in mixed bfloat16 against float32.
+   Goal: >= 1.8x. (Accuracy of bfloat16 vs float32: ``--accuracy`` trains the
+   demo model on the synthetic benchmark and compares both on its test split.)
+
+    python benchmarks/bench_inference.py [--repeats 5] [--accuracy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from kavan_tf.config import ModelConfig
+from kavan_tf.export.saved_model import KavanServingModule
+from kavan_tf.models import KavanModel, with_precision
+
+
+def make_gifs(count: int = 8, size: int = 240, frames: int = 24, seed: int = 0) -> list[bytes]:
+    """Photo-like animated GIFs (256-colour palettes), ``size`` x ``size``."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    out = []
+    for g in range(count):
+        images = []
+        for t in range(frames):
+            rgb = np.stack([
+                np.sin(xx / (13 + g) + t / 5) * 60 + np.cos(yy / 23 - t / 7) * 60 + 128,
+                np.sin((xx + yy) / 31 + t / 3 + g) * 100 + 128,
+                xx * yy / size**2 * 255,
+            ], -1) + rng.normal(0, 6, (size, size, 1))
+            images.append(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).quantize(256))
+        buffer = io.BytesIO()
+        images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=80)
+        out.append(buffer.getvalue())
+    return out
+
+
+def per_second(fn, argument, repeats: int) -> float:
+    """Calls per second of ``fn(argument)`` after one warm-up call (best of ``repeats``)."""
+    fn(argument)
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = fn(argument)
+        tf.nest.map_structure(lambda t: t.numpy(), result)
+        times.append(time.perf_counter() - began)
+    return 1.0 / min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--accuracy", action="store_true",
+                        help="also compare bfloat16 and float32 accuracy on synthetic data")
+    args = parser.parse_args()
+
+    config = ModelConfig(backbone="resnet50", backbone_weights=None, num_frames=8,
+                         hidden_size=args.hidden)
+    model = KavanModel(config)
+    gifs = tf.constant(make_gifs())
+    module = KavanServingModule(model)
+    frames = module.decode_gifs(gifs)  # [8, 8, 224, 224, 3]
+    backbone = model.get_layer("backbone").layer
+    flat = tf.reshape(frames, (-1, 224, 224, 3))
+    backbone_fn = tf.function(lambda x: backbone(x, training=False))
+
+    results = {}
+    results["backbone"] = per_second(backbone_fn, flat, args.repeats)
+    results["end_to_end"] = per_second(module.serve_gifs, gifs, args.repeats)
+    fast = KavanServingModule(with_precision(model, "mixed_bfloat16"))
+    results["end_to_end_bf16"] = per_second(fast.serve_gifs, gifs, args.repeats)
+    fast_backbone = fast.model.get_layer("backbone").layer
+    results["backbone_bf16"] = per_second(
+        tf.function(lambda x: fast_backbone(x, training=False)), flat, args.repeats
+    )
+
+    print("| measurement (batch of 8 GIFs, T = 8, ResNet-50) | batches/s | ratio | goal |")
+    print("|---|---|---|---|")
+    print(f"| backbone alone, float32 | {results['backbone']:.3f} | | |")
+    print(f"| end to end (GIF bytes -> predictions), float32 | {results['end_to_end']:.3f} "
+          f"| {results['end_to_end'] / results['backbone']:.3f} of backbone | >= 0.95 |")
+    print(f"| backbone alone, bfloat16 | {results['backbone_bf16']:.3f} "
+          f"| {results['backbone_bf16'] / results['backbone']:.2f}x float32 | |")
+    print(f"| end to end, bfloat16 | {results['end_to_end_bf16']:.3f} "
+          f"| {results['end_to_end_bf16'] / results['end_to_end']:.2f}x float32 | >= 1.8x |")
+    if args.accuracy:
+        accuracy_gap()
+
+
+def accuracy_gap() -> None:
+    """Trains the demo's full model and compares float32 and bfloat16 on its test split."""
+    import tempfile
+
+    from kavan_tf.data.manifest import read_manifest
+    from kavan_tf.data.synthetic import generate_dataset
+    from kavan_tf.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
+    from kavan_tf.training.trainer import split_frame, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = DemoSettings()
+        manifest = generate_dataset(f"{tmp}/data", synthetic_config(settings))
+        config = row_config(demo_config(settings, tmp), ROWS_BY_KEY["mtl_att_hslstm"],
+                            f"{tmp}/run")
+        rows = read_manifest(manifest, config.labels)
+        model = train(config, split_frame(rows, "train"), verbose=0).model
+        test = split_frame(rows, "test")
+        full = evaluate_model(model, test, config)
+        half = evaluate_model(with_precision(model, "mixed_bfloat16"), test, config)
+    print()
+    print("| synthetic test split | accuracy % | nMSE |")
+    print("|---|---|---|")
+    print(f"| float32 | {100 * full['accuracy']:.2f} | {full['nmse']:.4f} |")
+    print(f"| mixed bfloat16 | {100 * half['accuracy']:.2f} | {half['nmse']:.4f} |")
+    print(f"accuracy difference: {100 * abs(full['accuracy'] - half['accuracy']):.2f} points "
+          "(goal: within 0.5)")
+
+
+if __name__ == "__main__":
+    main()
