@@ -205,6 +205,10 @@ class ModelConfig:
             category of the highest predicted intensity (no weights).
         category_prior: Feed the category probabilities to the intensity head.
         dropout: Dropout rate on the GIF representation.
+        temporal_dtype: Dtype policy of the attention + temporal module;
+            ``None`` follows the global policy. ``"float32"`` keeps it in
+            float32 under mixed precision, which is faster on CPUs, where
+            small-batch bfloat16 recurrences are slower than float32 ones.
     """
 
     num_frames: int = 8
@@ -224,9 +228,15 @@ class ModelConfig:
     multitask: bool = True
     category_prior: bool = True
     dropout: float = 0.0
+    temporal_dtype: str | None = None
 
     def __post_init__(self) -> None:
         s = "model"
+        if self.temporal_dtype is not None:
+            _check_choice(
+                s, "temporal_dtype", self.temporal_dtype,
+                ("float32", "mixed_bfloat16", "mixed_float16"),
+            )
         self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
         if self.feature_shape is not None:
             self.feature_shape = tuple(int(v) for v in self.feature_shape)  # type: ignore[assignment]

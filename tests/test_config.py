@@ -41,6 +41,7 @@ def test_category_of_top_emotion():
         (lambda: ModelConfig(tiers=1), "tiers=1"),
         (lambda: ModelConfig(input_mode="pixels"), "input_mode='pixels'"),
         (lambda: ModelConfig(dropout=1.5), "dropout=1.5"),
+        (lambda: ModelConfig(temporal_dtype="int8"), "temporal_dtype='int8'"),
         (lambda: ModelConfig(image_size=(0, 5)), "image_size"),
         (lambda: LossConfig(w_c=-1.0), "w_c=-1.0"),
         (lambda: LossConfig(w_kp=-0.1), "w_kp=-0.1"),

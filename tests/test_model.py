@@ -261,3 +261,8 @@ def test_with_precision_copies_weights_and_stays_close():
     np.testing.assert_allclose(reduced["intensities"], reference["intensities"], atol=0.05)
     with pytest.raises(ValueError, match="policy='fp8'"):
         with_precision(model, "fp8")
+    mixed = with_precision(model, "mixed_bfloat16", temporal_dtype="float32")
+    assert mixed.get_layer("temporal").compute_dtype == "float32"
+    assert mixed.get_layer("backbone").compute_dtype == "bfloat16"
+    np.testing.assert_allclose(mixed.predict(frames, verbose=0)["intensities"],
+                               reference["intensities"], atol=0.05)

@@ -73,6 +73,7 @@ class KavanModel(keras.Model):
             w_res_init=w_res_init,
             tiers=model_config.tiers,
             node_size=model_config.node_size,
+            dtype=model_config.temporal_dtype,
             name="temporal",
         )(features)
         if model_config.dropout:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 
 import keras
@@ -25,12 +26,16 @@ def dtype_policy(policy: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def with_precision(model: KavanModel, policy: str) -> KavanModel:
+def with_precision(
+    model: KavanModel, policy: str, temporal_dtype: str | None = None
+) -> KavanModel:
     """A copy of ``model`` computing under ``policy``, with the same (float32) weights.
 
     ``"mixed_bfloat16"`` runs convolutions, matmuls and the recurrences in
     bfloat16 (fast on CPUs with AVX-512 BF16 and on recent accelerators)
-    while variables and the output heads stay float32.
+    while variables and the output heads stay float32. ``temporal_dtype``
+    (e.g. ``"float32"``) overrides the policy of the attention + temporal
+    module alone.
 
     Example:
 
@@ -39,7 +44,8 @@ def with_precision(model: KavanModel, policy: str) -> KavanModel:
     export_saved_model(fast, "savedmodels", "kavan_bf16")
     ```
     """
+    config = dataclasses.replace(model.model_config, temporal_dtype=temporal_dtype)
     with dtype_policy(policy):
-        copy = KavanModel(model.model_config, model.label_config, name=model.name)
+        copy = KavanModel(config, model.label_config, name=model.name)
     copy.set_weights(model.get_weights())
     return copy
