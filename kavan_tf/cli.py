@@ -179,6 +179,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         max_trials=args.trials,
         epochs=args.epochs,
         algorithm=args.algorithm,
+        executions_per_trial=args.executions,
         overwrite=args.overwrite,
         verbose=args.fit_verbose,
     )
@@ -310,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="default: train.epochs")
     p.add_argument("--objective", default="nmse", help="nmse, accuracy or a val_* metric name")
     p.add_argument("--algorithm", choices=["random", "bayesian"], default="random")
+    p.add_argument(
+        "--executions", type=int, default=1, help="training runs (seeds) averaged per trial"
+    )
     p.add_argument("--train-split", default="train", help="train on rows of this split")
     p.add_argument("--val-split", default="test", help="validate on rows of this split")
     p.add_argument(

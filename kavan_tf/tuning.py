@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,8 +146,18 @@ class KavanHyperModel(keras_tuner.HyperModel):
     and compiles :class:`KavanModel` with ``compile(loss_config=...,
     learning_rate=...)``; the other loss settings come from ``config.loss``.
     Each hyperparameter's default is the config's value, clipped into its
-    range. Weights are initialised from ``config.train.seed`` in every trial,
-    so trials differ only by their hyperparameters.
+    range.
+
+    ``fit`` takes datasets, or manifest rows (``pandas.DataFrame``) for ``x``
+    and ``validation_data``, which it turns into datasets with
+    :func:`~kavan_tf.data.pipeline.build_dataset` for each build. With rows,
+    every trial starts from the same weights and sees the same batches in
+    the same order, so trials differ only by their hyperparameters: the
+    ``k``-th build with the same ``hp`` object (a trial's executions, see
+    ``executions_per_trial``) seeds weights, shuffling and frame sampling
+    with ``config.train.seed + k``.
+    A dataset built once and shared by trials instead goes on shuffling from
+    trial to trial.
 
     Args:
         config: The experiment.
@@ -159,7 +170,7 @@ class KavanHyperModel(keras_tuner.HyperModel):
     hypermodel = KavanHyperModel(config)
     tuner = keras_tuner.RandomSearch(hypermodel, objective=resolve_objective("nmse"),
                                      max_trials=10, directory="runs/tuning")
-    tuner.search(train_ds, validation_data=val_ds, epochs=5)
+    tuner.search(train_rows, validation_data=val_rows, epochs=5)   # or datasets
     ```
     """
 
@@ -178,6 +189,12 @@ class KavanHyperModel(keras_tuner.HyperModel):
         super().__init__(name=name, tunable=True)
         self.config = config
         self.search_space = search_space or SearchSpace()
+        # Builds per HyperParameters object: Keras Tuner reuses a trial's
+        # object for each of its executions.
+        self._builds: weakref.WeakKeyDictionary[keras_tuner.HyperParameters, int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._seed = config.train.seed
 
     def searched(self) -> tuple[str, ...]:
         """Names of the hyperparameters this config's model is sensitive to."""
@@ -196,18 +213,57 @@ class KavanHyperModel(keras_tuner.HyperModel):
         values = {name: self._draw(hp, name, current[name]) for name in self.searched()}
         learning_rate = values.pop("learning_rate")
         loss_config = dataclasses.replace(config.loss, **values)
-        keras.utils.set_random_seed(config.train.seed)
+        execution = self._builds.get(hp, 0)
+        self._builds[hp] = execution + 1
+        self._seed = config.train.seed + execution
+        keras.utils.set_random_seed(self._seed)
         model = KavanModel.from_kavan_config(config)
         model.compile(loss_config=loss_config, learning_rate=learning_rate)
         return model
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: KavanModel, *args: Any, **kwargs: Any):
-        """Trains with ``model.fit``; returns its ``History``."""
+    def fit(
+        self,
+        hp: keras_tuner.HyperParameters,
+        model: KavanModel,
+        x: Any = None,
+        *args: Any,
+        validation_data: Any = None,
+        **kwargs: Any,
+    ) -> keras.callbacks.History:
+        """Trains with ``model.fit``; manifest rows become datasets first.
+
+        Args:
+            hp: The trial's hyperparameters (already applied by ``build``).
+            model: The model from ``build``.
+            x: A dataset, or manifest rows to train on.
+            *args: Passed to ``model.fit``.
+            validation_data: A dataset, or manifest rows to validate on.
+            **kwargs: Passed to ``model.fit`` (``epochs``, ``callbacks``, ...).
+
+        Returns:
+            The ``History`` of ``model.fit``.
+        """
+        if isinstance(x, pd.DataFrame):
+            x = self._dataset(x, training=True)
+        if isinstance(validation_data, pd.DataFrame):
+            validation_data = self._dataset(validation_data, training=False)
         with warnings.catch_warnings():
             # Datasets that drop unreadable GIFs have no known length.
             warnings.filterwarnings("ignore", "Your input ran out of data")
             warnings.filterwarnings("ignore", "`shuffle=True` was passed")
-            return model.fit(*args, **kwargs)
+            return model.fit(x, *args, validation_data=validation_data, **kwargs)
+
+    def _dataset(self, rows: pd.DataFrame, training: bool):
+        from kavan_tf.data.pipeline import build_dataset
+        from kavan_tf.training.trainer import feature_grid
+
+        return build_dataset(
+            rows,
+            self.config,
+            training=training,
+            feature_grid=feature_grid(self.config),
+            seed=self._seed,
+        )
 
     def _draw(self, hp: keras_tuner.HyperParameters, name: str, current: float) -> float:
         low, high = getattr(self.search_space, name)
@@ -253,6 +309,7 @@ def run_tuning(
     epochs: int | None = None,
     seed: int | None = None,
     algorithm: str = "random",
+    executions_per_trial: int = 1,
     search_space: SearchSpace | None = None,
     overwrite: bool = False,
     project_name: str = "kavan_tuning",
@@ -263,7 +320,10 @@ def run_tuning(
     Each trial trains the model of ``config`` with ``model.fit`` on
     ``train_rows`` (training pipeline of :func:`~kavan_tf.data.pipeline.build_dataset`)
     and validates on ``val_rows`` after each epoch; its score is the
-    objective at its best epoch. Writes to ``directory``:
+    objective at its best epoch, averaged over ``executions_per_trial``
+    runs with seeds ``config.train.seed``, ``+ 1``, ... (the same seeds,
+    hence the same initial weights and batches, in every trial; see
+    :class:`KavanHyperModel`). Writes to ``directory``:
     ``tuning_results.csv`` and ``tuning_results.md`` (every finished trial,
     best first) and ``<project_name>/`` (Keras Tuner's trials, so that an
     interrupted search resumes when run again with ``overwrite=False``).
@@ -282,6 +342,7 @@ def run_tuning(
         algorithm: ``"random"`` (``keras_tuner.RandomSearch``) or
             ``"bayesian"`` (``keras_tuner.BayesianOptimization``, with half
             of the trials as random initial points).
+        executions_per_trial: Training runs (seeds) averaged per trial.
         search_space: The ranges; :class:`SearchSpace` defaults when ``None``.
         overwrite: Start afresh instead of resuming a search in ``directory``.
         project_name: Keras Tuner project folder under ``directory``.
@@ -289,15 +350,16 @@ def run_tuning(
 
     Returns:
         One row per trial, best first: ``rank``, ``trial_id``, the searched
-        hyperparameters, ``score``, ``best_epoch`` and the validation
-        metrics at that epoch.
+        hyperparameters, ``score``, ``best_epoch`` (1-based; the mean over
+        executions) and the validation metrics at that epoch (likewise
+        averaged).
 
     Raises:
         ValueError: Unknown objective or algorithm, or a bad count.
         ManifestError: Rows that cannot be loaded.
     """
-    from kavan_tf.data.pipeline import build_dataset, check_rows
-    from kavan_tf.training.trainer import configure_run, feature_grid
+    from kavan_tf.data.pipeline import check_rows
+    from kavan_tf.training.trainer import configure_run
 
     objective = resolve_objective(objective)
     if algorithm not in ALGORITHMS:
@@ -305,7 +367,8 @@ def run_tuning(
             f"`algorithm` must be one of {ALGORITHMS}. Received: algorithm={algorithm!r}"
         )
     epochs = config.train.epochs if epochs is None else epochs
-    for name, value in (("max_trials", max_trials), ("epochs", epochs)):
+    counts = (("max_trials", max_trials), ("epochs", epochs))
+    for name, value in (*counts, ("executions_per_trial", executions_per_trial)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
     seed = config.train.seed if seed is None else seed
@@ -324,6 +387,7 @@ def run_tuning(
         "directory": directory,
         "project_name": project_name,
         "overwrite": overwrite,
+        "executions_per_trial": executions_per_trial,
     }
     if algorithm == "random":
         tuner = keras_tuner.RandomSearch(hypermodel, **common)
@@ -332,18 +396,16 @@ def run_tuning(
             hypermodel, num_initial_points=max(1, max_trials // 2), **common
         )
 
-    grid = feature_grid(config)
-    train_ds = build_dataset(train_rows, config, training=True, feature_grid=grid)
-    val_ds = build_dataset(val_rows, config, training=False, feature_grid=grid)
     logger.info(
-        "Tuning %s by %s (%s): %d trials x %d epochs",
+        "Tuning %s by %s (%s): %d trials x %d runs x %d epochs",
         ", ".join(hypermodel.searched()),
         objective.name,
         objective.direction,
         max_trials,
+        executions_per_trial,
         epochs,
     )
-    tuner.search(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose)
+    tuner.search(train_rows, validation_data=val_rows, epochs=epochs, verbose=verbose)
 
     for trial in tuner.oracle.trials.values():
         if trial.status in ("FAILED", "INVALID"):

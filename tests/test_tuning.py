@@ -12,6 +12,7 @@ from kavan_tf import cli
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.training.trainer import configure_run
 from kavan_tf.tuning import (
     RESULTS_CSV,
     RESULTS_MD,
@@ -21,6 +22,12 @@ from kavan_tf.tuning import (
     resolve_objective,
     run_tuning,
 )
+
+# Keras Tuner 1.4 still calls threading.currentThread().getName().
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:currentThread:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:getName:DeprecationWarning"),
+]
 
 TINY_MODEL = {
     "backbone": "small", "backbone_weights": None, "image_size": [32, 32], "num_frames": 4,
@@ -52,6 +59,36 @@ def test_build_applies_hyperparameters():
     assert (loss_config["w_c"], loss_config["w_rank"], loss_config["w_kp"]) == (2.5, 0.5, 3.0)
     assert model.loss["intensities"].rank_weight == 0.5
     assert float(model.optimizer.learning_rate) == pytest.approx(5e-3)
+
+
+def _weights(model):
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+def test_executions_of_a_trial_get_successive_seeds():
+    hypermodel = KavanHyperModel(_config())
+    hp = keras_tuner.HyperParameters()
+    first, second = hypermodel.build(hp), hypermodel.build(hp)
+    fresh = hypermodel.build(keras_tuner.HyperParameters())
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(first), _weights(second)))
+    for a, b in zip(_weights(first), _weights(fresh), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_on_rows_is_the_same_in_every_trial(manifest):
+    rows = read_manifest(manifest)
+    config = _config()
+    configure_run(config)
+    hypermodel = KavanHyperModel(config)
+    histories = []
+    for _ in range(2):
+        hp = keras_tuner.HyperParameters()
+        model = hypermodel.build(hp)
+        history = hypermodel.fit(hp, model, rows.iloc[:8], validation_data=rows.iloc[8:],
+                                 epochs=1, verbose=0)
+        histories.append(history.history)
+    assert "val_intensities_nmse" in histories[0]
+    assert histories[0] == histories[1]
 
 
 def test_search_space_is_log_scaled_with_config_defaults():
@@ -94,7 +131,7 @@ def test_bad_objective_is_named(objective, manifest, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, fragment",
     [({"algorithm": "grid"}, "algorithm='grid'"), ({"max_trials": 0}, "max_trials=0"),
-     ({"epochs": 0}, "epochs=0")],
+     ({"epochs": 0}, "epochs=0"), ({"executions_per_trial": 0}, "executions_per_trial=0")],
 )
 def test_bad_search_arguments(kwargs, fragment, manifest, tmp_path):
     rows = read_manifest(manifest)
