@@ -78,8 +78,15 @@ def main() -> None:
     flat = tf.reshape(frames, (-1, 224, 224, 3))
     backbone_fn = tf.function(lambda x: backbone(x, training=False))
 
+    head = KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
+                                  hidden_size=args.hidden, num_frames=8))
+    head_fn = tf.function(lambda x: head(x, training=False))
+    features = tf.random.normal((8, 8, 7, 7, 2048))
+
     results = {}
     results["backbone"] = per_second(backbone_fn, flat, args.repeats)
+    results["decode"] = per_second(module.decode_gifs, gifs, args.repeats)
+    results["head"] = per_second(head_fn, features, args.repeats)
     results["end_to_end"] = per_second(module.serve_gifs, gifs, args.repeats)
     fast = KavanServingModule(with_precision(model, "mixed_bfloat16"))
     results["end_to_end_bf16"] = per_second(fast.serve_gifs, gifs, args.repeats)
@@ -93,6 +100,10 @@ def main() -> None:
     print(f"| backbone alone, float32 | {results['backbone']:.3f} | | |")
     print(f"| end to end (GIF bytes -> predictions), float32 | {results['end_to_end']:.3f} "
           f"| {results['end_to_end'] / results['backbone']:.3f} of backbone | >= 0.95 |")
+    for part, label in (("decode", "decode + sample + resize in the graph"),
+                        ("head", "attention + HS-LSTM + heads on features")):
+        print(f"| {label} alone | {results[part]:.3f} "
+              f"| costs {results['backbone'] / results[part]:.3f} of a backbone pass | |")
     print(f"| backbone alone, bfloat16 | {results['backbone_bf16']:.3f} "
           f"| {results['backbone_bf16'] / results['backbone']:.2f}x float32 | |")
     print(f"| end to end, bfloat16 | {results['end_to_end_bf16']:.3f} "
