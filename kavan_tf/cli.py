@@ -66,6 +66,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         seed=args.seed,
         frame_size=(args.size, args.size),
         votes_per_gif=args.votes_per_gif,
+        label_mode=args.label_mode,
+        **({"face_scale": tuple(args.face_scale)} if args.face_scale else {}),
     )
     manifest = generate_dataset(args.out, config, progress=True)
     print(f"Wrote {config.num_gifs} synthetic GIFs; manifest: {manifest}")
@@ -246,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
     )
+    p.add_argument("--label-mode", choices=["change", "end"], default="change",
+                   help="emotion = direction of the expression's change, or where it ends "
+                        "(the demo uses 'end')")
+    p.add_argument("--face-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="head half-width range as a fraction of the frame (demo: 0.27 0.3)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("prepare", help="decode GIFs once into TFRecord shards (+ feature cache)")

@@ -81,3 +81,12 @@ def test_set_overrides():
     assert config.data.background == (0, 0, 0)
     with pytest.raises(ValueError, match="section.key=value"):
         apply_sets(KavanConfig(), ["hidden_size=3"])
+
+
+def test_synth_options(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main(["synth", str(out), "--num-gifs", "4", "--size", "48", "--label-mode", "end",
+                 "--face-scale", "0.25", "0.3"]) == 0
+    settings = json.loads((out / "synthetic.json").read_text())["config"]
+    assert settings["label_mode"] == "end" and settings["face_scale"] == [0.25, 0.3]
+    assert len(list((out / "gifs").glob("*.gif"))) == 4
