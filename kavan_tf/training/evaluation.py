@@ -179,6 +179,7 @@ def run_protocol(
     num_splits: int = 5,
     test_fraction: float = 0.2,
     baselines: Sequence[str] = (),
+    baseline_options: dict[str, dict[str, Any]] | None = None,
     verbose: int = 0,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
@@ -197,6 +198,8 @@ def run_protocol(
         num_splits: Number of splits (paper: 5).
         test_fraction: Test share (paper: 0.2).
         baselines: Any of ``"color_histogram"``, ``"face_expression"``.
+        baseline_options: Extractor settings per baseline, e.g.
+            ``{"color_histogram": {"bins": 4}}``.
         verbose: ``model.fit`` verbosity.
         on_result: Called with each result line as it is produced.
 
@@ -217,7 +220,7 @@ def run_protocol(
         if on_result is not None:
             on_result(result)
 
-    baseline_features = _baseline_features(baselines, rows)
+    baseline_features = _baseline_features(baselines, rows, baseline_options or {})
     for split, (train_idx, test_idx) in enumerate(splits):
         train_rows, test_rows = rows.iloc[train_idx], rows.iloc[test_idx]
         for kind, features in baseline_features.items():
@@ -259,7 +262,9 @@ def run_protocol(
 _BASELINE_TITLES = {"color_histogram": "Color Histogram", "face_expression": "Face Expression"}
 
 
-def _baseline_features(kinds: Sequence[str], rows: pd.DataFrame) -> dict[str, Any]:
+def _baseline_features(
+    kinds: Sequence[str], rows: pd.DataFrame, options: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """One feature cache per baseline, so each GIF is read once across the splits."""
     if not kinds:
         return {}
@@ -268,7 +273,7 @@ def _baseline_features(kinds: Sequence[str], rows: pd.DataFrame) -> dict[str, An
     unknown = [k for k in kinds if k not in _BASELINE_TITLES]
     if unknown:
         raise ValueError(f"Unknown baselines {unknown}. Known: {sorted(_BASELINE_TITLES)}")
-    caches = {kind: FeatureCache(kind) for kind in kinds}
+    caches = {kind: FeatureCache(kind, **options.get(kind, {})) for kind in kinds}
     for cache in caches.values():
         cache.get(rows["path"].astype(str).tolist())
     return caches
