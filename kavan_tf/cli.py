@@ -101,6 +101,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = _load_config(args.config, args.set)
     if args.out:
         config = with_overrides(config, train={"output_dir": args.out})
+    if args.shards:
+        from kavan_tf.training.trainer import shard_dataset
+
+        val = shard_dataset(args.val_shards, config, training=False) if args.val_shards else None
+        result = train(config, None, train_dataset=shard_dataset(args.shards, config,
+                                                                 training=True),
+                       val_dataset=val)
+        print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
+        return 0
+    if not args.manifest:
+        raise ValueError("kavan train needs --manifest or --shards")
     rows = _read_rows(config, args.manifest)
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
@@ -280,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", help="experiment config (.toml or .json)")
-        p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
+        p.add_argument("--manifest", required=name == "evaluate",
+                       help="dataset manifest (.csv/.parquet)")
         p.add_argument(
             "--set",
             action="append",
@@ -292,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", help="output folder (default: train.output_dir)")
             p.add_argument("--train-split", default=None, help="train on rows of this split")
             p.add_argument("--val-split", default=None, help="validate on rows of this split")
+            p.add_argument("--shards", help="train on a `kavan prepare` folder instead (frame "
+                           "shards; the feature cache when model.input_mode='features')")
+            p.add_argument("--val-shards", help="validate on another prepared folder")
             p.set_defaults(func=_cmd_train)
         else:
             p.add_argument("--out", required=True, help="results folder")

@@ -90,3 +90,26 @@ def test_synth_options(tmp_path, capsys):
     settings = json.loads((out / "synthetic.json").read_text())["config"]
     assert settings["label_mode"] == "end" and settings["face_scale"] == [0.25, 0.3]
     assert len(list((out / "gifs").glob("*.gif"))) == 4
+
+
+@pytest.mark.slow
+def test_train_on_shards_and_feature_cache(workspace, tmp_path):
+    root, manifest, config = workspace
+    from kavan_tf.models.backbones import build_backbone
+
+    # The feature cache needs fixed backbone weights: a local file.
+    settings = json.loads(config.read_text())
+    weights = str(tmp_path / "small.weights.h5")
+    build_backbone(KavanConfig.from_dict(settings).model).save_weights(weights)
+    settings["model"]["backbone_weights"] = weights
+    frames_config = tmp_path / "frames.json"
+    frames_config.write_text(json.dumps(settings))
+    shards = tmp_path / "shards"
+    assert main(["prepare", "--manifest", str(manifest), "--out", str(shards), "--config",
+                 str(frames_config), "--features"]) == 0
+    assert main(["train", "--config", str(frames_config), "--shards", str(shards),
+                 "--out", str(tmp_path / "frames_run")]) == 0
+    assert (tmp_path / "frames_run" / "model.keras").exists()
+    assert main(["train", "--config", str(frames_config), "--shards", str(shards),
+                 "--set", "model.input_mode=features", "--out", str(tmp_path / "head_run")]) == 0
+    assert (tmp_path / "head_run" / "model.keras").exists()

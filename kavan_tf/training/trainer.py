@@ -85,11 +85,29 @@ def feature_grid(config: KavanConfig) -> tuple[int, int]:
     return h, w
 
 
+def shard_dataset(directory: str, config: KavanConfig, *, training: bool) -> tf.data.Dataset:
+    """The dataset of a ``kavan prepare`` folder for ``config``'s input mode.
+
+    Frames models read the frame shards (frames sampled per epoch); features
+    models (``model.input_mode = "features"``) read the feature cache.
+    """
+    from kavan_tf.data.shards import build_feature_dataset, build_frame_shard_dataset
+
+    if config.model.input_mode == "features":
+        shape = backbone_feature_shape(config.model)
+        return build_feature_dataset(directory, config, shape, training=training)
+    return build_frame_shard_dataset(
+        directory, config, training=training, feature_grid=feature_grid(config)
+    )
+
+
 def train(
     config: KavanConfig,
-    train_rows: pd.DataFrame,
+    train_rows: pd.DataFrame | None,
     val_rows: pd.DataFrame | None = None,
     *,
+    train_dataset: tf.data.Dataset | None = None,
+    val_dataset: tf.data.Dataset | None = None,
     verbose: int | str = "auto",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
@@ -106,6 +124,10 @@ def train(
         config: The experiment.
         train_rows: Manifest rows to train on (see ``kavan_tf.data.manifest``).
         val_rows: Optional rows to validate on after each epoch.
+        train_dataset: A prepared dataset to train on instead of ``train_rows``
+            (e.g. :func:`shard_dataset`: frame shards, or the feature cache
+            for the feature-cache mode).
+        val_dataset: A prepared dataset to validate on instead of ``val_rows``.
         verbose: ``model.fit`` verbosity.
         extra_callbacks: Appended to the standard callbacks.
 
@@ -114,8 +136,9 @@ def train(
     """
     from kavan_tf.data.pipeline import build_dataset, check_rows
 
-    check_rows(train_rows, config, "training rows")
-    if val_rows is not None:
+    if train_dataset is None:
+        check_rows(train_rows, config, "training rows")
+    if val_rows is not None and val_dataset is None:
         check_rows(val_rows, config, "validation rows")
     out = config.train.output_dir
     os.makedirs(out, exist_ok=True)
@@ -126,12 +149,12 @@ def train(
     with strategy.scope():
         model = build_model(config)
     grid = feature_grid(config)
-    train_ds = build_dataset(train_rows, config, training=True, feature_grid=grid)
-    val_ds = (
-        build_dataset(val_rows, config, training=False, feature_grid=grid)
-        if val_rows is not None
-        else None
-    )
+    train_ds = train_dataset
+    if train_ds is None:
+        train_ds = build_dataset(train_rows, config, training=True, feature_grid=grid)
+    val_ds = val_dataset
+    if val_ds is None and val_rows is not None:
+        val_ds = build_dataset(val_rows, config, training=False, feature_grid=grid)
     monitor = "val_loss" if val_ds is not None else "loss"
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(out, "backup")),
