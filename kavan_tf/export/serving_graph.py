@@ -76,16 +76,22 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     height, width = image_size
     shape = tf.shape(frames)
     x = tf.cast(frames, tf.float64)
-    x = _resample(x, _pillow_bilinear_weights(shape[2], width), "nhwc,ow->nhoc")
-    x = _resample(x, _pillow_bilinear_weights(shape[1], height), "nhwc,oh->nowc")
+    x = _resample(x, *_pillow_bilinear_taps(shape[2], width), axis=2)
+    x = _resample(x, *_pillow_bilinear_taps(shape[1], height), axis=1)
     return tf.cast(x, tf.float32)
 
 
-def _pillow_bilinear_weights(in_size: tf.Tensor, out_size: int) -> tf.Tensor:
-    """Pillow's fixed-point bilinear coefficients as a dense ``[out, in]`` matrix.
+def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Pillow's fixed-point bilinear coefficients as ``K`` taps per output pixel.
 
     Follows ``precompute_coeffs`` and ``normalize_coeffs_8bpc`` of Pillow's
     ``libImaging/Resample.c`` (filter support 1, ``PRECISION_BITS = 22``).
+    Each output pixel reads the ``K = ceil(2 * support) + 1`` input pixels
+    from its window start (padding taps get weight 0), so a pass costs
+    ``out x K`` rather than ``out x in``.
+
+    Returns:
+        ``(indices int32 [out, K], weights float64 [out, K])``.
     """
     size = tf.cast(in_size, tf.float64)
     scale = size / out_size
@@ -94,15 +100,22 @@ def _pillow_bilinear_weights(in_size: tf.Tensor, out_size: int) -> tf.Tensor:
     centre = ((tf.range(out_size, dtype=tf.float64) + 0.5) * scale)[:, tf.newaxis]
     first = tf.maximum(tf.floor(centre - support + 0.5), 0.0)
     stop = tf.minimum(tf.floor(centre + support + 0.5), size)
-    source = tf.range(in_size, dtype=tf.float64)[tf.newaxis, :]
+    taps = tf.cast(tf.math.ceil(2.0 * support), tf.int32) + 1
+    source = first + tf.cast(tf.range(taps), tf.float64)[tf.newaxis, :]
     triangle = tf.maximum(1.0 - tf.abs((source - centre + 0.5) * (1.0 / filter_scale)), 0.0)
-    weights = tf.where((source >= first) & (source < stop), triangle, 0.0)
+    weights = tf.where(source < stop, triangle, 0.0)
     weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=1, keepdims=True))
-    return tf.floor(0.5 + weights * 2.0**_PRECISION_BITS)
+    indices = tf.cast(tf.minimum(source, size - 1.0), tf.int32)
+    return indices, tf.floor(0.5 + weights * 2.0**_PRECISION_BITS)
 
 
-def _resample(x: tf.Tensor, weights: tf.Tensor, equation: str) -> tf.Tensor:
-    total = tf.einsum(equation, x, weights) + 2.0 ** (_PRECISION_BITS - 1)
+def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, axis: int) -> tf.Tensor:
+    """One separable pass along ``axis`` (1 = rows, 2 = columns) of ``[N, H, W, C]``."""
+    taps = tf.gather(x, indices, axis=axis)  # [N, out, K, W, C] or [N, H, out, K, C]
+    shape = [1, 1, 1, 1, 1]
+    shape[axis], shape[axis + 1] = -1, tf.shape(weights)[1]
+    total = tf.reduce_sum(taps * tf.reshape(weights, shape), axis=axis + 1)
+    total = total + 2.0 ** (_PRECISION_BITS - 1)
     return tf.clip_by_value(tf.floor(total / 2.0**_PRECISION_BITS), 0.0, 255.0)
 
 
