@@ -169,9 +169,6 @@ def test_color_histogram_rejects_bad_frames():
 
 @pytest.fixture(scope="module")
 def face_extractor():
-    pytest.importorskip("cv2")
-    pytest.importorskip("facex")
-    pytest.importorskip("skimage")
     return FaceExpression(features="penultimate+probabilities", max_frames=4)
 
 
