@@ -75,7 +75,7 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     """
     height, width = image_size
     shape = tf.shape(frames)
-    x = tf.cast(frames, tf.float64)
+    x = tf.cast(frames, tf.int32)
     x = _resample(x, *_pillow_bilinear_taps(shape[2], width), axis=2)
     x = _resample(x, *_pillow_bilinear_taps(shape[1], height), axis=1)
     return tf.cast(x, tf.float32)
@@ -91,7 +91,8 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
     ``out x K`` rather than ``out x in``.
 
     Returns:
-        ``(indices int32 [out, K], weights float64 [out, K])``.
+        ``(indices int32 [out, K], weights int32 [out, K])``: 22-bit
+        fixed-point coefficients, as Pillow uses them.
     """
     size = tf.cast(in_size, tf.float64)
     scale = size / out_size
@@ -106,17 +107,21 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
     weights = tf.where(source < stop, triangle, 0.0)
     weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=1, keepdims=True))
     indices = tf.cast(tf.minimum(source, size - 1.0), tf.int32)
-    return indices, tf.floor(0.5 + weights * 2.0**_PRECISION_BITS)
+    return indices, tf.cast(tf.floor(0.5 + weights * 2.0**_PRECISION_BITS), tf.int32)
 
 
 def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, axis: int) -> tf.Tensor:
-    """One separable pass along ``axis`` (1 = rows, 2 = columns) of ``[N, H, W, C]``."""
+    """One separable pass along ``axis`` (1 = rows, 2 = columns) of int32 ``[N, H, W, C]``.
+
+    Integer arithmetic as in Pillow: 8-bit values times 22-bit coefficients
+    summed over a few taps stay below 2^31, then round and shift back.
+    """
     taps = tf.gather(x, indices, axis=axis)  # [N, out, K, W, C] or [N, H, out, K, C]
     shape = [1, 1, 1, 1, 1]
     shape[axis], shape[axis + 1] = -1, tf.shape(weights)[1]
     total = tf.reduce_sum(taps * tf.reshape(weights, shape), axis=axis + 1)
-    total = total + 2.0 ** (_PRECISION_BITS - 1)
-    return tf.clip_by_value(tf.floor(total / 2.0**_PRECISION_BITS), 0.0, 255.0)
+    rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
+    return tf.clip_by_value(rounded, 0, 255)
 
 
 def decode_gif_frames(
