@@ -7,7 +7,7 @@ layer shapes, times 3 for forward + backward (the usual estimate: the
 backward pass costs two forward passes). It compares the achieved FLOP/s with
 a large float32 matmul (4096 x 4096) in the same process. Goal: >= 50 %.
 
-    python benchmarks/bench_head_training.py [--batch 64] [--steps 6]
+    python benchmarks/bench_head_training.py [--batch 128] [--steps 6]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def matmul_flops_per_second(size: int = 4096, repeats: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=6)
     args = parser.parse_args()
 
