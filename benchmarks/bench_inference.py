@@ -66,7 +66,11 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--accuracy", action="store_true",
                         help="also compare bfloat16 and float32 accuracy on synthetic data")
+    parser.add_argument("--accuracy-only", action="store_true", help="skip the throughput")
     args = parser.parse_args()
+    if args.accuracy_only:
+        accuracy_gap()
+        return
 
     config = ModelConfig(backbone="resnet50", backbone_weights=None, num_frames=8,
                          hidden_size=args.hidden)

@@ -251,8 +251,10 @@ def test_with_precision_copies_weights_and_stays_close():
     from kavan_tf.models import with_precision
 
     model = KavanModel(_config())
+    model.compile()
     fast = with_precision(model, "mixed_bfloat16")
     assert keras.mixed_precision.global_policy().name == "float32"
+    assert set(fast.loss) == set(model.loss)
     assert fast.get_layer("temporal").compute_dtype == "bfloat16"
     for a, b in zip(model.weights, fast.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

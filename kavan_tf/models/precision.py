@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import keras
 
+from kavan_tf.config import LossConfig
 from kavan_tf.models.kavan import KavanModel
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -48,4 +49,7 @@ def with_precision(
     with dtype_policy(policy):
         copy = KavanModel(config, model.label_config, name=model.name)
     copy.set_weights(model.get_weights())
+    loss_config = getattr(model, "_kavan_compile_args", None)
+    if loss_config is not None:  # compiled with the SPEC 6 defaults: evaluate alike
+        copy.compile(loss_config=LossConfig(**loss_config))
     return copy
