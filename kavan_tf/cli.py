@@ -121,7 +121,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from kavan_tf.training.evaluation import results_markdown, run_protocol, summarise
+    from kavan_tf.training.evaluation import (
+        print_result,
+        results_markdown,
+        run_protocol,
+        summarise,
+    )
 
     config = _load_config(args.config, args.set)
     rows = _read_rows(config, args.manifest)
@@ -134,11 +139,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         baselines=args.baselines,
         verbose=args.verbose,
-        on_result=lambda r: print(
-            f"split {r['split']} {r['title']:<28} accuracy {100 * r['accuracy']:.2f}% "
-            f"nMSE {r['nmse']:.4f}",
-            flush=True,
-        ),
+        on_result=print_result,
     )
     print(results_markdown(summarise(frame), config))
     print(f"Results written to {args.out}/results.md and results.csv")
@@ -228,6 +229,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         overlay_dir=args.overlay,
         top_k=args.top_k,
         batch_size=args.batch_size,
+        decoder=args.decoder,
     )
 
 

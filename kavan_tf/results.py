@@ -105,7 +105,12 @@ def run_results(
     from kavan_tf.data.manifest import read_manifest
     from kavan_tf.data.synthetic import generate_dataset
     from kavan_tf.demo import DemoSettings, demo_config, synthetic_config
-    from kavan_tf.training.evaluation import results_markdown, run_protocol, summarise
+    from kavan_tf.training.evaluation import (
+        print_result,
+        results_markdown,
+        run_protocol,
+        summarise,
+    )
     from kavan_tf.training.trainer import split_frame, train, with_overrides
 
     began = time.perf_counter()
@@ -119,10 +124,7 @@ def run_results(
         baselines=baselines,
         # 512 histogram cells and ~500 training GIFs would make OLS interpolate.
         baseline_options={"color_histogram": {"bins": 4}},
-        on_result=lambda r: print(
-            f"split {r['split']} {r['title']:<28} accuracy {100 * r['accuracy']:.1f}% "
-            f"nMSE {r['nmse']:.4f}", flush=True,
-        ),
+        on_result=print_result,
     )
     tables = results_markdown(summarise(frame), config)
 

@@ -81,6 +81,7 @@ class KavanModel(keras.Model):
                 representation
             )
 
+        head_input = representation
         if model_config.multitask:
             category = keras.layers.Dense(
                 label_config.num_categories,
@@ -88,24 +89,17 @@ class KavanModel(keras.Model):
                 dtype="float32",
                 name="category",
             )(representation)
-            head_input = representation
             if model_config.category_prior:
                 head_input = keras.layers.Concatenate(name="category_prior")(
-                    [representation, keras.layers.Activation("linear")(category)]
+                    [representation, category]
                 )
-            intensities = keras.layers.Dense(
-                label_config.num_emotions,
-                activation="tanh",
-                dtype="float32",
-                name="intensities",
-            )(head_input)
-        else:
-            intensities = keras.layers.Dense(
-                label_config.num_emotions,
-                activation="tanh",
-                dtype="float32",
-                name="intensities",
-            )(representation)
+        intensities = keras.layers.Dense(
+            label_config.num_emotions,
+            activation="tanh",
+            dtype="float32",
+            name="intensities",
+        )(head_input)
+        if not model_config.multitask:
             category = CategoryFromIntensities(
                 label_config.emotion_to_category().tolist(), dtype="float32", name="category"
             )(intensities)

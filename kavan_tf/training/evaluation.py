@@ -297,6 +297,15 @@ def _evaluate_baseline(kind, cache, train_idx, test_idx, rows, config) -> dict[s
     }
 
 
+def print_result(result: dict[str, Any]) -> None:
+    """Prints one protocol result as a progress line (the CLI's ``on_result``)."""
+    print(
+        f"split {result['split']} {result['title']:<28} accuracy "
+        f"{100 * result['accuracy']:.2f}% nMSE {result['nmse']:.4f}",
+        flush=True,
+    )
+
+
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over splits of each metric, per row."""
     groups = frame.groupby(["row", "title", "loss"], sort=False)
