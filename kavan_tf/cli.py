@@ -213,7 +213,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from kavan_tf.predict import run_export
 
     path = run_export(args.model, args.export_dir, args.name, args.version,
-                      precision=args.precision)
+                      precision=args.precision, fold_batch_norm=args.fold_batch_norm)
     print(f"SavedModel written to {path}")
     return 0
 
@@ -357,7 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="kavan")
     p.add_argument("--version", type=int, default=None, help="default: next free version")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                   help="bfloat16: mixed precision compute (float32 weights and outputs)")
+                   help="bfloat16: the backbone in bfloat16, float32 outputs (docs/performance.md)")
+    p.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
+                   help="serve the backbone as trained instead of with its batch "
+                        "normalisations folded into the convolutions (same results, slower)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("predict", help="emotions of GIF files")

@@ -209,6 +209,11 @@ class ModelConfig:
             ``None`` follows the global policy. ``"float32"`` keeps it in
             float32 under mixed precision, which is faster on CPUs, where
             small-batch bfloat16 recurrences are slower than float32 ones.
+        fold_batch_norm: Inference graph: the backbone's batch normalisations
+            are folded into its convolutions (see
+            :func:`kavan_tf.models.fold_batch_norms`), which is faster and
+            gives the same results. Set by :func:`kavan_tf.models.for_inference`
+            and ``kavan export``; train models without it.
     """
 
     num_frames: int = 8
@@ -229,13 +234,14 @@ class ModelConfig:
     category_prior: bool = True
     dropout: float = 0.0
     temporal_dtype: str | None = None
+    fold_batch_norm: bool = False
 
     def __post_init__(self) -> None:
         s = "model"
         if self.temporal_dtype is not None:
             _check_choice(
                 s, "temporal_dtype", self.temporal_dtype,
-                ("float32", "mixed_bfloat16", "mixed_float16"),
+                ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
             )
         self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
         if self.feature_shape is not None:
@@ -256,6 +262,12 @@ class ModelConfig:
             _fail(s, "backbone", self.backbone, "must be a backbone name")
         if self.backbone_weights is not None and not isinstance(self.backbone_weights, str):
             _fail(s, "backbone_weights", self.backbone_weights, f"must be {BACKBONE_WEIGHTS_HELP}")
+        if self.fold_batch_norm and self.trainable_backbone:
+            _fail(
+                s, "fold_batch_norm", self.fold_batch_norm,
+                "is for inference graphs and cannot be combined with trainable_backbone=True "
+                "(a folded backbone has no batch normalisation left to train)",
+            )
         if self.temporal == "hslstm":
             if self.tiers < 2:
                 _fail(s, "tiers", self.tiers, "HS-LSTM needs at least 2 tiers; use temporal='lstm'")

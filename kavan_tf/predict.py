@@ -703,6 +703,7 @@ def run_export(
     version: int | None = None,
     warmup_gifs: Sequence[str | os.PathLike[str]] | None = None,
     precision: str = "float32",
+    fold_batch_norm: bool = True,
 ) -> str:
     """``kavan export``: a ``.keras`` KavanModel -> ``<export_dir>/<name>/<version>/``.
 
@@ -713,8 +714,12 @@ def run_export(
         version: Version number; the next one when ``None``.
         warmup_gifs: GIF files for the warm-up requests; a generated GIF when
             ``None``.
-        precision: ``"float32"`` or ``"bfloat16"`` (mixed precision: bfloat16
-            compute, float32 weights and outputs; see ``benchmarks/``).
+        precision: ``"float32"`` or ``"bfloat16"`` (see
+            :func:`kavan_tf.models.for_inference`; without folding, mixed
+            bfloat16).
+        fold_batch_norm: Serve the backbone with its batch normalisations
+            folded into the convolutions (same results, faster; see
+            :func:`kavan_tf.models.for_inference`).
 
     Returns:
         The version folder.
@@ -733,9 +738,11 @@ def run_export(
         raise ValueError(
             f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
         )
-    if precision == "bfloat16":
-        from kavan_tf.models.precision import with_precision
+    from kavan_tf.models.precision import for_inference, with_precision
 
+    if fold_batch_norm:
+        model = for_inference(model, precision)
+    elif precision == "bfloat16":
         model = with_precision(model, "mixed_bfloat16")
     gifs = None
     if warmup_gifs:

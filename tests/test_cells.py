@@ -65,6 +65,39 @@ def test_hs_lstm_tier1_depends_only_on_its_node(tiers):
     assert not np.allclose(_hs_outputs(cell, perturbed)["hidden"][:, -1], base["hidden"][:, -1])
 
 
+@pytest.mark.parametrize("tiers", [2, 3])
+def test_hs_lstm_equals_its_tiers_run_step_by_step(tiers):
+    # The cell takes input products once per node; this re-runs every tier one
+    # frame at a time with keras.layers.LSTMCell on the concatenated inputs.
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(2, 8, 4, 3)).astype("float32")
+    cell = HSLSTMCell(5, node_size=4, tiers=tiers, attention_size=3, w_res_init=0.1)
+    out = _hs_outputs(cell, features)
+    zeros = np.zeros((2, 5), "float32")
+    middle = [[zeros, zeros] for _ in range(tiers - 2)]
+    last = [zeros, zeros]
+    for node in range(2):
+        frames = features[:, 4 * node : 4 * node + 4]
+        pooled = frames.mean(axis=2)
+        state = [zeros, zeros]
+        for t in range(4):
+            _, state = cell.segment_cells[0](pooled[:, t], state)
+        segments, context = [state[0]], state[0]
+        for index, tier in enumerate(cell.segment_cells[1:]):
+            for t in range(4):
+                _, middle[index] = tier(np.concatenate([pooled[:, t], context], -1), middle[index])
+            segments.append(middle[index][0])
+            context = context + middle[index][0]
+        for t in range(4):
+            x, alpha = cell.last_tier.keypoint_attention([frames[:, t], last[0], context])
+            np.testing.assert_allclose(out["attention"][:, node, t], alpha, rtol=1e-5, atol=1e-6)
+            _, last = cell.last_tier.lstm(np.concatenate([x, context], -1), last)
+        np.testing.assert_allclose(out["hidden"][:, node], last[0], rtol=1e-5, atol=1e-6)
+        for index, segment in enumerate(segments):
+            np.testing.assert_allclose(out["segments"][:, node, index], segment,
+                                       rtol=1e-5, atol=1e-6)
+
+
 def test_hs_lstm_context_enters_last_tier_attention():
     # Eq. 10: the masks of node i depend on H_1^i.
     rng = np.random.default_rng(1)
@@ -134,3 +167,15 @@ def test_temporal_encoder_saving_round_trip(tmp_path):
     restored = keras.saving.load_model(tmp_path / "encoder.keras")
     for a, b in zip(model.predict(data, verbose=0), restored.predict(data, verbose=0)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_orthogonal_initialiser_matches_keras_and_builds_bfloat16():
+    from kavan_tf.layers.lstm_math import Orthogonal
+
+    expected = keras.initializers.Orthogonal(seed=3)((6, 24))
+    np.testing.assert_array_equal(Orthogonal(seed=3)((6, 24)), expected)
+    half = Orthogonal(seed=3)((6, 24), dtype="bfloat16")
+    assert half.dtype == "bfloat16"
+    cell = HSLSTMCell(4, node_size=2, attention_size=3, dtype="bfloat16")
+    cell.build((1, 2, 5, 3))
+    assert {w.dtype for w in cell.weights} == {"bfloat16"}

@@ -265,6 +265,9 @@ def test_with_precision_copies_weights_and_stays_close():
         with_precision(model, "fp8")
     mixed = with_precision(model, "mixed_bfloat16", temporal_dtype="float32")
     assert mixed.get_layer("temporal").compute_dtype == "float32"
+    # ... down to every cell and weight of the module.
+    assert {layer.compute_dtype for layer in mixed.get_layer("temporal")._flatten_layers()} == {
+        "float32"}
     assert mixed.get_layer("backbone").compute_dtype == "bfloat16"
     np.testing.assert_allclose(mixed.predict(frames, verbose=0)["intensities"],
                                reference["intensities"], atol=0.05)

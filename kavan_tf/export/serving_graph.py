@@ -62,7 +62,7 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     pipeline uses (:func:`kavan_tf.data.sampling.resize_frames`): a triangle
     filter widened by the scale factor when shrinking (antialiasing), 22-bit
     fixed-point coefficients, a horizontal then a vertical pass, each rounded
-    to uint8. Arithmetic is in float64, where these integer sums are exact.
+    to uint8. Arithmetic is in int32 with Pillow's rounding, so results are exact.
     Pillow 13 sometimes runs the vertical pass first when both axes shrink;
     the results then differ by at most one grey level on some pixels.
 
@@ -75,9 +75,12 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     """
     height, width = image_size
     shape = tf.shape(frames)
-    x = tf.cast(frames, tf.int32)
-    x = _resample(x, *_pillow_bilinear_taps(shape[2], width), axis=2)
-    x = _resample(x, *_pillow_bilinear_taps(shape[1], height), axis=1)
+    # Both passes gather along axis 1 (whole rows of [W, C] or [H, C] values):
+    # the horizontal pass runs on the transposed frames.
+    x = tf.transpose(tf.cast(frames, tf.uint8), [0, 2, 1, 3])
+    x = _resample(x, *_pillow_bilinear_taps(shape[2], width))
+    x = tf.transpose(x, [0, 2, 1, 3])
+    x = _resample(x, *_pillow_bilinear_taps(shape[1], height))
     return tf.cast(x, tf.float32)
 
 
@@ -110,18 +113,27 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
     return indices, tf.cast(tf.floor(0.5 + weights * 2.0**_PRECISION_BITS), tf.int32)
 
 
-def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, axis: int) -> tf.Tensor:
-    """One separable pass along ``axis`` (1 = rows, 2 = columns) of int32 ``[N, H, W, C]``.
+def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """One separable pass along axis 1 of uint8 ``[N, in, M, C]`` -> ``[N, out, M, C]``.
 
     Integer arithmetic as in Pillow: 8-bit values times 22-bit coefficients
-    summed over a few taps stay below 2^31, then round and shift back.
+    summed over a few taps stay below 2^31, then round and shift back. The
+    taps are summed one at a time, so no ``[N, out, K, M, C]`` array is made.
     """
-    taps = tf.gather(x, indices, axis=axis)  # [N, out, K, W, C] or [N, H, out, K, C]
-    shape = [1, 1, 1, 1, 1]
-    shape[axis], shape[axis + 1] = -1, tf.shape(weights)[1]
-    total = tf.reduce_sum(taps * tf.reshape(weights, shape), axis=axis + 1)
+    out_shape = tf.tensor_scatter_nd_update(tf.shape(x), [[1]], tf.shape(indices)[:1])
+
+    def add_tap(tap, total):
+        weight = tf.reshape(weights[:, tap], [1, -1, 1, 1])
+        tap_values = tf.cast(tf.gather(x, indices[:, tap], axis=1), tf.int32)
+        return tap + 1, total + tap_values * weight
+
+    _, total = tf.while_loop(
+        lambda tap, _: tap < tf.shape(weights)[1],
+        add_tap,
+        (tf.constant(0), tf.zeros(out_shape, tf.int32)),
+    )
     rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
-    return tf.clip_by_value(rounded, 0, 255)
+    return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
 
 
 def decode_gif_frames(

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kavan_tf.layers.keypoint_attention import KeypointAttention
+from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -62,13 +63,14 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.use_context = bool(use_context)
         self.state_size = [units, units]
         self.output_size = None  # units + K, known once the input is seen
-        self.lstm = keras.layers.LSTMCell(units, name="lstm")
+        self.lstm = lstm_cell(units, name="lstm", dtype=self.dtype_policy)
         self.keypoint_attention = (
             KeypointAttention(
                 attention_size=attention_size,
                 w_res_init=w_res_init,
                 use_context=use_context,
                 name="keypoint_attention",
+                dtype=self.dtype_policy,
             )
             if self.attention
             else None
@@ -98,8 +100,11 @@ class AttentionLSTMCell(keras.layers.Layer):
             self.keypoint_attention.build(shapes)
         self.lstm.build((batch, channels + context_dim))
 
-    def call(self, inputs, states, training=False, context=None):
-        h_prev = states[0]
+    def call(self, inputs, states, training=False, context=None, context_z=None):
+        """One step. ``context_z``: ``context``'s share of the LSTM pre-activations
+        (:meth:`context_projection`), when the caller computed it once for several
+        steps; otherwise it is computed here."""
+        h_prev, c_prev = states[0], states[1]
         if self.keypoint_attention is not None:
             attention_inputs = [inputs, h_prev] + ([context] if self.use_context else [])
             x, alpha = self.keypoint_attention(attention_inputs)
@@ -107,9 +112,21 @@ class AttentionLSTMCell(keras.layers.Layer):
             x = ops.mean(inputs, axis=1)
             alpha = ops.ones_like(inputs[..., 0]) / ops.cast(ops.shape(inputs)[1], inputs.dtype)
         if self.use_context:
-            x = ops.concatenate([x, context], axis=-1)
-        h, new_states = self.lstm(x, states, training=training)
-        return ops.concatenate([h, ops.cast(alpha, h.dtype)], axis=-1), new_states
+            # [x, context] W = x W_x + context W_context: the context part is per node.
+            kernel_x, _ = split_kernel(self.lstm, x.shape[-1])
+            if context_z is None:
+                context_z = self.context_projection(context)
+            z = ops.add(input_projection(self.lstm, x, kernel_x, bias=False), context_z)
+        else:
+            z = input_projection(self.lstm, x)
+        h, c = lstm_update(self.lstm, z, h_prev, c_prev)
+        return ops.concatenate([h, ops.cast(alpha, h.dtype)], axis=-1), [h, c]
+
+    def context_projection(self, context):
+        """``context W_context + b``: the context's (constant) part of every step's
+        LSTM pre-activations. Computed once per HS-LSTM node."""
+        _, kernel_context = split_kernel(self.lstm, self.lstm.kernel.shape[0] - context.shape[-1])
+        return input_projection(self.lstm, context, kernel_context)
 
     def split_output(self, outputs):
         """Splits ``concat([h, alpha])`` (any leading axes) into ``(h, alpha)``."""

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
+from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -77,7 +78,8 @@ class HSLSTMCell(keras.layers.Layer):
         self.state_size = [units] * (2 * (tiers - 1))
         self.output_size = None
         self.segment_cells = [
-            keras.layers.LSTMCell(units, name=f"tier_{tier}_lstm") for tier in range(1, tiers)
+            lstm_cell(units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy)
+            for tier in range(1, tiers)
         ]
         self.last_tier = AttentionLSTMCell(
             units,
@@ -86,6 +88,7 @@ class HSLSTMCell(keras.layers.Layer):
             w_res_init=w_res_init,
             use_context=True,
             name=f"tier_{tiers}_attention_lstm",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -103,32 +106,38 @@ class HSLSTMCell(keras.layers.Layer):
         self.last_tier.build((batch, cells, channels), context_shape=(batch, self.units))
 
     def call(self, inputs, states, training=False):
+        # Products that do not depend on the recurrence are taken once per node,
+        # for all of its frames: each reads the weights once instead of once per
+        # frame (a small-batch recurrence is bound by reading its weights).
         pooled = ops.mean(inputs, axis=2)  # [B, n, D]: un-attended features
-        batch = ops.shape(inputs)[0]
-        zeros = ops.zeros((batch, self.units), dtype=inputs.dtype)
+        channels = pooled.shape[-1]
 
-        segments = []
-        state = [zeros, zeros]
+        tier_1 = self.segment_cells[0]
+        z_pooled = input_projection(tier_1, pooled)  # [B, n, 4U]
+        h = c = None  # tier 1 starts from zeros at every node
         for step in range(self.node_size):
-            _, state = self.segment_cells[0](pooled[:, step], state, training=training)
-        segments.append(state[0])
-        context = state[0]
+            h, c = lstm_update(tier_1, z_pooled[:, step], h, c)
+        segments = [h]
+        context = h
 
         new_states = []
         for index, cell in enumerate(self.segment_cells[1:]):
-            state = list(states[2 * index : 2 * index + 2])
+            kernel_pooled, kernel_context = split_kernel(cell, channels)
+            z_node = ops.expand_dims(input_projection(cell, context, kernel_context), 1)
+            z_steps = ops.add(input_projection(cell, pooled, kernel_pooled, bias=False), z_node)
+            h, c = states[2 * index : 2 * index + 2]
             for step in range(self.node_size):
-                tier_input = ops.concatenate([pooled[:, step], context], axis=-1)
-                _, state = cell(tier_input, state, training=training)
-            new_states.extend(state)
-            segments.append(state[0])
-            context = context + state[0]
+                h, c = lstm_update(cell, z_steps[:, step], h, c)
+            new_states.extend([h, c])
+            segments.append(h)
+            context = context + h
 
         state = list(states[-2:])
+        context_z = self.last_tier.context_projection(context)
         masks = []
         for step in range(self.node_size):
             output, state = self.last_tier(
-                inputs[:, step], state, training=training, context=context
+                inputs[:, step], state, training=training, context=context, context_z=context_z
             )
             masks.append(self.last_tier.split_output(output)[1])
         new_states.extend(state)

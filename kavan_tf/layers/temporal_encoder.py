@@ -59,7 +59,11 @@ class TemporalEncoder(keras.layers.Layer):
         self.node_size = node_size
         if temporal == "lstm":
             self.cell = AttentionLSTMCell(
-                units, attention=attention, attention_size=attention_size, w_res_init=w_res_init
+                units,
+                attention=attention,
+                attention_size=attention_size,
+                w_res_init=w_res_init,
+                dtype=self.dtype_policy,
             )
         else:
             self.cell = HSLSTMCell(
@@ -69,8 +73,11 @@ class TemporalEncoder(keras.layers.Layer):
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
+                dtype=self.dtype_policy,
             )
-        self.rnn = keras.layers.RNN(self.cell, return_sequences=True, name="rnn")
+        self.rnn = keras.layers.RNN(
+            self.cell, return_sequences=True, name="rnn", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         if len(input_shape) != 5:

@@ -10,11 +10,13 @@ import keras
 
 from kavan_tf.config import KavanConfig, LabelConfig, LossConfig, ModelConfig, TrainConfig
 from kavan_tf.layers.category_from_intensities import CategoryFromIntensities
+from kavan_tf.layers.framewise import Framewise
 from kavan_tf.layers.temporal_encoder import TemporalEncoder
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
+from kavan_tf.models.folding import fold_batch_norms
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ class KavanModel(keras.Model):
     Args:
         model_config: A :class:`ModelConfig` or a dict of its fields.
         label_config: A :class:`LabelConfig` or a dict of its fields.
+        load_backbone_weights: Load ``model_config.backbone_weights`` into the
+            backbone. ``False`` when every weight is about to be overwritten
+            (loading a ``.keras`` file, :func:`with_precision`), so that no
+            ImageNet download or weights file is needed.
         **kwargs: ``keras.Model`` arguments (e.g. ``name``).
 
     Example:
@@ -55,11 +61,13 @@ class KavanModel(keras.Model):
         self,
         model_config: ModelConfig | dict[str, Any] | None = None,
         label_config: LabelConfig | dict[str, Any] | None = None,
+        *,
+        load_backbone_weights: bool = True,
         **kwargs: Any,
     ) -> None:
         model_config = _as_dataclass(ModelConfig, model_config, "model_config")
         label_config = _as_dataclass(LabelConfig, label_config, "label_config")
-        inputs, features = _inputs(model_config)
+        inputs, features = _inputs(model_config, load_backbone_weights)
         grid_cells = features.shape[2] * features.shape[3]
         w_res_init = model_config.w_res_init
         if w_res_init is None:
@@ -128,7 +136,8 @@ class KavanModel(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> KavanModel:
-        return cls(**config)
+        # The saved weights replace the backbone's: no ImageNet download on load.
+        return cls(**config, load_backbone_weights=False)
 
     def compile(
         self,
@@ -234,7 +243,7 @@ class KavanModel(keras.Model):
         }
 
 
-def _inputs(config: ModelConfig):
+def _inputs(config: ModelConfig, load_backbone_weights: bool = True):
     """The model input and the ``[B, T, h, w, D]`` features tensor."""
     frames = config.num_frames
     if config.input_mode == "features":
@@ -242,8 +251,12 @@ def _inputs(config: ModelConfig):
         inputs = keras.Input(shape=(frames,) + shape, name="features")
         return inputs, inputs
     inputs = keras.Input(shape=(frames,) + config.image_size + (3,), name="frames")
-    backbone = build_backbone(config)
-    features = keras.layers.TimeDistributed(backbone, name="backbone")(
+    backbone = build_backbone(
+        config if load_backbone_weights else dataclasses.replace(config, backbone_weights=None)
+    )
+    if config.fold_batch_norm:
+        backbone = fold_batch_norms(backbone)
+    features = Framewise(backbone, name="backbone")(
         inputs, training=None if config.trainable_backbone else False
     )
     return inputs, features

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import keras
 
 from kavan_tf.config import LossConfig
+from kavan_tf.models.folding import fold_batch_norms
 from kavan_tf.models.kavan import KavanModel
 
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 
 
 @contextlib.contextmanager
@@ -28,15 +29,29 @@ def dtype_policy(policy: str) -> Iterator[None]:
 
 
 def with_precision(
-    model: KavanModel, policy: str, temporal_dtype: str | None = None
+    model: KavanModel,
+    policy: str,
+    temporal_dtype: str | None = None,
+    fold_batch_norm: bool | None = None,
 ) -> KavanModel:
     """A copy of ``model`` computing under ``policy``, with the same (float32) weights.
 
     ``"mixed_bfloat16"`` runs convolutions, matmuls and the recurrences in
     bfloat16 (fast on CPUs with AVX-512 BF16 and on recent accelerators)
-    while variables and the output heads stay float32. ``temporal_dtype``
-    (e.g. ``"float32"``) overrides the policy of the attention + temporal
-    module alone.
+    while variables and the output heads stay float32. ``"bfloat16"`` also
+    stores the weights in bfloat16, which saves casting them at every call
+    (for inference; the output heads stay float32).
+    ``temporal_dtype`` (e.g. ``"float32"``) overrides the policy of the
+    attention + temporal module alone.
+
+    Args:
+        model: A KavanModel.
+        policy: ``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"`` or
+            ``"bfloat16"``.
+        temporal_dtype: Policy of the temporal module alone; ``None``: ``policy``.
+        fold_batch_norm: Fold the backbone's batch normalisations into its
+            convolutions (an inference graph, see :func:`fold_batch_norms`);
+            ``None`` keeps the model's setting.
 
     Example:
 
@@ -45,11 +60,71 @@ def with_precision(
     export_saved_model(fast, "savedmodels", "kavan_bf16")
     ```
     """
-    config = dataclasses.replace(model.model_config, temporal_dtype=temporal_dtype)
+    fold = model.model_config.fold_batch_norm if fold_batch_norm is None else fold_batch_norm
+    if model.model_config.fold_batch_norm and not fold:
+        raise ValueError(
+            "The model's batch normalisations are already folded and cannot be restored. "
+            "Received: fold_batch_norm=False"
+        )
+    config = dataclasses.replace(
+        model.model_config, temporal_dtype=temporal_dtype, fold_batch_norm=fold
+    )
     with dtype_policy(policy):
-        copy = KavanModel(config, model.label_config, name=model.name)
-    copy.set_weights(model.get_weights())
+        copy = KavanModel(
+            config, model.label_config, name=model.name, load_backbone_weights=False
+        )
+    if fold and not model.model_config.fold_batch_norm and config.input_mode == "frames":
+        for layer in copy.layers:
+            source = model.get_layer(layer.name)
+            if layer.name == "backbone":  # Framewise(backbone)
+                layer.layer.set_weights(fold_batch_norms(source.layer).get_weights())
+            elif layer.weights:
+                layer.set_weights(source.get_weights())
+    else:
+        copy.set_weights(model.get_weights())
     loss_config = getattr(model, "_kavan_compile_args", None)
     if loss_config is not None:  # compiled with the SPEC 6 defaults: evaluate alike
         copy.compile(loss_config=LossConfig(**loss_config))
     return copy
+
+
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def for_inference(
+    model: KavanModel, precision: str = "float32", temporal_dtype: str | None = None
+) -> KavanModel:
+    """The fastest graph computing ``model``'s predictions: what ``kavan export`` serves.
+
+    The backbone's batch normalisations are folded into its convolutions
+    (:func:`fold_batch_norms`) and the model computes in ``precision``:
+
+    - ``"float32"``;
+    - ``"bfloat16"``: weights stored and computed in bfloat16 (AVX-512 BF16
+      and AMX CPUs, TPUs, recent GPUs), which also halves the weights the
+      recurrence reads at every step;
+    - ``"float16"``: mixed float16, for GPUs.
+
+    The output heads and outputs are float32. The copy is for prediction
+    only; keep training the original. ``benchmarks/bench_inference.py``
+    measures the speed and accuracy of each step (docs/performance.md).
+
+    Args:
+        model: A trained KavanModel.
+        precision: One of ``"float32"``, ``"bfloat16"``, ``"float16"``.
+        temporal_dtype: Policy of the attention + temporal module alone;
+            ``None``: the precision's.
+
+    Example:
+
+    ```python
+    fast = for_inference(model, "bfloat16")
+    outputs = fast.predict(frames)
+    ```
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {list(PRECISIONS)}. Received: precision={precision!r}"
+        )
+    policy = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_float16"}[precision]
+    return with_precision(model, policy, temporal_dtype=temporal_dtype, fold_batch_norm=True)

@@ -1,0 +1,175 @@
+"""Batch normalisation folded into convolutions: same results, fewer ops, saved and served."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from kavan_tf.config import ModelConfig
+from kavan_tf.layers import FoldedAway, FusedConv2D
+from kavan_tf.models import KavanModel, build_backbone, fold_batch_norms, for_inference
+from kavan_tf.models.precision import with_precision
+
+
+def _randomise_batch_norms(model, seed=0):
+    """Moving statistics and affine weights far from the identity, so folding matters."""
+    rng = np.random.default_rng(seed)
+    count = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            count += 1
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0, 0.3, shape))
+            layer.moving_variance.assign(rng.uniform(0.3, 3.0, shape))
+            if layer.scale:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, shape))
+            if layer.center:
+                layer.beta.assign(rng.normal(0, 0.3, shape))
+    return count
+
+
+def _count(model, cls):
+    return sum(type(layer) is cls for layer in model._flatten_layers())
+
+
+def _config(**overrides):
+    values = dict(backbone="small", backbone_weights=None, image_size=(32, 32), num_frames=4,
+                  node_size=2, hidden_size=8, attention_size=4)
+    values.update(overrides)
+    return ModelConfig(**values)
+
+
+def test_small_backbone_folds_every_pair_and_keeps_outputs():
+    backbone = build_backbone(_config())
+    assert _randomise_batch_norms(backbone) == 4
+    folded = fold_batch_norms(backbone)
+    assert _count(folded, keras.layers.BatchNormalization) == 0
+    assert _count(folded, keras.layers.ReLU) == 0
+    assert _count(folded, FusedConv2D) == 4
+    assert folded.get_layer("conv0").activation is keras.activations.relu
+    assert isinstance(folded.get_layer("bn0"), FoldedAway)
+    assert isinstance(folded.get_layer("relu0"), FoldedAway)
+    assert folded.name == backbone.name
+    frames = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    expected = backbone(frames, training=False).numpy()
+    np.testing.assert_allclose(folded(frames, training=False).numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+    # The original is untouched.
+    assert _count(backbone, keras.layers.BatchNormalization) == 4
+
+
+def test_resnet50_folds_all_53_convolutions_of_the_nested_application():
+    backbone = build_backbone(_config(backbone="resnet50", image_size=(64, 64)))
+    assert _randomise_batch_norms(backbone) == 53
+    folded = fold_batch_norms(backbone)
+    assert _count(folded, keras.layers.BatchNormalization) == 0
+    assert _count(folded, FusedConv2D) == 53
+    # The ReLU after each block's addition stays; those after a normalisation go.
+    assert _count(folded, keras.layers.Activation) == 16
+    frames = np.random.default_rng(2).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    expected = backbone(frames, training=False).numpy()
+    actual = folded(frames, training=False).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_pairs_that_cannot_be_folded_are_left_alone():
+    inputs = keras.Input((8, 8, 3))
+    shared = keras.layers.Conv2D(4, 3, padding="same", name="branching")(inputs)
+    a = keras.layers.BatchNormalization(name="bn_a")(shared)
+    b = keras.layers.ReLU(name="other_use")(shared)  # second consumer: no fold
+    c = keras.layers.Conv2D(4, 1, activation="relu", name="activated")(inputs)
+    c = keras.layers.BatchNormalization(name="bn_c")(c)  # conv has an activation
+    d = keras.layers.Conv2D(4, 1, name="channel_axis")(inputs)
+    d = keras.layers.BatchNormalization(axis=1, name="bn_d")(d)  # not the channel axis
+    e = keras.layers.Conv2D(4, 1, name="foldable")(inputs)
+    e = keras.layers.BatchNormalization(center=False, name="bn_e")(e)
+    e = keras.layers.ReLU(max_value=6.0, name="relu6")(e)  # clipped ReLU stays separate
+    f = keras.layers.Conv2D(4, 1, name="output_conv")(inputs)  # is a model output
+    g = keras.layers.BatchNormalization(name="bn_g")(f)
+    model = keras.Model(inputs, [a, b, c, d, e, f, g])
+    _randomise_batch_norms(model)
+    folded = fold_batch_norms(model)
+    assert [type(folded.get_layer(n)).__name__ for n in
+            ("branching", "bn_a", "activated", "bn_c", "channel_axis", "bn_d", "foldable",
+             "bn_e", "relu6", "output_conv", "bn_g")] == [
+        "Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "Conv2D",
+        "BatchNormalization", "FusedConv2D", "FoldedAway", "ReLU", "Conv2D",
+        "BatchNormalization"]
+    x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype("float32")
+    for got, want in zip(folded(x, training=False), model(x, training=False)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_fold_rejects_models_without_a_graph():
+    with pytest.raises(ValueError, match="needs a functional keras.Model"):
+        fold_batch_norms(keras.layers.Dense(3))
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "tanh"])
+def test_fused_conv_equals_conv2d(activation):
+    reference = keras.layers.Conv2D(5, 3, strides=2, padding="same", activation=activation)
+    x = np.random.default_rng(4).normal(size=(2, 9, 9, 3)).astype("float32")
+    expected = reference(x).numpy()
+    fused = FusedConv2D.from_config(reference.get_config())
+    fused.build(x.shape)
+    fused.set_weights(reference.get_weights())
+    np.testing.assert_allclose(fused(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="data_format='channels_first'"):
+        FusedConv2D(4, 3, data_format="channels_first")
+
+
+def test_for_inference_keeps_predictions_and_saves(tmp_path):
+    model = KavanModel(_config())
+    _randomise_batch_norms(model)
+    model.compile()
+    frames = np.random.default_rng(5).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
+    expected = model.predict(frames, verbose=0)
+    fast = for_inference(model)
+    assert fast.model_config.fold_batch_norm and not model.model_config.fold_batch_norm
+    assert _count(fast, keras.layers.BatchNormalization) == 0
+    assert set(fast.loss) == set(model.loss)  # evaluates like the original
+    got = fast.predict(frames, verbose=0)
+    for name in ("intensities", "category", "attention"):
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6)
+    # A folded model round-trips through .keras with the folded graph.
+    fast.save(tmp_path / "fast.keras")
+    again = keras.saving.load_model(tmp_path / "fast.keras")
+    assert again.model_config.fold_batch_norm
+    np.testing.assert_allclose(again.predict(frames, verbose=0)["intensities"],
+                               got["intensities"], rtol=1e-6, atol=1e-7)
+    half = for_inference(model, "bfloat16")
+    assert half.get_layer("backbone").compute_dtype == "bfloat16"
+    # Weights are stored in bfloat16 (no cast per call) except the float32 heads.
+    assert {w.dtype for w in half.get_layer("temporal").weights} == {"bfloat16"}
+    assert half.get_layer("intensities").kernel.dtype == "float32"
+    np.testing.assert_allclose(half.predict(frames, verbose=0)["intensities"],
+                               expected["intensities"], atol=0.05)
+    with pytest.raises(ValueError, match="precision=.int8."):
+        for_inference(model, "int8")
+    with pytest.raises(ValueError, match="already folded.*fold_batch_norm=False"):
+        with_precision(fast, "float32", fold_batch_norm=False)
+
+
+def test_fold_batch_norm_is_inference_only():
+    with pytest.raises(ValueError, match="fold_batch_norm.*trainable_backbone=True"):
+        ModelConfig(fold_batch_norm=True, trainable_backbone=True)
+
+
+def test_loading_a_model_does_not_fetch_its_backbone_weights(tmp_path, monkeypatch):
+    config = _config(backbone="mobilenet_v3_small", image_size=(32, 32),
+                     backbone_weights="imagenet")
+    model = KavanModel(config, load_backbone_weights=False)
+    model.save(tmp_path / "model.keras")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("tried to download backbone weights")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_download)
+    again = keras.saving.load_model(tmp_path / "model.keras")
+    assert again.model_config.backbone_weights == "imagenet"
+    for a, b in zip(model.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    copy = with_precision(again, "float32", fold_batch_norm=True)
+    assert dataclasses.asdict(copy.model_config)["fold_batch_norm"]
