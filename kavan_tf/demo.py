@@ -160,10 +160,13 @@ def run_demo(
 
 def _export_and_predict(result, test_rows, output_dir: str) -> dict[str, Any]:
     from kavan_tf.export import export_saved_model
+    from kavan_tf.models import for_inference
     from kavan_tf.predict import run_predict
 
-    print("[4/5] Exporting a SavedModel ...", flush=True)
-    path = export_saved_model(result.model, os.path.join(output_dir, "savedmodels"), "kavan")
+    print("[4/5] Exporting a SavedModel (batch norm folded, as `kavan export`) ...", flush=True)
+    path = export_saved_model(
+        for_inference(result.model), os.path.join(output_dir, "savedmodels"), "kavan"
+    )
     print(f"      {path}")
     print(
         "[5/5] Predicting a few GIFs with the SavedModel, writing attention overlays ...",

@@ -179,3 +179,17 @@ def test_orthogonal_initialiser_matches_keras_and_builds_bfloat16():
     cell = HSLSTMCell(4, node_size=2, attention_size=3, dtype="bfloat16")
     cell.build((1, 2, 5, 3))
     assert {w.dtype for w in cell.weights} == {"bfloat16"}
+
+
+@pytest.mark.parametrize("tiers", [2, 3])
+def test_temporal_encoder_runs_all_nodes_as_keras_rnn_would(tiers):
+    # TemporalEncoder unrolls the nodes (HSLSTMCell.run_nodes, products shared
+    # across nodes); keras.layers.RNN steps the same cell node by node.
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(2, 6, 2, 2, 3)).astype("float32")  # T = 6, 2 x 2 grid
+    encoder = TemporalEncoder("hslstm", units=5, attention_size=3, tiers=tiers, node_size=2)
+    representation, masks = encoder(features)
+    parts = encoder.cell.split_output(encoder.rnn(features.reshape(2, 3, 2, 4, 3)))
+    np.testing.assert_allclose(representation, parts["hidden"][:, -1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(masks, np.reshape(parts["attention"], (2, 6, 2, 2)),
+                               rtol=1e-5, atol=1e-6)

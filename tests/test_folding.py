@@ -120,13 +120,14 @@ def test_fused_conv_equals_conv2d(activation):
 
 
 def test_for_inference_keeps_predictions_and_saves(tmp_path):
-    model = KavanModel(_config())
+    model = KavanModel(_config(trainable_backbone=True))  # as the demo trains it
     _randomise_batch_norms(model)
     model.compile()
     frames = np.random.default_rng(5).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
     expected = model.predict(frames, verbose=0)
     fast = for_inference(model)
     assert fast.model_config.fold_batch_norm and not model.model_config.fold_batch_norm
+    assert not fast.model_config.trainable_backbone
     assert _count(fast, keras.layers.BatchNormalization) == 0
     assert set(fast.loss) == set(model.loss)  # evaluates like the original
     got = fast.predict(frames, verbose=0)

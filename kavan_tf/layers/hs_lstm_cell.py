@@ -106,43 +106,79 @@ class HSLSTMCell(keras.layers.Layer):
         self.last_tier.build((batch, cells, channels), context_shape=(batch, self.units))
 
     def call(self, inputs, states, training=False):
-        # Products that do not depend on the recurrence are taken once per node,
-        # for all of its frames: each reads the weights once instead of once per
-        # frame (a small-batch recurrence is bound by reading its weights).
-        pooled = ops.mean(inputs, axis=2)  # [B, n, D]: un-attended features
+        outputs, new_states = self.run_nodes(ops.expand_dims(inputs, 1), states, training)
+        return outputs[:, 0], new_states
+
+    def run_nodes(self, inputs, states=None, training=False):
+        """Runs the cell over all nodes at once, as ``keras.layers.RNN(cell, return_sequences=True)``.
+
+        Products that do not depend on the recurrence are taken once for all
+        frames and nodes (tier 1, which restarts at every node, runs all nodes
+        as one batch; the context's share of the last tier's pre-activations is
+        one product), so each reads the weights once instead of once per frame:
+        a small-batch recurrence is bound by reading its weights.
+
+        Args:
+            inputs: ``[B, nodes, node_size, K, D]``.
+            states: Initial states (``state_size`` tensors); ``None`` for zeros.
+            training: Passed to the sublayers.
+
+        Returns:
+            ``(outputs [B, nodes, output_size], final states)``.
+        """
+        nodes = inputs.shape[1]
+        pooled = ops.mean(inputs, axis=3)  # [B, N, n, D]: un-attended features
         channels = pooled.shape[-1]
+        if states is None:
+            states = [None] * len(self.state_size)
 
         tier_1 = self.segment_cells[0]
-        z_pooled = input_projection(tier_1, pooled)  # [B, n, 4U]
+        z_pooled = input_projection(tier_1, ops.reshape(pooled, (-1, self.node_size, channels)))
         h = c = None  # tier 1 starts from zeros at every node
         for step in range(self.node_size):
             h, c = lstm_update(tier_1, z_pooled[:, step], h, c)
-        segments = [h]
-        context = h
+        segments = [ops.reshape(h, (-1, nodes, self.units))]  # [B, N, U] per tier
+        contexts = segments[0]
 
         new_states = []
         for index, cell in enumerate(self.segment_cells[1:]):
             kernel_pooled, kernel_context = split_kernel(cell, channels)
-            z_node = ops.expand_dims(input_projection(cell, context, kernel_context), 1)
-            z_steps = ops.add(input_projection(cell, pooled, kernel_pooled, bias=False), z_node)
+            z_nodes = ops.add(
+                input_projection(cell, pooled, kernel_pooled, bias=False),
+                ops.expand_dims(input_projection(cell, contexts, kernel_context), 2),
+            )  # [B, N, n, 4U]
             h, c = states[2 * index : 2 * index + 2]
-            for step in range(self.node_size):
-                h, c = lstm_update(cell, z_steps[:, step], h, c)
+            hidden = []
+            for node in range(nodes):
+                for step in range(self.node_size):
+                    h, c = lstm_update(cell, z_nodes[:, node, step], h, c)
+                hidden.append(h)
             new_states.extend([h, c])
-            segments.append(h)
-            context = context + h
+            segments.append(ops.stack(hidden, axis=1))
+            contexts = contexts + segments[-1]
 
+        context_z = self.last_tier.context_projection(contexts)  # [B, N, 4U]
         state = list(states[-2:])
-        context_z = self.last_tier.context_projection(context)
-        masks = []
-        for step in range(self.node_size):
-            output, state = self.last_tier(
-                inputs[:, step], state, training=training, context=context, context_z=context_z
+        if state[0] is None:
+            zeros = ops.zeros((ops.shape(inputs)[0], self.units), dtype=self.compute_dtype)
+            state = [zeros, zeros]
+        outputs = []
+        for node in range(nodes):
+            masks = []
+            for step in range(self.node_size):
+                output, state = self.last_tier(
+                    inputs[:, node, step],
+                    state,
+                    training=training,
+                    context=contexts[:, node],
+                    context_z=context_z[:, node],
+                )
+                masks.append(self.last_tier.split_output(output)[1])
+            outputs.append(
+                ops.concatenate([state[0]] + masks + [s[:, node] for s in segments], axis=-1)
             )
-            masks.append(self.last_tier.split_output(output)[1])
         new_states.extend(state)
-        output = ops.concatenate([state[0]] + masks + segments, axis=-1)
-        return output, new_states
+        return ops.stack(outputs, axis=1), new_states
 
     def split_output(self, outputs):
         """Splits step outputs (any leading axes) into a dict.

@@ -104,7 +104,10 @@ class TemporalEncoder(keras.layers.Layer):
         sequence = ops.reshape(
             features, (-1,) + self._sequence_shape(None, frames, height * width, channels)[1:]
         )
-        outputs = self.rnn(sequence, training=training)
+        if self.temporal == "lstm":
+            outputs = self.rnn(sequence, training=training)
+        else:  # the nodes unrolled, with products shared across nodes (HSLSTMCell.run_nodes)
+            outputs, _ = self.cell.run_nodes(sequence, training=training)
         if self.temporal == "lstm":
             hidden, masks = self.cell.split_output(outputs)
             representation = hidden[:, -1]

@@ -66,9 +66,9 @@ def with_precision(
             "The model's batch normalisations are already folded and cannot be restored. "
             "Received: fold_batch_norm=False"
         )
-    config = dataclasses.replace(
-        model.model_config, temporal_dtype=temporal_dtype, fold_batch_norm=fold
-    )
+    config = dataclasses.replace(model.model_config, temporal_dtype=temporal_dtype)
+    if fold:  # an inference graph: nothing left to fine-tune in the backbone
+        config = dataclasses.replace(config, fold_batch_norm=True, trainable_backbone=False)
     with dtype_policy(policy):
         copy = KavanModel(
             config, model.label_config, name=model.name, load_backbone_weights=False
