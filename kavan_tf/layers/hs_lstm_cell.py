@@ -110,7 +110,7 @@ class HSLSTMCell(keras.layers.Layer):
         return outputs[:, 0], new_states
 
     def run_nodes(self, inputs, states=None, training=False):
-        """Runs the cell over all nodes at once, as ``keras.layers.RNN(cell, return_sequences=True)``.
+        """Runs the cell over all nodes, as ``keras.layers.RNN(cell, return_sequences=True)``.
 
         Products that do not depend on the recurrence are taken once for all
         frames and nodes (tier 1, which restarts at every node, runs all nodes
