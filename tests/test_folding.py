@@ -174,3 +174,38 @@ def test_loading_a_model_does_not_fetch_its_backbone_weights(tmp_path, monkeypat
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     copy = with_precision(again, "float32", fold_batch_norm=True)
     assert dataclasses.asdict(copy.model_config)["fold_batch_norm"]
+
+
+class _CountingLayer(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def call(self, inputs, training=None):
+        self.calls += 1
+        return inputs * 2.0
+
+
+def test_framewise_merges_frames_in_inference_and_steps_in_training():
+    from kavan_tf.layers import Framewise
+
+    x = np.random.default_rng(6).normal(size=(2, 3, 4, 4, 3)).astype("float32")
+    x *= np.array([1.0, 3.0, 10.0], "float32")[None, :, None, None, None]  # per-step scales
+    counting = _CountingLayer()
+    Framewise(counting)(x, training=False)
+    assert counting.calls == 1  # one call on all 6 frames
+    counting.calls = 0
+    Framewise(counting)(x, training=True)
+    assert counting.calls == 3  # one call per time step, as TimeDistributed
+
+    frames = keras.Input((4, 4, 3))
+    backbone = keras.Model(frames, keras.layers.BatchNormalization(momentum=0.0)(
+        keras.layers.Conv2D(2, 3, padding="same")(frames)))
+    _randomise_batch_norms(backbone)
+    ours, keras_td = Framewise(backbone), keras.layers.TimeDistributed(backbone)
+    for training in (False, True):
+        np.testing.assert_allclose(ours(x, training=training), keras_td(x, training=training),
+                                   rtol=1e-5, atol=1e-5)
+    # In training each time step is normalised on its own, unlike one merged batch.
+    merged = backbone(x.reshape(6, 4, 4, 3), training=True).numpy().reshape(2, 3, 4, 4, 2)
+    assert not np.allclose(ours(x, training=True), merged, atol=1e-3)
