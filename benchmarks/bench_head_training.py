@@ -57,12 +57,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
     model = KavanModel(ModelConfig(input_mode="features", feature_shape=(H, W, D),
                                    hidden_size=HIDDEN, num_frames=T))
-    model.compile()
+    model.compile(jit_compile=args.jit_compile)
     rng = np.random.default_rng(0)
     features = rng.normal(size=(args.batch, T, H, W, D)).astype(np.float32)
     heatmaps = rng.uniform(size=(args.batch, T, H, W)).astype(np.float32)

@@ -1,0 +1,61 @@
+"""Why the HS-LSTM head is memory-bound at serving batch sizes (issue 6, goal 1).
+
+At batch 8 an LSTM step multiplies 8 rows by a ``[hidden, 4 x hidden]``
+kernel: 2 FLOPs per weight read, so its speed is the rate at which the
+kernel streams from memory. This script measures, in one process, that rate
+for one ``[batch, 2048] x [2048, 8192]`` product in float32 and bfloat16,
+against a plain reduction over 1 GiB (the machine's read bandwidth), and
+prints the time the head's weight traffic alone needs per batch.
+
+    python benchmarks/bench_lstm_bandwidth.py [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import tensorflow as tf
+
+HIDDEN = 2048
+# Kernel reads per batch of the head (2 tiers, T = 8, node size 4), in units of
+# one [2048, 8192] kernel: the last tier's input and recurrent kernels at each
+# of 8 frames, tier 1's recurrent kernel at 3 steps (its nodes run as one
+# batch and the first step has a zero state), and tier 1's input kernel, the
+# last tier's context kernel and nothing else once.
+KERNEL_READS_PER_BATCH = 2 * 8 + 3 + 2
+
+
+def best_seconds(fn, *args, repeats: int = 20) -> float:
+    fn(*args).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn(*args).numpy()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+
+    big = tf.random.normal((256 * 1024 * 1024,))  # 1 GiB of float32
+    read_rate = big.shape[0] * 4 / best_seconds(tf.function(tf.reduce_sum), big, repeats=5)
+    matmul = tf.function(tf.matmul)
+    print("| measurement | time | weights streamed | head's weight traffic per batch |")
+    print("|---|---|---|---|")
+    print(f"| reduce_sum over 1 GiB (read bandwidth) | | {read_rate / 1e9:.1f} GB/s | |")
+    for dtype in (tf.float32, tf.bfloat16):
+        kernel = tf.cast(tf.random.normal((HIDDEN, 4 * HIDDEN)), dtype)
+        rows = tf.cast(tf.random.normal((args.batch, HIDDEN)), dtype)
+        seconds = best_seconds(matmul, rows, kernel)
+        nbytes = HIDDEN * 4 * HIDDEN * dtype.size
+        print(f"| [{args.batch}, {HIDDEN}] x [{HIDDEN}, {4 * HIDDEN}] {dtype.name} | "
+              f"{seconds * 1e3:.2f} ms | {nbytes / seconds / 1e9:.1f} GB/s | "
+              f"{KERNEL_READS_PER_BATCH * seconds * 1e3:.0f} ms |")
+
+
+if __name__ == "__main__":
+    main()
