@@ -9,8 +9,9 @@ Issue 6, goals 1 and 2, measured as ratios in one process:
    and for the inference graph ``kavan export`` serves (batch normalisation
    folded, :func:`kavan_tf.models.for_inference`), each against its own
    backbone.
-2. The same end-to-end call with the model in mixed bfloat16 against float32
-   (both folded). Goal: >= 1.8x. (Accuracy of bfloat16 vs float32: ``--accuracy`` trains the
+2. The same end-to-end call in bfloat16 (``for_inference(model, "bfloat16")``:
+   bfloat16 weights and compute, float32 outputs) against float32, both
+   folded. Goal: >= 1.8x. (Accuracy of bfloat16 vs float32: ``--accuracy`` trains the
    demo model on the synthetic benchmark and compares both on its test split.)
 
     python benchmarks/bench_inference.py [--repeats 5] [--accuracy]

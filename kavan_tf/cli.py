@@ -357,10 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="kavan")
     p.add_argument("--version", type=int, default=None, help="default: next free version")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                   help="bfloat16: the backbone in bfloat16, float32 outputs (docs/performance.md)")
+                   help="bfloat16: weights and compute in bfloat16, float32 outputs "
+                        "(docs/performance.md)")
     p.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
                    help="serve the backbone as trained instead of with its batch "
-                        "normalisations folded into the convolutions (same results, slower)")
+                        "normalisations folded into the convolutions (slower)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("predict", help="emotions of GIF files")

@@ -728,8 +728,7 @@ def run_export(
         warmup_gifs: GIF files for the warm-up requests; a generated GIF when
             ``None``.
         precision: ``"float32"`` or ``"bfloat16"`` (see
-            :func:`kavan_tf.models.for_inference`; without folding, mixed
-            bfloat16).
+            :func:`kavan_tf.models.for_inference`).
         fold_batch_norm: Serve the backbone with its batch normalisations
             folded into the convolutions (same results, faster; see
             :func:`kavan_tf.models.for_inference`).
@@ -756,7 +755,7 @@ def run_export(
     if fold_batch_norm:
         model = for_inference(model, precision)
     elif precision == "bfloat16":
-        model = with_precision(model, "mixed_bfloat16")
+        model = with_precision(model, "bfloat16")
     gifs = None
     if warmup_gifs:
         gifs = []

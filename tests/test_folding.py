@@ -209,3 +209,74 @@ def test_framewise_merges_frames_in_inference_and_steps_in_training():
     # In training each time step is normalised on its own, unlike one merged batch.
     merged = backbone(x.reshape(6, 4, 4, 3), training=True).numpy().reshape(2, 3, 4, 4, 2)
     assert not np.allclose(ours(x, training=True), merged, atol=1e-3)
+
+
+def test_tensors_also_used_by_ops_are_not_folded():
+    inputs = keras.Input((6, 6, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    normalised = keras.layers.BatchNormalization(name="bn")(conv)
+    outputs = keras.layers.Add()([normalised, conv * 2.0])  # conv also feeds an op
+    model = keras.Model(inputs, outputs)
+    _randomise_batch_norms(model)
+    folded = fold_batch_norms(model)
+    assert type(folded.get_layer("bn")) is keras.layers.BatchNormalization
+    x = np.random.default_rng(7).normal(size=(2, 6, 6, 3)).astype("float32")
+    np.testing.assert_allclose(folded(x, training=False), model(x, training=False),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_efficientnet_folds_and_keeps_its_input_normalisation():
+    model = KavanModel(_config(backbone="efficientnet_b0", image_size=(32, 32)))
+    _randomise_batch_norms(model)
+    for layer in model._flatten_layers():  # ImageNet-like statistics, not the 0/1 defaults
+        if isinstance(layer, keras.layers.Normalization):
+            layer.adapt_mean.assign(np.array([0.4, 0.45, 0.5], "float32"))
+            layer.adapt_variance.assign(np.array([0.05, 0.06, 0.07], "float32"))
+            layer.finalize_state()
+    frames = np.random.default_rng(8).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
+    expected = model.predict(frames, verbose=0)["intensities"]
+    fast = for_inference(model)
+    assert _count(fast, keras.layers.BatchNormalization) < _count(
+        model, keras.layers.BatchNormalization)
+    np.testing.assert_allclose(fast.predict(frames, verbose=0)["intensities"], expected,
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backbone, expected", [("resnet50", None),
+                                                ("efficientnet_b0", "imagenet")])
+def test_rebuilding_skips_weights_unless_keras_changes_the_graph(monkeypatch, backbone,
+                                                                 expected):
+    # EfficientNet v1 gains a Rescaling layer with weights="imagenet", so that
+    # graph can only be rebuilt with them; other backbones rebuild without.
+    seen = []
+
+    def fake(**kwargs):
+        seen.append(kwargs["weights"])
+        raise RuntimeError("stop")
+
+    from kavan_tf.models.backbones import _APPLICATIONS
+    monkeypatch.setattr(keras.applications, _APPLICATIONS[backbone].constructor, fake)
+    with pytest.raises(RuntimeError, match="stop"):
+        build_backbone(_config(backbone=backbone, backbone_weights="imagenet"),
+                       load_weights=False)
+    assert seen == [expected]
+
+
+def test_bfloat16_inference_model_reloads_in_bfloat16(tmp_path):
+    model = KavanModel(_config())
+    frames = np.random.default_rng(9).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
+    half = for_inference(model, "bfloat16")
+    expected = half.predict(frames, verbose=0)["intensities"]
+    half.save(tmp_path / "half.keras")
+    again = keras.saving.load_model(tmp_path / "half.keras")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert {w.dtype for w in again.get_layer("temporal").weights} == {"bfloat16"}
+    np.testing.assert_array_equal(again.predict(frames, verbose=0)["intensities"], expected)
+
+
+def test_framewise_merges_frames_of_a_frozen_layer_in_training():
+    from kavan_tf.layers import Framewise
+
+    counting = _CountingLayer(trainable=False)
+    Framewise(counting)(np.zeros((2, 3, 4, 4, 3), "float32"), training=True)
+    assert counting.calls == 1

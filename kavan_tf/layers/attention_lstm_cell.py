@@ -124,7 +124,8 @@ class AttentionLSTMCell(keras.layers.Layer):
 
     def context_projection(self, context):
         """``context W_context + b``: the context's (constant) part of every step's
-        LSTM pre-activations. Computed once per HS-LSTM node."""
+        LSTM pre-activations. Computed once per HS-LSTM node; call it from a
+        layer's ``call`` (mixed precision casts the weights there)."""
         _, kernel_context = split_kernel(self.lstm, self.lstm.kernel.shape[0] - context.shape[-1])
         return input_projection(self.lstm, context, kernel_context)
 

@@ -8,7 +8,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
 class Framewise(keras.layers.TimeDistributed):
-    """``TimeDistributed`` that, in inference, runs the wrapped layer once on all ``B * T`` frames.
+    """``TimeDistributed`` that runs a frozen or inferring layer once on all ``B * T`` frames.
 
     Keras' ``TimeDistributed`` calls the wrapped layer once per time step
     (``T`` calls on ``B`` frames each) and transposes its inputs and outputs.
@@ -16,7 +16,7 @@ class Framewise(keras.layers.TimeDistributed):
     one batch of ``B * T`` frames (how the backbone is benchmarked alone) and
     saves the transposes; the results are the same, frame by frame.
 
-    In training (``training=True``, a fine-tuned backbone) it steps through
+    In training with a trainable (fine-tuned) wrapped layer it steps through
     time as ``TimeDistributed`` does, so that batch normalisation normalises
     each time step's frames together and updates its moving statistics once
     per time step. Trained from scratch on the synthetic benchmark, merged
@@ -34,7 +34,7 @@ class Framewise(keras.layers.TimeDistributed):
     """
 
     def call(self, inputs, training=None, mask=None):
-        if training:
+        if training and self.layer.trainable:
             return super().call(inputs, training=training, mask=mask)
         shape = ops.shape(inputs)
         frames = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))

@@ -118,6 +118,9 @@ class HSLSTMCell(keras.layers.Layer):
         one product), so each reads the weights once instead of once per frame:
         a small-batch recurrence is bound by reading its weights.
 
+        Call it from a layer's ``call`` (as :class:`TemporalEncoder` does), where
+        Keras casts the weights to the compute dtype under mixed precision.
+
         Args:
             inputs: ``[B, nodes, node_size, K, D]``.
             states: Initial states (``state_size`` tensors); ``None`` for zeros.

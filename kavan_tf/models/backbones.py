@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 class _Application:
     constructor: str  # attribute of keras.applications
     preprocessing: str  # ImagePreprocessing mode
+    # Keras builds a different graph for weights="imagenet" (EfficientNet v1
+    # adds a Rescaling layer), so the weights must be loaded to rebuild it.
+    graph_needs_weights: bool = False
 
 
 _APPLICATIONS: dict[str, _Application] = {
@@ -37,10 +40,10 @@ _APPLICATIONS: dict[str, _Application] = {
     "mobilenet_v2": _Application("MobileNetV2", "tf"),
     "mobilenet_v3_small": _Application("MobileNetV3Small", "none"),
     "mobilenet_v3_large": _Application("MobileNetV3Large", "none"),
-    "efficientnet_b0": _Application("EfficientNetB0", "none"),
-    "efficientnet_b1": _Application("EfficientNetB1", "none"),
-    "efficientnet_b2": _Application("EfficientNetB2", "none"),
-    "efficientnet_b3": _Application("EfficientNetB3", "none"),
+    "efficientnet_b0": _Application("EfficientNetB0", "none", graph_needs_weights=True),
+    "efficientnet_b1": _Application("EfficientNetB1", "none", graph_needs_weights=True),
+    "efficientnet_b2": _Application("EfficientNetB2", "none", graph_needs_weights=True),
+    "efficientnet_b3": _Application("EfficientNetB3", "none", graph_needs_weights=True),
     "efficientnet_v2_b0": _Application("EfficientNetV2B0", "none"),
     "efficientnet_v2_s": _Application("EfficientNetV2S", "none"),
     "convnext_tiny": _Application("ConvNeXtTiny", "none"),
@@ -55,7 +58,7 @@ def available_backbones() -> list[str]:
     return [SMALL_BACKBONE] + sorted(_APPLICATIONS)
 
 
-def build_backbone(config: ModelConfig) -> keras.Model:
+def build_backbone(config: ModelConfig, load_weights: bool = True) -> keras.Model:
     """Builds the frame backbone: raw RGB ``[N, H, W, 3]`` in [0, 255] -> ``[N, h, w, D]``.
 
     Preprocessing is part of the returned model. The backbone is frozen unless
@@ -64,6 +67,11 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     Args:
         config: The model config (``backbone``, ``backbone_weights``,
             ``image_size``, ``trainable_backbone``).
+        load_weights: Load ``backbone_weights``. ``False`` builds the same
+            graph with random weights, for callers that overwrite every
+            weight (loading a ``.keras`` file); EfficientNet B0-B3 still load
+            ImageNet weights, because Keras builds their graph differently
+            with them.
 
     Returns:
         A functional ``keras.Model`` named ``"backbone"``.
@@ -73,6 +81,9 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     """
     name = config.backbone
     weights = config.backbone_weights
+    app = _APPLICATIONS.get(name)
+    if not load_weights and not (weights == "imagenet" and app and app.graph_needs_weights):
+        weights = None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise ValueError(
             f'`backbone_weights` must be "imagenet", None or an existing weights file. '

@@ -85,8 +85,21 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
             continue  # folded (with its weights) by its own fold_batch_norms call
         else:
             target.set_weights(layer.get_weights())
+    refresh_state(copy)
     logger.debug("Folded %d batch normalisations in %s.", len(plan), model.name)
     return copy
+
+
+def refresh_state(model: keras.Model) -> None:
+    """Recomputes state derived from weights after ``set_weights``.
+
+    ``keras.layers.Normalization`` (EfficientNet's input normalisation) keeps
+    its mean and variance as tensors fixed when built; ``set_weights``
+    updates the variables but not those tensors.
+    """
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Normalization) and layer.built:
+            layer.finalize_state()
 
 
 def _folded_weights(conv: keras.layers.Conv2D, bn: keras.layers.BatchNormalization):
@@ -106,11 +119,11 @@ def _folded_weights(conv: keras.layers.Conv2D, bn: keras.layers.BatchNormalizati
 
 def _plan(model: keras.Model) -> dict[str, _Fold]:
     """Which convolutions absorb which normalisation (and ReLU), by layer name."""
-    consumers: dict[int, list[keras.layers.Layer]] = {}
-    for layer in model.layers:
-        for node in layer._inbound_nodes:
+    consumers: dict[int, list] = {}
+    for operation in model.operations:  # layers and keras.ops calls alike
+        for node in operation._inbound_nodes:
             for tensor in node.input_tensors:
-                consumers.setdefault(id(tensor), []).append(layer)
+                consumers.setdefault(id(tensor), []).append(operation)
     outputs = {id(tensor) for tensor in model.outputs}
 
     def only_consumer(layer):

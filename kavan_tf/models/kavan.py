@@ -67,6 +67,9 @@ class KavanModel(keras.Model):
     ) -> None:
         model_config = _as_dataclass(ModelConfig, model_config, "model_config")
         label_config = _as_dataclass(LabelConfig, label_config, "label_config")
+        # The global dtype policy the layers were built under (saved, so that a
+        # bfloat16 inference copy reloads in bfloat16).
+        policy = keras.mixed_precision.global_policy().name
         inputs, features = _inputs(model_config, load_backbone_weights)
         grid_cells = features.shape[2] * features.shape[3]
         w_res_init = model_config.w_res_init
@@ -120,6 +123,7 @@ class KavanModel(keras.Model):
         )
         self.model_config = model_config
         self.label_config = label_config
+        self.dtype_policy_name = policy
 
     @classmethod
     def from_kavan_config(cls, config: KavanConfig, **kwargs: Any) -> KavanModel:
@@ -132,12 +136,26 @@ class KavanModel(keras.Model):
             "label_config": dataclasses.asdict(self.label_config),
             "name": self.name,
             "trainable": self.trainable,
+            "dtype_policy_name": self.dtype_policy_name,
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> KavanModel:
-        # The saved weights replace the backbone's: no ImageNet download on load.
-        return cls(**config, load_backbone_weights=False)
+        """Rebuilds a saved model's graph, for its saved weights to be loaded into.
+
+        The backbone's weights are not loaded (no ImageNet download): the
+        caller (``keras.saving.load_model``) overwrites every weight. To build
+        a new model from a config, call ``KavanModel(model_config, ...)``.
+        """
+        config = dict(config)
+        policy = config.pop("dtype_policy_name", None)
+        previous = keras.mixed_precision.global_policy()
+        if policy is not None:
+            keras.mixed_precision.set_global_policy(policy)
+        try:
+            return cls(**config, load_backbone_weights=False)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
 
     def compile(
         self,
@@ -251,9 +269,7 @@ def _inputs(config: ModelConfig, load_backbone_weights: bool = True):
         inputs = keras.Input(shape=(frames,) + shape, name="features")
         return inputs, inputs
     inputs = keras.Input(shape=(frames,) + config.image_size + (3,), name="frames")
-    backbone = build_backbone(
-        config if load_backbone_weights else dataclasses.replace(config, backbone_weights=None)
-    )
+    backbone = build_backbone(config, load_weights=load_backbone_weights)
     if config.fold_batch_norm:
         backbone = fold_batch_norms(backbone)
     features = Framewise(backbone, name="backbone")(

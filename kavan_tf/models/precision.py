@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import keras
 
 from kavan_tf.config import LossConfig
-from kavan_tf.models.folding import fold_batch_norms
+from kavan_tf.models.folding import fold_batch_norms, refresh_state
 from kavan_tf.models.kavan import KavanModel
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
@@ -82,6 +82,7 @@ def with_precision(
                 layer.set_weights(source.get_weights())
     else:
         copy.set_weights(model.get_weights())
+    refresh_state(copy)
     loss_config = getattr(model, "_kavan_compile_args", None)
     if loss_config is not None:  # compiled with the SPEC 6 defaults: evaluate alike
         copy.compile(loss_config=LossConfig(**loss_config))
