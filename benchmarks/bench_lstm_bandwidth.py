@@ -13,9 +13,9 @@ prints the time the head's weight traffic alone needs per batch.
 from __future__ import annotations
 
 import argparse
-import time
 
 import tensorflow as tf
+from bench_inference import per_second  # same directory
 
 HIDDEN = 2048
 # Kernel reads per batch of the head (2 tiers, T = 8, node size 4), in units of
@@ -26,23 +26,13 @@ HIDDEN = 2048
 KERNEL_READS_PER_BATCH = 2 * 8 + 3 + 2
 
 
-def best_seconds(fn, *args, repeats: int = 20) -> float:
-    fn(*args).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn(*args).numpy()
-        best = min(best, time.perf_counter() - began)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
 
     big = tf.random.normal((256 * 1024 * 1024,))  # 1 GiB of float32
-    read_rate = big.shape[0] * 4 / best_seconds(tf.function(tf.reduce_sum), big, repeats=5)
+    read_rate = big.shape[0] * 4 * per_second(tf.function(tf.reduce_sum), big, repeats=5)
     matmul = tf.function(tf.matmul)
     print("| measurement | time | weights streamed | head's weight traffic per batch |")
     print("|---|---|---|---|")
@@ -50,7 +40,7 @@ def main() -> None:
     for dtype in (tf.float32, tf.bfloat16):
         kernel = tf.cast(tf.random.normal((HIDDEN, 4 * HIDDEN)), dtype)
         rows = tf.cast(tf.random.normal((args.batch, HIDDEN)), dtype)
-        seconds = best_seconds(matmul, rows, kernel)
+        seconds = 1 / per_second(lambda pair: matmul(*pair), (rows, kernel), repeats=20)
         nbytes = HIDDEN * 4 * HIDDEN * dtype.size
         print(f"| [{args.batch}, {HIDDEN}] x [{HIDDEN}, {4 * HIDDEN}] {dtype.name} | "
               f"{seconds * 1e3:.2f} ms | {nbytes / seconds / 1e9:.1f} GB/s | "

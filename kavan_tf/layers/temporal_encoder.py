@@ -105,13 +105,10 @@ class TemporalEncoder(keras.layers.Layer):
             features, (-1,) + self._sequence_shape(None, frames, height * width, channels)[1:]
         )
         if self.temporal == "lstm":
-            outputs = self.rnn(sequence, training=training)
+            hidden, masks = self.cell.split_output(self.rnn(sequence, training=training))
+            representation = hidden[:, -1]
         else:  # the nodes unrolled, with products shared across nodes (HSLSTMCell.run_nodes)
             outputs, _ = self.cell.run_nodes(sequence, training=training)
-        if self.temporal == "lstm":
-            hidden, masks = self.cell.split_output(outputs)
-            representation = hidden[:, -1]
-        else:
             parts = self.cell.split_output(outputs)
             representation = parts["hidden"][:, -1]
             masks = parts["attention"]

@@ -54,7 +54,7 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
     fast = fold_batch_norms(resnet)   # ~15 % faster on CPU, ~45 % with bfloat16
     ```
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
+    if not _is_functional(model):
         raise ValueError(
             "`fold_batch_norms` needs a functional keras.Model. "
             f"Received: {type(model).__name__}"
@@ -70,7 +70,7 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
             return FusedConv2D.from_config(config)
         if layer.name in folded_away:
             return FoldedAway(name=layer.name, dtype=layer.dtype_policy.name)
-        if isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph"):
+        if _is_functional(layer):
             return fold_batch_norms(layer)
         return layer.__class__.from_config(layer.get_config())
 
@@ -81,13 +81,17 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
         target = copy.get_layer(layer.name)
         if layer.name in plan:
             target.set_weights(_folded_weights(layer, plan[layer.name].batch_norm))
-        elif isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph"):
+        elif _is_functional(layer):
             continue  # folded (with its weights) by its own fold_batch_norms call
         else:
             target.set_weights(layer.get_weights())
     refresh_state(copy)
     logger.debug("Folded %d batch normalisations in %s.", len(plan), model.name)
     return copy
+
+
+def _is_functional(layer) -> bool:
+    return isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph")
 
 
 def refresh_state(model: keras.Model) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -149,13 +151,8 @@ class KavanModel(keras.Model):
         """
         config = dict(config)
         policy = config.pop("dtype_policy_name", None)
-        previous = keras.mixed_precision.global_policy()
-        if policy is not None:
-            keras.mixed_precision.set_global_policy(policy)
-        try:
+        with global_policy(policy or keras.mixed_precision.global_policy().name):
             return cls(**config, load_backbone_weights=False)
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
 
     def compile(
         self,
@@ -259,6 +256,17 @@ class KavanModel(keras.Model):
             ],
             "category": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         }
+
+
+@contextlib.contextmanager
+def global_policy(policy: str) -> Iterator[None]:
+    """Sets the global Keras dtype policy inside the block, then restores it."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _inputs(config: ModelConfig, load_backbone_weights: bool = True):

@@ -6,11 +6,9 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 
-import keras
-
 from kavan_tf.config import LossConfig
 from kavan_tf.models.folding import fold_batch_norms, refresh_state
-from kavan_tf.models.kavan import KavanModel
+from kavan_tf.models.kavan import KavanModel, global_policy
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 
@@ -20,12 +18,8 @@ def dtype_policy(policy: str) -> Iterator[None]:
     """Sets the global Keras dtype policy inside the block, then restores it."""
     if policy not in POLICIES:
         raise ValueError(f"`policy` must be one of {POLICIES}. Received: policy={policy!r}")
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with global_policy(policy):
         yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def with_precision(
@@ -89,7 +83,8 @@ def with_precision(
     return copy
 
 
-PRECISIONS = ("float32", "bfloat16", "float16")
+# for_inference precision -> dtype policy
+PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_float16"}
 
 
 def for_inference(
@@ -127,5 +122,6 @@ def for_inference(
         raise ValueError(
             f"`precision` must be one of {list(PRECISIONS)}. Received: precision={precision!r}"
         )
-    policy = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_float16"}[precision]
-    return with_precision(model, policy, temporal_dtype=temporal_dtype, fold_batch_norm=True)
+    return with_precision(
+        model, PRECISIONS[precision], temporal_dtype=temporal_dtype, fold_batch_norm=True
+    )
