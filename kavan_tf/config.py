@@ -31,6 +31,9 @@ import numpy as np
 
 from kavan_tf.labels import DEFAULT_CATEGORY_MEMBERS, DEFAULT_CATEGORY_NAMES, EMOTIONS
 
+# Keras dtype policies the models can be built under.
+PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
+
 
 def _fail(section: str, name: str, value: Any, why: str) -> None:
     raise ValueError(f"Invalid `{section}.{name}`: {why}. Received: {name}={value!r}")
@@ -241,7 +244,7 @@ class ModelConfig:
         if self.temporal_dtype is not None:
             _check_choice(
                 s, "temporal_dtype", self.temporal_dtype,
-                ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
+                PRECISION_POLICIES,
             )
         self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
         if self.feature_shape is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -132,12 +133,17 @@ def backbone_feature_shape(config: ModelConfig) -> tuple[int, int, int]:
     """``(h, w, D)`` of the backbone features for ``config.image_size``.
 
     Uses ``config.feature_shape`` when set; otherwise builds the backbone
-    without weights (no download) to read its output shape.
+    without weights (no download) to read its output shape, once per
+    backbone and image size.
     """
     if config.feature_shape is not None:
         return config.feature_shape
-    import dataclasses
+    return _probe_feature_shape(config.backbone, tuple(config.image_size))
 
-    probe = build_backbone(dataclasses.replace(config, backbone_weights=None))
-    shape = tuple(int(v) for v in probe.output_shape[1:])
-    return shape  # type: ignore[return-value]
+
+@functools.cache
+def _probe_feature_shape(backbone: str, image_size: tuple[int, int]) -> tuple[int, int, int]:
+    probe = build_backbone(
+        ModelConfig(backbone=backbone, image_size=image_size, backbone_weights=None)
+    )
+    return tuple(int(v) for v in probe.output_shape[1:])  # type: ignore[return-value]

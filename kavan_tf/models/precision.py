@@ -6,11 +6,10 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 
+from kavan_tf.config import PRECISION_POLICIES as POLICIES
 from kavan_tf.config import LossConfig
 from kavan_tf.models.folding import fold_batch_norms, refresh_state
 from kavan_tf.models.kavan import KavanModel, global_policy
-
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 
 
 @contextlib.contextmanager
