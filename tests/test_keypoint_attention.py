@@ -92,3 +92,23 @@ def test_saving_round_trip(tmp_path):
     for a, b in zip(model.predict(data, verbose=0), restored.predict(data, verbose=0)):
         np.testing.assert_array_equal(a, b)
     assert restored.layers[-1].get_config()["w_res_init"] == pytest.approx(0.3)
+
+
+def test_masks_are_computed_in_float32_under_bfloat16():
+    # Large scores: a softmax without the max shift overflows exp().
+    rng = np.random.default_rng(1)
+    features = (rng.normal(size=(2, 6, 5)) * 50).astype("float32")
+    query = rng.normal(size=(2, 3)).astype("float32")
+    reference = KeypointAttention(attention_size=7)
+    reference([features, query])
+    fast = KeypointAttention(attention_size=7, dtype="bfloat16")
+    fast([features, query])
+    fast.set_weights(reference.get_weights())
+    projected = reference.project_features(features)
+    state = np.ones((2, 7), "float32") * 40.0
+    alpha = reference.masks(projected, state)
+    fast_alpha = fast.masks(keras.ops.cast(projected, "bfloat16"), state.astype("bfloat16"))
+    assert str(fast_alpha.dtype) == "bfloat16"
+    assert np.all(np.isfinite(alpha))
+    np.testing.assert_allclose(np.sum(alpha, axis=-1), np.ones(2), rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.cast(fast_alpha, "float32"), alpha, atol=2e-2)

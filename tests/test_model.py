@@ -271,3 +271,19 @@ def test_with_precision_copies_weights_and_stays_close():
     assert mixed.get_layer("backbone").compute_dtype == "bfloat16"
     np.testing.assert_allclose(mixed.predict(frames, verbose=0)["intensities"],
                                reference["intensities"], atol=0.05)
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch", "tf", "unit", "none"])
+def test_image_preprocessing_modes(mode):
+    from kavan_tf.layers.image_preprocessing import ImagePreprocessing
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 4, 5, 3)).astype("float32")
+    expected = {
+        "caffe": images[..., ::-1] - np.array([103.939, 116.779, 123.68], "float32"),
+        "torch": (images / 255.0 - np.array([0.485, 0.456, 0.406]))
+        / np.array([0.229, 0.224, 0.225]),
+        "tf": images / 127.5 - 1.0,
+        "unit": images / 255.0,
+        "none": images,
+    }[mode]
+    np.testing.assert_allclose(ImagePreprocessing(mode)(images), expected, rtol=1e-5, atol=1e-4)

@@ -99,7 +99,7 @@ class KeypointAttention(keras.layers.Layer):
     def masks(self, projected, state_term):
         """Eqs. 5-6 from projected features ``[B, K, a]`` and the state term ``[B, a]``."""
         scores = ops.matmul(ops.tanh(projected + state_term[:, None, :]), self.score_kernel)
-        return ops.softmax(ops.squeeze(scores, axis=-1), axis=-1)
+        return _softmax(ops.squeeze(scores, axis=-1))
 
     def attend(self, features, alpha):
         """Eq. 4: ``sum_k (alpha(k) + w_res) C(k)``."""
@@ -120,3 +120,16 @@ class KeypointAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _softmax(scores):
+    """Softmax over the last axis, computed in float32 from elementary ops.
+
+    Float32 keeps the masks accurate under mixed precision, and the elementary
+    ops avoid the fixed cost of oneDNN's softmax kernel, which on CPU took
+    milliseconds per call on these small ``[B, K]`` inputs (more than the
+    arithmetic), once per frame.
+    """
+    wide = ops.cast(scores, "float32")
+    exp = ops.exp(wide - ops.max(wide, axis=-1, keepdims=True))
+    return ops.cast(exp / ops.sum(exp, axis=-1, keepdims=True), scores.dtype)
