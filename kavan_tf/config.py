@@ -217,6 +217,11 @@ class ModelConfig:
             :func:`kavan_tf.models.fold_batch_norms`), which is faster and
             gives the same results. Set by :func:`kavan_tf.models.for_inference`
             and ``kavan export``; train models without it.
+        gate_major_lstm: Inference layout: the LSTM kernels are stored
+            gate-major (:mod:`kavan_tf.layers.lstm_math`), which small-batch
+            recurrences read faster on CPU. Set by
+            :func:`kavan_tf.models.for_inference`, which converts the weights;
+            ``set_weights`` from a model without it would scramble them.
     """
 
     num_frames: int = 8
@@ -238,6 +243,7 @@ class ModelConfig:
     dropout: float = 0.0
     temporal_dtype: str | None = None
     fold_batch_norm: bool = False
+    gate_major_lstm: bool = False
 
     def __post_init__(self) -> None:
         s = "model"

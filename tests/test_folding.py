@@ -136,9 +136,16 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     # A folded model round-trips through .keras with the folded graph.
     fast.save(tmp_path / "fast.keras")
     again = keras.saving.load_model(tmp_path / "fast.keras")
-    assert again.model_config.fold_batch_norm
+    assert again.model_config.fold_batch_norm and again.model_config.gate_major_lstm
     np.testing.assert_allclose(again.predict(frames, verbose=0)["intensities"],
                                got["intensities"], rtol=1e-6, atol=1e-7)
+    # The LSTM kernels are stored gate-major, and convert back exactly.
+    assert fast.model_config.gate_major_lstm and not model.model_config.gate_major_lstm
+    source, packed = model.get_layer("temporal"), fast.get_layer("temporal")
+    assert not np.array_equal(packed.lstm_cells()[0].kernel, source.lstm_cells()[0].kernel)
+    back = with_precision(fast, "float32", gate_major_lstm=False).get_layer("temporal")
+    for a, b in zip(back.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
     half = for_inference(model, "bfloat16")
     assert half.get_layer("backbone").compute_dtype == "bfloat16"
     # Weights are stored in bfloat16 (no cast per call) except the float32 heads.

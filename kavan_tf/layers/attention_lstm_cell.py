@@ -33,6 +33,8 @@ class AttentionLSTMCell(keras.layers.Layer):
         attention_size: Attention projection size (paper: 32).
         w_res_init: Initial residual weight of Eq. 4.
         use_context: Whether calls pass an HS-LSTM context (Eq. 10).
+        gate_major: Store the LSTM kernels gate-major, an inference layout
+            (:mod:`kavan_tf.layers.lstm_math`).
         **kwargs: Base layer arguments.
 
     Example:
@@ -51,6 +53,7 @@ class AttentionLSTMCell(keras.layers.Layer):
         attention_size=32,
         w_res_init=0.0,
         use_context=False,
+        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -61,9 +64,12 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.attention_size = attention_size
         self.w_res_init = w_res_init
         self.use_context = bool(use_context)
+        self.gate_major = bool(gate_major)
         self.state_size = [units, units]
         self.output_size = None  # units + K, known once the input is seen
-        self.lstm = lstm_cell(units, name="lstm", dtype=self.dtype_policy)
+        self.lstm = lstm_cell(
+            units, name="lstm", dtype=self.dtype_policy, gate_major=gate_major
+        )
         self.keypoint_attention = (
             KeypointAttention(
                 attention_size=attention_size,
@@ -98,6 +104,7 @@ class AttentionLSTMCell(keras.layers.Layer):
             if self.use_context:
                 shapes.append((batch, context_dim))
             self.keypoint_attention.build(shapes)
+        self.lstm.kernel_splits = (channels, context_dim) if context_dim else (channels,)
         self.lstm.build((batch, channels + context_dim))
 
     def call(self, inputs, states, training=False, context=None, context_z=None):
@@ -145,6 +152,7 @@ class AttentionLSTMCell(keras.layers.Layer):
                 "attention_size": self.attention_size,
                 "w_res_init": self.w_res_init,
                 "use_context": self.use_context,
+                "gate_major": self.gate_major,
             }
         )
         return config

@@ -38,6 +38,8 @@ class HSLSTMCell(keras.layers.Layer):
         attention: Soft attention in the last tier (else average pooling).
         attention_size: Attention projection size (paper: 32).
         w_res_init: Initial residual weight of Eq. 4.
+        gate_major: Store the LSTM kernels gate-major, an inference layout
+            (:mod:`kavan_tf.layers.lstm_math`).
         **kwargs: Base layer arguments.
 
     Example:
@@ -58,6 +60,7 @@ class HSLSTMCell(keras.layers.Layer):
         attention=True,
         attention_size=32,
         w_res_init=0.0,
+        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -74,11 +77,14 @@ class HSLSTMCell(keras.layers.Layer):
         self.attention = bool(attention)
         self.attention_size = attention_size
         self.w_res_init = w_res_init
+        self.gate_major = bool(gate_major)
         # Tier 1 restarts at every node, so only tiers 2..L carry state.
         self.state_size = [units] * (2 * (tiers - 1))
         self.output_size = None
         self.segment_cells = [
-            lstm_cell(units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy)
+            lstm_cell(
+                units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy, gate_major=gate_major
+            )
             for tier in range(1, tiers)
         ]
         self.last_tier = AttentionLSTMCell(
@@ -87,6 +93,7 @@ class HSLSTMCell(keras.layers.Layer):
             attention_size=attention_size,
             w_res_init=w_res_init,
             use_context=True,
+            gate_major=gate_major,
             name=f"tier_{tiers}_attention_lstm",
             dtype=self.dtype_policy,
         )
@@ -100,8 +107,10 @@ class HSLSTMCell(keras.layers.Layer):
         batch, _, cells, channels = input_shape
         self.cells = cells
         self.output_size = self.units * self.tiers + self.node_size * cells
+        self.segment_cells[0].kernel_splits = (channels,)
         self.segment_cells[0].build((batch, channels))
         for cell in self.segment_cells[1:]:
+            cell.kernel_splits = (channels, self.units)
             cell.build((batch, channels + self.units))
         self.last_tier.build((batch, cells, channels), context_shape=(batch, self.units))
 
@@ -213,6 +222,7 @@ class HSLSTMCell(keras.layers.Layer):
                 "attention": self.attention,
                 "attention_size": self.attention_size,
                 "w_res_init": self.w_res_init,
+                "gate_major": self.gate_major,
             }
         )
         return config

@@ -25,6 +25,9 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init: Initial residual weight of Eq. 4.
         tiers: HS-LSTM tiers.
         node_size: HS-LSTM frames per node.
+        gate_major: Store the LSTM kernels gate-major, an inference layout
+            (:mod:`kavan_tf.layers.lstm_math`; :func:`kavan_tf.models.for_inference`
+            sets it and converts the weights).
         **kwargs: Base layer arguments.
 
     Call arguments:
@@ -43,6 +46,7 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init=0.0,
         tiers=2,
         node_size=4,
+        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -57,12 +61,14 @@ class TemporalEncoder(keras.layers.Layer):
         self.w_res_init = w_res_init
         self.tiers = tiers
         self.node_size = node_size
+        self.gate_major = bool(gate_major)
         if temporal == "lstm":
             self.cell = AttentionLSTMCell(
                 units,
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
+                gate_major=gate_major,
                 dtype=self.dtype_policy,
             )
         else:
@@ -73,6 +79,7 @@ class TemporalEncoder(keras.layers.Layer):
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
+                gate_major=gate_major,
                 dtype=self.dtype_policy,
             )
         self.rnn = keras.layers.RNN(
@@ -114,6 +121,12 @@ class TemporalEncoder(keras.layers.Layer):
             masks = parts["attention"]
         return representation, ops.reshape(masks, (-1, frames, height, width))
 
+    def lstm_cells(self):
+        """The ``keras.layers.LSTMCell`` s whose variables hold the LSTM kernels."""
+        if self.temporal == "lstm":
+            return [self.cell.lstm]
+        return list(self.cell.segment_cells) + [self.cell.last_tier.lstm]
+
     def compute_output_shape(self, input_shape):
         batch, frames, height, width, _ = input_shape
         return (batch, self.units), (batch, frames, height, width)
@@ -129,6 +142,7 @@ class TemporalEncoder(keras.layers.Layer):
                 "w_res_init": self.w_res_init,
                 "tiers": self.tiers,
                 "node_size": self.node_size,
+                "gate_major": self.gate_major,
             }
         )
         return config

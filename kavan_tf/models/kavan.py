@@ -86,6 +86,7 @@ class KavanModel(keras.Model):
             w_res_init=w_res_init,
             tiers=model_config.tiers,
             node_size=model_config.node_size,
+            gate_major=model_config.gate_major_lstm,
             dtype=model_config.temporal_dtype,
             name="temporal",
         )(features)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from kavan_tf.config import PRECISION_POLICIES as POLICIES
 from kavan_tf.config import LossConfig
+from kavan_tf.layers.lstm_math import convert_kernels
 from kavan_tf.models.folding import fold_batch_norms, refresh_state
 from kavan_tf.models.kavan import KavanModel, global_policy
 
@@ -26,6 +27,7 @@ def with_precision(
     policy: str,
     temporal_dtype: str | None = None,
     fold_batch_norm: bool | None = None,
+    gate_major_lstm: bool | None = None,
 ) -> KavanModel:
     """A copy of ``model`` computing under ``policy``, with the same (float32) weights.
 
@@ -45,6 +47,9 @@ def with_precision(
         fold_batch_norm: Fold the backbone's batch normalisations into its
             convolutions (an inference graph, see :func:`fold_batch_norms`);
             ``None`` keeps the model's setting.
+        gate_major_lstm: Store the LSTM kernels gate-major, the layout
+            small-batch inference reads fastest (``ModelConfig.gate_major_lstm``);
+            the weights are converted. ``None`` keeps the model's setting.
 
     Example:
 
@@ -59,7 +64,12 @@ def with_precision(
             "The model's batch normalisations are already folded and cannot be restored. "
             "Received: fold_batch_norm=False"
         )
-    config = dataclasses.replace(model.model_config, temporal_dtype=temporal_dtype)
+    source_layout = model.model_config.gate_major_lstm
+    if gate_major_lstm is None:
+        gate_major_lstm = source_layout
+    config = dataclasses.replace(
+        model.model_config, temporal_dtype=temporal_dtype, gate_major_lstm=bool(gate_major_lstm)
+    )
     if fold:  # an inference graph: nothing left to fine-tune in the backbone
         config = dataclasses.replace(config, fold_batch_norm=True, trainable_backbone=False)
     with dtype_policy(policy):
@@ -75,6 +85,8 @@ def with_precision(
                 layer.set_weights(source.get_weights())
     else:
         copy.set_weights(model.get_weights())
+    if config.gate_major_lstm != source_layout:
+        convert_kernels(copy.get_layer("temporal").lstm_cells(), inverse=source_layout)
     refresh_state(copy)
     loss_config = getattr(model, "_kavan_compile_args", None)
     if loss_config is not None:  # compiled with the SPEC 6 defaults: evaluate alike
@@ -92,7 +104,8 @@ def for_inference(
     """The fastest graph computing ``model``'s predictions: what ``kavan export`` serves.
 
     The backbone's batch normalisations are folded into its convolutions
-    (:func:`fold_batch_norms`) and the model computes in ``precision``:
+    (:func:`fold_batch_norms`), the LSTM kernels are stored gate-major
+    (``ModelConfig.gate_major_lstm``) and the model computes in ``precision``:
 
     - ``"float32"``;
     - ``"bfloat16"``: weights stored and computed in bfloat16 (AVX-512 BF16
@@ -122,5 +135,9 @@ def for_inference(
             f"`precision` must be one of {list(PRECISIONS)}. Received: precision={precision!r}"
         )
     return with_precision(
-        model, PRECISIONS[precision], temporal_dtype=temporal_dtype, fold_batch_norm=True
+        model,
+        PRECISIONS[precision],
+        temporal_dtype=temporal_dtype,
+        fold_batch_norm=True,
+        gate_major_lstm=True,
     )
