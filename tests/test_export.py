@@ -296,3 +296,33 @@ def test_failed_export_leaves_nothing_behind(model, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(model, tmp_path, "kavan")
     assert os.listdir(tmp_path / "kavan") == []
+
+
+def _pillow_integer_resize(frames, target):
+    """Pillow's 8-bit bilinear arithmetic, horizontal pass first, in numpy int64."""
+    from kavan_tf.export.serving_graph import _pillow_bilinear_taps
+
+    def one_pass(x, out_size):  # along axis 1 of [N, in, M, C]
+        indices, weights = (t.numpy() for t in _pillow_bilinear_taps(x.shape[1], out_size))
+        total = np.einsum("ok,nokmc->nomc", weights.astype(np.int64),
+                          x[:, indices].astype(np.int64))
+        return np.clip((total + (1 << 21)) >> 22, 0, 255).astype(np.uint8)
+
+    x = one_pass(frames.transpose(0, 2, 1, 3), target[1]).transpose(0, 2, 1, 3)
+    return one_pass(x, target[0]).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [((240, 240), (224, 224)), ((281, 500), (224, 224)), ((1000, 33), (17, 224)),
+     ((3, 700), (224, 9)), ((224, 224), (224, 224)), ((2, 1), (1, 2))],
+)
+def test_resize_equals_pillow_arithmetic_when_both_axes_shrink(source, target):
+    # Shrinking both axes (the usual case) and output sizes that are not a
+    # multiple of the 8-pixel blocks: equal to the integer arithmetic, tap by tap.
+    frames = np.random.default_rng(7).integers(0, 256, (2, *source, 3), dtype=np.uint8)
+    expected = _pillow_integer_resize(frames, target)
+    np.testing.assert_array_equal(resize_stretch(frames, target).numpy(), expected)
+    graph = tf.function(lambda f: resize_stretch(f, target),
+                        input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
+    np.testing.assert_array_equal(graph(frames).numpy(), expected)

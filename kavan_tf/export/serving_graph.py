@@ -62,7 +62,8 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     pipeline uses (:func:`kavan_tf.data.sampling.resize_frames`): a triangle
     filter widened by the scale factor when shrinking (antialiasing), 22-bit
     fixed-point coefficients, a horizontal then a vertical pass, each rounded
-    to uint8. Arithmetic is in int32 with Pillow's rounding, so results are exact.
+    to uint8. The sums are exact (see :func:`_resample`), so results equal
+    Pillow's integer arithmetic.
     Pillow 13 sometimes runs the vertical pass first when both axes shrink;
     the results then differ by at most one grey level on some pixels.
 
@@ -75,13 +76,14 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     """
     height, width = image_size
     shape = tf.shape(frames)
-    # Both passes gather along axis 1 (whole rows of [W, C] or [H, C] values):
-    # the horizontal pass runs on the transposed frames.
-    x = tf.transpose(tf.cast(frames, tf.uint8), [0, 2, 1, 3])
-    x = _resample(x, *_pillow_bilinear_taps(shape[2], width))
-    x = tf.transpose(x, [0, 2, 1, 3])
-    x = _resample(x, *_pillow_bilinear_taps(shape[1], height))
-    return tf.cast(x, tf.float32)
+    count, rows, cols = shape[0], shape[1], shape[2]
+    # Both passes resample axis 1 of [N, in, M]: the horizontal pass runs on
+    # the transposed frames.
+    x = tf.transpose(tf.cast(frames, tf.uint8), [0, 2, 1, 3])  # [N, w, h, 3]
+    x = _resample(tf.reshape(x, (count, cols, rows * 3)), *_pillow_bilinear_taps(cols, width))
+    x = tf.transpose(tf.reshape(x, (count, width, rows, 3)), [0, 2, 1, 3])  # [N, h, W, 3]
+    x = _resample(tf.reshape(x, (count, rows, width * 3)), *_pillow_bilinear_taps(rows, height))
+    return tf.cast(tf.reshape(x, (count, height, width, 3)), tf.float32)
 
 
 def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -113,27 +115,46 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
     return indices, tf.cast(tf.floor(0.5 + weights * 2.0**_PRECISION_BITS), tf.int32)
 
 
-def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """One separable pass along axis 1 of uint8 ``[N, in, M, C]`` -> ``[N, out, M, C]``.
+def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int = 8) -> tf.Tensor:
+    """One pass along axis 1 of uint8 ``[N, in, M]`` -> ``[N, out, M]``, as Pillow rounds it.
 
-    Integer arithmetic as in Pillow: 8-bit values times 22-bit coefficients
-    summed over a few taps stay below 2^31, then round and shift back. The
-    taps are summed one at a time, so no ``[N, out, K, M, C]`` array is made.
+    Output pixels are taken ``block`` at a time: block ``b`` reads the
+    ``span`` input rows from its first tap on, and is one small matrix product
+    ``[block, span] x [span, M]`` (a batched matmul over frames and blocks),
+    so a pass costs about ``out x span / block`` multiply-adds per column,
+    with no ``[N, out, K, M]`` array of taps. The coefficients are Pillow's
+    22-bit integers scaled by ``2^-22`` (exact in float64), and 8-bit pixels
+    times 22-bit coefficients summed over the taps stay far below float64's
+    53-bit mantissa, so the sums are exact and ``floor(sum + 1/2)`` is
+    Pillow's ``(sum + 2^21) >> 22``. The weights are never negative and their
+    rounding leaves their sum within ``K * 2^-23`` of 1, so sums stay below
+    255.5 and need no clipping.
     """
-    out_shape = tf.tensor_scatter_nd_update(tf.shape(x), [[1]], tf.shape(indices)[:1])
-
-    def add_tap(tap, total):
-        weight = tf.reshape(weights[:, tap], [1, -1, 1, 1])
-        tap_values = tf.cast(tf.gather(x, indices[:, tap], axis=1), tf.int32)
-        return tap + 1, total + tap_values * weight
-
-    _, total = tf.while_loop(
-        lambda tap, _: tap < tf.shape(weights)[1],
-        add_tap,
-        (tf.constant(0), tf.zeros(out_shape, tf.int32)),
+    in_size = tf.shape(x)[1]
+    out_size = indices.shape[0]
+    blocks = -(-out_size // block)
+    pad = [[0, blocks * block - out_size], [0, 0]]
+    indices = tf.reshape(tf.pad(indices, pad), (blocks, block, -1))
+    weights = tf.reshape(tf.pad(weights, pad), (blocks, block, -1))
+    used = weights > 0
+    first = tf.reduce_min(tf.where(used, indices, in_size), axis=[1, 2])  # [blocks]
+    first = tf.minimum(first, in_size - 1)  # a block of padding only
+    last = tf.reduce_max(tf.where(used, indices, 0), axis=[1, 2])
+    span = tf.reduce_max(tf.maximum(last - first, 0)) + 1
+    offsets = tf.where(used, indices - first[:, None, None], 0)  # [blocks, block, K]
+    coefficients = tf.reduce_sum(
+        tf.one_hot(offsets, span, dtype=tf.float64)
+        * (tf.cast(weights, tf.float64) * 2.0**-_PRECISION_BITS)[..., None],
+        axis=2,
+    )  # [blocks, block, span]
+    rows = tf.minimum(first[:, None] + tf.range(span)[None, :], in_size - 1)
+    count, columns = tf.shape(x)[0], tf.shape(x)[2]
+    windows = tf.reshape(
+        tf.gather(x, tf.reshape(rows, [-1]), axis=1), (count, blocks, span, columns)
     )
-    rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
-    return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
+    sums = tf.matmul(coefficients[None], tf.cast(windows, tf.float64))  # [N, blocks, block, M]
+    sums = tf.reshape(sums, (count, blocks * block, columns))[:, :out_size]
+    return tf.cast(sums + 0.5, tf.uint8)  # truncation = floor: the sums are >= 0
 
 
 def decode_gif_frames(
@@ -170,10 +191,12 @@ def decode_gif_frames(
     checks = [
         tf.debugging.Assert(
             is_gif,
-            [tf.strings.format(
-                where + ": not a GIF file (the bytes do not start with GIF87a or GIF89a)",
-                position,
-            )],
+            [
+                tf.strings.format(
+                    where + ": not a GIF file (the bytes do not start with GIF87a or GIF89a)",
+                    position,
+                )
+            ],
         )
     ]
     if max_frame_pixels is not None:
@@ -184,11 +207,13 @@ def decode_gif_frames(
         checks.append(
             tf.debugging.Assert(
                 screen[0] * screen[1] <= max_frame_pixels,
-                [tf.strings.format(
-                    where + ": logical screen {}x{} exceeds "
-                    f"max_frame_pixels={max_frame_pixels}",
-                    position + (screen[0], screen[1]),
-                )],
+                [
+                    tf.strings.format(
+                        where + ": logical screen {}x{} exceeds "
+                        f"max_frame_pixels={max_frame_pixels}",
+                        position + (screen[0], screen[1]),
+                    )
+                ],
             )
         )
     with tf.control_dependencies(checks):
@@ -203,11 +228,13 @@ def decode_gif_frames(
         checks.append(
             tf.debugging.Assert(
                 shape[0] * shape[1] * shape[2] <= max_total_pixels,
-                [tf.strings.format(
-                    where + ": {} frames of {}x{} exceed "
-                    f"max_total_pixels={max_total_pixels}",
-                    position + (shape[0], shape[2], shape[1]),
-                )],
+                [
+                    tf.strings.format(
+                        where + ": {} frames of {}x{} exceed "
+                        f"max_total_pixels={max_total_pixels}",
+                        position + (shape[0], shape[2], shape[1]),
+                    )
+                ],
             )
         )
     with tf.control_dependencies(checks):
