@@ -14,6 +14,9 @@ Issue 6, goals 1 and 2, measured as ratios in one process:
    folded. Goal: >= 1.8x. (Accuracy of bfloat16 vs float32: ``--accuracy`` trains the
    demo model on the synthetic benchmark and compares both on its test split.)
 
+Every measurement is timed once per round, in turn, and the best of the
+rounds is kept, so slow drifts of the machine's speed do not bias the ratios.
+
     python benchmarks/bench_inference.py [--repeats 5] [--accuracy]
 """
 
@@ -52,16 +55,31 @@ def make_gifs(count: int = 8, size: int = 240, frames: int = 24, seed: int = 0) 
     return out
 
 
+def _seconds(fn, argument) -> float:
+    began = time.perf_counter()
+    tf.nest.map_structure(lambda t: t.numpy(), fn(argument))
+    return time.perf_counter() - began
+
+
 def per_second(fn, argument, repeats: int) -> float:
     """Calls per second of ``fn(argument)`` after one warm-up call (best of ``repeats``)."""
-    fn(argument)
-    times = []
+    return interleaved_per_second({"fn": (fn, argument)}, repeats)["fn"]
+
+
+def interleaved_per_second(calls: dict, repeats: int) -> dict[str, float]:
+    """Calls per second of each ``name: (fn, argument)``, best of ``repeats`` rounds.
+
+    Each round times every call once, in turn, so that the machine's speed
+    drifting during the run (other tenants, clock changes) affects all of them
+    alike and their ratios stay meaningful. One warm-up call each first.
+    """
+    for fn, argument in calls.values():
+        _seconds(fn, argument)
+    best = {name: float("inf") for name in calls}
     for _ in range(repeats):
-        began = time.perf_counter()
-        result = fn(argument)
-        tf.nest.map_structure(lambda t: t.numpy(), result)
-        times.append(time.perf_counter() - began)
-    return 1.0 / min(times)
+        for name, (fn, argument) in calls.items():
+            best[name] = min(best[name], _seconds(fn, argument))
+    return {name: 1.0 / seconds for name, seconds in best.items()}
 
 
 def main() -> None:
@@ -90,20 +108,21 @@ def main() -> None:
         backbone = module.model.get_layer("backbone").layer
         return tf.function(lambda x: backbone(x, training=False))
 
-    head = KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
-                                  hidden_size=args.hidden, num_frames=8))
+    head = for_inference(KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
+                                                hidden_size=args.hidden, num_frames=8)))
     head_fn = tf.function(lambda x: head(x, training=False))
     features = tf.random.normal((8, 8, 7, 7, 2048))
 
-    r = {}
-    r["backbone"] = per_second(backbone_fn(plain), flat, args.repeats)
-    r["backbone_folded"] = per_second(backbone_fn(folded), flat, args.repeats)
-    r["backbone_bf16"] = per_second(backbone_fn(fast), flat, args.repeats)
-    r["decode"] = per_second(plain.decode_gifs, gifs, args.repeats)
-    r["head"] = per_second(head_fn, features, args.repeats)
-    r["end_to_end"] = per_second(plain.serve_gifs, gifs, args.repeats)
-    r["end_to_end_folded"] = per_second(folded.serve_gifs, gifs, args.repeats)
-    r["end_to_end_bf16"] = per_second(fast.serve_gifs, gifs, args.repeats)
+    r = interleaved_per_second({
+        "backbone": (backbone_fn(plain), flat),
+        "backbone_folded": (backbone_fn(folded), flat),
+        "backbone_bf16": (backbone_fn(fast), flat),
+        "decode": (plain.decode_gifs, gifs),
+        "head": (head_fn, features),
+        "end_to_end": (plain.serve_gifs, gifs),
+        "end_to_end_folded": (folded.serve_gifs, gifs),
+        "end_to_end_bf16": (fast.serve_gifs, gifs),
+    }, args.repeats)
 
     print("| measurement (batch of 8 GIFs, T = 8, ResNet-50) | batches/s | ratio | goal |")
     print("|---|---|---|---|")

@@ -5,7 +5,9 @@ kernel: 2 FLOPs per weight read, so its speed is the rate at which the
 kernel streams from memory. This script measures, in one process, that rate
 for one ``[batch, 2048] x [2048, 8192]`` product in float32 and bfloat16,
 against a plain reduction over 1 GiB (the machine's read bandwidth), and
-prints the time the head's weight traffic alone needs per batch.
+prints the time the head's weight traffic alone needs per batch, with the
+kernel stored input-major (as trained) and gate-major (as
+``kavan_tf.models.for_inference`` stores it for serving).
 
     python benchmarks/bench_lstm_bandwidth.py [--batch 8]
 """
@@ -16,6 +18,8 @@ import argparse
 
 import tensorflow as tf
 from bench_inference import per_second  # same directory
+
+from kavan_tf.layers.lstm_math import product, to_gate_major
 
 HIDDEN = 2048
 # Kernel reads per batch of the head (2 tiers, T = 8, node size 4), in units of
@@ -33,18 +37,25 @@ def main() -> None:
 
     big = tf.random.normal((256 * 1024 * 1024,))  # 1 GiB of float32
     read_rate = big.shape[0] * 4 * per_second(tf.function(tf.reduce_sum), big, repeats=5)
-    matmul = tf.function(tf.matmul)
+    products = {g: tf.function(lambda x, w, g=g: product(x, w, g)) for g in (False, True)}
     print("| measurement | time | weights streamed | head's weight traffic per batch |")
     print("|---|---|---|---|")
     print(f"| reduce_sum over 1 GiB (read bandwidth) | | {read_rate / 1e9:.1f} GB/s | |")
     for dtype in (tf.float32, tf.bfloat16):
         kernel = tf.cast(tf.random.normal((HIDDEN, 4 * HIDDEN)), dtype)
         rows = tf.cast(tf.random.normal((args.batch, HIDDEN)), dtype)
-        seconds = 1 / per_second(lambda pair: matmul(*pair), (rows, kernel), repeats=20)
         nbytes = HIDDEN * 4 * HIDDEN * dtype.size
-        print(f"| [{args.batch}, {HIDDEN}] x [{HIDDEN}, {4 * HIDDEN}] {dtype.name} | "
-              f"{seconds * 1e3:.2f} ms | {nbytes / seconds / 1e9:.1f} GB/s | "
-              f"{KERNEL_READS_PER_BATCH * seconds * 1e3:.0f} ms |")
+        # The kernel as stored for training (input-major), and gate-major as
+        # `for_inference` stores it (kavan_tf.layers.lstm_math.product).
+        gate_major = tf.constant(to_gate_major(kernel.numpy()))
+        for layout, value, is_gate_major in (("input-major", kernel, False),
+                                             ("gate-major", gate_major, True)):
+            seconds = 1 / per_second(
+                lambda pair, g=is_gate_major: products[g](*pair), (rows, value), repeats=20
+            )
+            print(f"| [{args.batch}, {HIDDEN}] x [{HIDDEN}, {4 * HIDDEN}] {dtype.name}, "
+                  f"{layout} | {seconds * 1e3:.2f} ms | {nbytes / seconds / 1e9:.1f} GB/s | "
+                  f"{KERNEL_READS_PER_BATCH * seconds * 1e3:.0f} ms |")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ Inference copies (:func:`kavan_tf.models.for_inference`) store the kernels
 cell's input, ``cell.kernel_splits``, e.g. frame features and HS-LSTM
 context) holds the bytes of its transpose, ``[4 x units, rows]``, in the
 variable's own ``[rows, 4 x units]`` shape. A small-batch product then reads
-the weights row by row, which oneDNN does 1.3x (float32) to 1.6x (bfloat16)
-faster on CPU than the input-major layout (``bench_lstm_bandwidth.py``);
+the weights row by row, which oneDNN does faster on CPU than with the
+input-major layout, bfloat16 most (``benchmarks/bench_lstm_bandwidth.py``);
 splitting the blocks and reshaping them copies nothing. :func:`to_gate_major`
 converts the values.
 """
