@@ -28,6 +28,9 @@ from kavan_tf.export.saved_model import KavanServingModule
 from kavan_tf.models import KavanModel, for_inference
 from kavan_tf.models.precision import PRECISIONS
 
+_CONTAINERS = {"While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
+               "StatefulPartitionedCall"}
+
 
 def op_times(logdir: str, calls: int) -> collections.Counter:
     """Milliseconds per call by TensorFlow op name (``scope/name:Type``)."""
@@ -40,8 +43,12 @@ def op_times(logdir: str, calls: int) -> collections.Counter:
         for line in plane.lines:
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if ":" in name and not name.startswith(("__", "EagerLocalExecute")):
-                    times[name] += event.duration_ps / 1e9 / calls
+                # Ops are "scope/name:Type"; runtime events ("ExecutorState::Process")
+                # and ops that run others (loops, function calls) are left out.
+                kind = name.rsplit(":", 1)[-1]
+                if "::" in name or ":" not in name or kind in _CONTAINERS:
+                    continue
+                times[name] += event.duration_ps / 1e9 / calls
     return times
 
 

@@ -221,7 +221,9 @@ class ModelConfig:
             gate-major (:mod:`kavan_tf.layers.lstm_math`), which small-batch
             recurrences read faster on CPU. Set by
             :func:`kavan_tf.models.for_inference`, which converts the weights;
-            ``set_weights`` from a model without it would scramble them.
+            ``set_weights`` from a model without it would scramble them. Train
+            models without it (built from scratch with it, the recurrent
+            kernels would not start orthogonal).
     """
 
     num_frames: int = 8

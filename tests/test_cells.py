@@ -228,3 +228,14 @@ def test_gate_major_encoder_equals_input_major(temporal, tiers):
     for a, b in zip(packed(features), expected):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert TemporalEncoder.from_config(packed.get_config()).gate_major
+
+
+def test_gate_major_lstm_cell_refuses_keras_call():
+    from kavan_tf.layers.lstm_math import lstm_cell
+
+    cell = lstm_cell(3, name="tier", dtype="float32", gate_major=True)
+    inputs, state = np.ones((1, 2), "float32"), [np.zeros((1, 3), "float32")] * 2
+    with pytest.raises(ValueError, match="'tier' stores its kernels gate-major"):
+        cell(inputs, state)
+    plain = lstm_cell(3, name="plain", dtype="float32")
+    assert plain(inputs, state)[0].shape == (1, 3)

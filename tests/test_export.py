@@ -312,14 +312,22 @@ def _pillow_integer_resize(frames, target):
     return one_pass(x, target[0]).astype(np.float32)
 
 
+@pytest.mark.parametrize("path", ["blocks", "taps"])
 @pytest.mark.parametrize(
     "source, target",
     [((240, 240), (224, 224)), ((281, 500), (224, 224)), ((1000, 33), (17, 224)),
-     ((3, 700), (224, 9)), ((224, 224), (224, 224)), ((2, 1), (1, 2))],
+     ((3, 700), (224, 9)), ((224, 224), (224, 224)), ((2, 1), (1, 2)),
+     ((2500, 40), (13, 224))],
 )
-def test_resize_equals_pillow_arithmetic_when_both_axes_shrink(source, target):
-    # Shrinking both axes (the usual case) and output sizes that are not a
-    # multiple of the 8-pixel blocks: equal to the integer arithmetic, tap by tap.
+def test_resize_equals_pillow_integer_arithmetic(monkeypatch, path, source, target):
+    # Shrinking both axes (the usual case; Pillow may then change the pass
+    # order), large downscales (many taps), upscales, and output sizes that
+    # are not a multiple of the 8-pixel blocks, through both ways of
+    # computing a pass: equal to the integer arithmetic, tap by tap.
+    from kavan_tf.export import serving_graph
+
+    if path == "taps":  # the memory-bounded pass that large frames take
+        monkeypatch.setattr(serving_graph, "_BLOCK_PASS_BYTES", 0)
     frames = np.random.default_rng(7).integers(0, 256, (2, *source, 3), dtype=np.uint8)
     expected = _pillow_integer_resize(frames, target)
     np.testing.assert_array_equal(resize_stretch(frames, target).numpy(), expected)

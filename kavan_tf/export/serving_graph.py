@@ -115,20 +115,46 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
     return indices, tf.cast(tf.floor(0.5 + weights * 2.0**_PRECISION_BITS), tf.int32)
 
 
+# Largest float64 window array (bytes) the block-matmul pass may make; larger
+# frames (big downscales) take the tap-by-tap pass, whose arrays are output-sized.
+_BLOCK_PASS_BYTES = 256 * 2**20
+
+
 def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int = 8) -> tf.Tensor:
     """One pass along axis 1 of uint8 ``[N, in, M]`` -> ``[N, out, M]``, as Pillow rounds it.
 
-    Output pixels are taken ``block`` at a time: block ``b`` reads the
-    ``span`` input rows from its first tap on, and is one small matrix product
-    ``[block, span] x [span, M]`` (a batched matmul over frames and blocks),
-    so a pass costs about ``out x span / block`` multiply-adds per column,
-    with no ``[N, out, K, M]`` array of taps. The coefficients are Pillow's
-    22-bit integers scaled by ``2^-22`` (exact in float64), and 8-bit pixels
-    times 22-bit coefficients summed over the taps stay far below float64's
-    53-bit mantissa, so the sums are exact and ``floor(sum + 1/2)`` is
-    Pillow's ``(sum + 2^21) >> 22``. The weights are never negative and their
-    rounding leaves their sum within ``K * 2^-23`` of 1, so sums stay below
-    255.5 and need no clipping.
+    Both ways of computing it give Pillow's integer results exactly: blocks of
+    output pixels as small matrix products (:func:`_resample_blocks`, faster)
+    when their float64 windows fit in ``_BLOCK_PASS_BYTES``, otherwise the
+    taps one at a time (:func:`_resample_taps`, memory bounded by the output).
+    """
+    in_size, out_size = tf.shape(x)[1], indices.shape[0]
+    taps = tf.shape(indices)[1]
+    blocks = -(-out_size // block)
+    # Each block reads at most its pixels' input range plus the filter support.
+    span = tf.cast(tf.math.ceil(block * in_size / out_size), tf.int32) + taps + 1
+    window_bytes = (
+        tf.cast(tf.shape(x)[0] * tf.shape(x)[2], tf.int64)
+        * tf.cast(blocks * tf.minimum(span, in_size), tf.int64)
+        * 8
+    )
+    return tf.cond(
+        window_bytes <= _BLOCK_PASS_BYTES,
+        lambda: _resample_blocks(x, indices, weights, block),
+        lambda: _resample_taps(x, indices, weights),
+    )
+
+
+def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int):
+    """:func:`_resample` as one batched product of ``block``-pixel output blocks.
+
+    Block ``b`` reads the ``span`` input rows from its first tap on and is one
+    small matrix product ``[block, span] x [span, M]``. The coefficients are
+    Pillow's 22-bit integers scaled by ``2^-22`` (exact in float64), and 8-bit
+    pixels times 22-bit coefficients summed over the taps stay far below
+    float64's 53-bit mantissa, so the sums are exact and ``floor(sum + 1/2)``
+    is Pillow's ``(sum + 2^21) >> 22``. The weights are never negative, so the
+    sums are too; they are clipped to 255 as Pillow clips.
     """
     in_size = tf.shape(x)[1]
     out_size = indices.shape[0]
@@ -141,12 +167,21 @@ def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int =
     first = tf.minimum(first, in_size - 1)  # a block of padding only
     last = tf.reduce_max(tf.where(used, indices, 0), axis=[1, 2])
     span = tf.reduce_max(tf.maximum(last - first, 0)) + 1
-    offsets = tf.where(used, indices - first[:, None, None], 0)  # [blocks, block, K]
-    coefficients = tf.reduce_sum(
-        tf.one_hot(offsets, span, dtype=tf.float64)
-        * (tf.cast(weights, tf.float64) * 2.0**-_PRECISION_BITS)[..., None],
-        axis=2,
-    )  # [blocks, block, span]
+    # Coefficient matrices [blocks, block, span]: each tap's weight at its row
+    # (padding taps have weight 0 and add nothing).
+    where = tf.stack(
+        [
+            tf.broadcast_to(tf.range(blocks)[:, None, None], tf.shape(indices)),
+            tf.broadcast_to(tf.range(block)[None, :, None], tf.shape(indices)),
+            tf.where(used, indices - first[:, None, None], 0),
+        ],
+        axis=-1,
+    )
+    coefficients = tf.scatter_nd(
+        tf.reshape(where, (-1, 3)),
+        tf.reshape(tf.cast(weights, tf.float64) * 2.0**-_PRECISION_BITS, [-1]),
+        tf.stack([blocks, block, span]),
+    )
     rows = tf.minimum(first[:, None] + tf.range(span)[None, :], in_size - 1)
     count, columns = tf.shape(x)[0], tf.shape(x)[2]
     windows = tf.reshape(
@@ -154,7 +189,30 @@ def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int =
     )
     sums = tf.matmul(coefficients[None], tf.cast(windows, tf.float64))  # [N, blocks, block, M]
     sums = tf.reshape(sums, (count, blocks * block, columns))[:, :out_size]
-    return tf.cast(sums + 0.5, tf.uint8)  # truncation = floor: the sums are >= 0
+    # Truncation is floor here: the sums are >= 0.
+    return tf.cast(tf.minimum(sums + 0.5, 255.0), tf.uint8)
+
+
+def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """:func:`_resample` summing the taps one at a time, in int32 as Pillow does.
+
+    8-bit values times 22-bit coefficients summed over a few taps stay below
+    2^31; no ``[N, out, K, M]`` array is made.
+    """
+    out_shape = tf.tensor_scatter_nd_update(tf.shape(x), [[1]], tf.shape(indices)[:1])
+
+    def add_tap(tap, total):
+        weight = tf.reshape(weights[:, tap], [1, -1, 1])
+        tap_values = tf.cast(tf.gather(x, indices[:, tap], axis=1), tf.int32)
+        return tap + 1, total + tap_values * weight
+
+    _, total = tf.while_loop(
+        lambda tap, _: tap < tf.shape(weights)[1],
+        add_tap,
+        (tf.constant(0), tf.zeros(out_shape, tf.int32)),
+    )
+    rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
+    return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
 
 
 def decode_gif_frames(

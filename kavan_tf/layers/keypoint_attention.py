@@ -125,7 +125,8 @@ class KeypointAttention(keras.layers.Layer):
 def _softmax(scores):
     """Softmax over the last axis, computed in float32 from elementary ops.
 
-    Float32 keeps the masks accurate under mixed precision, and the elementary
+    Under mixed precision the normalisation is done in float32 (the masks are
+    rounded to the compute dtype at the end), and the elementary
     ops avoid the fixed cost of oneDNN's softmax kernel, which on CPU took
     milliseconds per call on these small ``[B, K]`` inputs (more than the
     arithmetic), once per frame.

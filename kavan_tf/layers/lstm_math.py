@@ -6,7 +6,8 @@ pooled frames, which do not depend on the recurrence) or part of ``x`` is the
 same at every step (the HS-LSTM context), computing that product once for all
 steps reads the weights once instead of once per step, which is what a
 small-batch recurrence spends its time on. These functions use the cell's own
-variables, so weights and checkpoints are those of ``LSTMCell``.
+variables, so weights and checkpoints are those of ``LSTMCell`` (in the
+input-major layout models are trained in).
 
 Inference copies (:func:`kavan_tf.models.for_inference`) store the kernels
 *gate-major*: each row block of a kernel (the blocks are the parts of the
@@ -16,7 +17,10 @@ variable's own ``[rows, 4 x units]`` shape. A small-batch product then reads
 the weights row by row, which oneDNN does faster on CPU than with the
 input-major layout, bfloat16 most (``benchmarks/bench_lstm_bandwidth.py``);
 splitting the blocks and reshaping them copies nothing. :func:`to_gate_major`
-converts the values.
+converts the values. Only these functions read gate-major kernels: calling
+such a cell as a Keras ``LSTMCell`` raises an error. The layout is for
+inference copies: a model built with it from scratch would start training
+from a recurrent kernel that is not orthogonal.
 """
 
 from __future__ import annotations
@@ -50,12 +54,25 @@ def lstm_cell(
     owner sets ``cell.kernel_splits``, the row blocks of the input kernel,
     when it builds the cell (default: one block).
     """
-    cell = keras.layers.LSTMCell(
-        units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype
-    )
+    cell = _LSTMCell(units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype)
     cell.gate_major = bool(gate_major)
     cell.kernel_splits = None
     return cell
+
+
+class _LSTMCell(keras.layers.LSTMCell):
+    """``keras.layers.LSTMCell`` that refuses to run on gate-major kernels,
+    which its own ``call`` would read as input-major ones."""
+
+    gate_major = False
+
+    def call(self, inputs, states, training=False):
+        if self.gate_major:
+            raise ValueError(
+                f"LSTM cell {self.name!r} stores its kernels gate-major (an inference "
+                "layout); run it through kavan_tf.layers.lstm_math, as the KAVAN cells do."
+            )
+        return super().call(inputs, states, training=training)
 
 
 def product(inputs, block, gate_major: bool):
@@ -84,8 +101,8 @@ def lstm_update(cell: keras.layers.LSTMCell, z_input, h_prev=None, c_prev=None):
     """One step from the input pre-activations ``z_input = x W + b``.
 
     ``h_prev`` / ``c_prev`` of ``None`` stand for a zero state (the recurrent
-    product is then skipped). Returns ``(h, c)``; equal to
-    ``cell(x, [h_prev, c_prev])`` up to rounding.
+    product is then skipped). Returns ``(h, c)``; for an input-major cell,
+    equal to ``cell(x, [h_prev, c_prev])`` up to rounding.
     """
     z = z_input
     if h_prev is not None:
