@@ -46,7 +46,8 @@ def op_times(logdir: str, calls: int) -> collections.Counter:
                 # Ops are "scope/name:Type"; runtime events ("ExecutorState::Process")
                 # and ops that run others (loops, function calls) are left out.
                 kind = name.rsplit(":", 1)[-1]
-                if "::" in name or ":" not in name or kind in _CONTAINERS:
+                if ("::" in name or ":" not in name or kind in _CONTAINERS
+                        or name.startswith("EagerLocalExecute")):
                     continue
                 times[name] += event.duration_ps / 1e9 / calls
     return times
