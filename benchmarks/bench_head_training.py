@@ -9,8 +9,8 @@ a large float32 matmul (4096 x 4096) in the same process. Goal: >= 50 %.
 
 The in-memory dataset has tf.data's autotuning turned off: on this 2-core
 machine its background work competed with the training step for the cores
-and made ``fit`` take 2.56 s per step at batch 32 instead of the step's own
-1.44 s (``--autotune`` measures it that way).
+and made ``fit`` take 2.56 s per step at batch 32 (``--batch 32 --autotune``)
+instead of 1.42 s (``--batch 32``).
 
     python benchmarks/bench_head_training.py [--batch 128] [--steps 6]
 """

@@ -54,17 +54,19 @@ def lstm_cell(
     owner sets ``cell.kernel_splits``, the row blocks of the input kernel,
     when it builds the cell (default: one block).
     """
-    cell = _LSTMCell(units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype)
-    cell.gate_major = bool(gate_major)
-    cell.kernel_splits = None
-    return cell
+    return _LSTMCell(
+        units, gate_major=gate_major, recurrent_initializer=Orthogonal(), name=name, dtype=dtype
+    )
 
 
 class _LSTMCell(keras.layers.LSTMCell):
-    """``keras.layers.LSTMCell`` that refuses to run on gate-major kernels,
-    which its own ``call`` would read as input-major ones."""
+    """``keras.layers.LSTMCell`` that knows its kernel layout and refuses to run
+    on gate-major kernels, which its own ``call`` would read as input-major ones."""
 
-    gate_major = False
+    def __init__(self, units, gate_major=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.gate_major = bool(gate_major)
+        self.kernel_splits = None  # set by the owner before building
 
     def call(self, inputs, states, training=False):
         if self.gate_major:
