@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--optimizer", choices=("fused", "keras"), default="fused",
+                        help="the package's FusedAdam (default) or keras.optimizers.Adam")
     parser.add_argument("--autotune", action="store_true",
                         help="leave tf.data's autotuning on for the in-memory dataset")
     args = parser.parse_args()
@@ -70,7 +72,8 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     model = KavanModel(ModelConfig(input_mode="features", feature_shape=(H, W, D),
                                    hidden_size=HIDDEN, num_frames=T))
-    model.compile(jit_compile=args.jit_compile)
+    optimizer = "auto" if args.optimizer == "fused" else keras.optimizers.Adam(1e-4)
+    model.compile(optimizer=optimizer, jit_compile=args.jit_compile)
     rng = np.random.default_rng(0)
     features = rng.normal(size=(args.batch, T, H, W, D)).astype(np.float32)
     heatmaps = rng.uniform(size=(args.batch, T, H, W)).astype(np.float32)

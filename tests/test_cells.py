@@ -239,3 +239,33 @@ def test_gate_major_lstm_cell_refuses_keras_call():
         cell(inputs, state)
     plain = lstm_cell(3, name="plain", dtype="float32")
     assert plain(inputs, state)[0].shape == (1, 3)
+
+
+def test_last_tier_kernel_gradient_is_gathered_once():
+    """The last tier's kernel is split once per call, not once per frame: the
+    gradient of a split writes a full-size kernel (zeros for the unused part),
+    which at paper size is 134 MB per frame."""
+    import tensorflow as tf
+
+    encoder = TemporalEncoder("hslstm", units=5, attention_size=3, tiers=2, node_size=2)
+    features = tf.random.normal((3, 8, 2, 2, 3))
+    encoder(features)
+    kernel = encoder.cell.last_tier.lstm.kernel  # [3 + 5, 4 x 5]; no other tensor has its shape
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            representation, masks = encoder(x, training=True)
+            loss = tf.reduce_sum(representation) + tf.reduce_sum(masks)
+        return tape.gradient(loss, encoder.trainable_variables)
+
+    graph = gradients.get_concrete_function(features).graph
+    kernel_shape = tuple(kernel.shape)
+    splits = [op for op in graph.get_operations()
+              if op.type in ("Split", "SplitV", "ConcatV2")
+              and any(tuple(t.shape) == kernel_shape for t in list(op.inputs) + op.outputs)]
+    assert [op.type for op in splits] == ["SplitV", "ConcatV2"], [op.name for op in splits]
+    values = gradients(features)
+    assert all(np.isfinite(v).all() for v in values)
+    index = [v is kernel for v in encoder.trainable_variables].index(True)
+    assert np.abs(values[index]).max() > 0

@@ -107,10 +107,14 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.lstm.kernel_splits = (channels, context_dim) if context_dim else (channels,)
         self.lstm.build((batch, channels + context_dim))
 
-    def call(self, inputs, states, training=False, context=None, context_z=None):
-        """One step. ``context_z``: ``context``'s share of the LSTM pre-activations
-        (:meth:`context_projection`), when the caller computed it once for several
-        steps; otherwise it is computed here."""
+    def call(
+        self, inputs, states, training=False, context=None, context_z=None, kernels=None
+    ):
+        """One step. ``context_z``: ``context``'s share of the LSTM pre-activations,
+        and ``kernels``: the LSTM kernels the step multiplies by, both from
+        :meth:`step_weights`, when the caller runs several steps (then the
+        weights are read, and their gradients gathered, once rather than per
+        step); otherwise computed here."""
         h_prev, c_prev = states[0], states[1]
         if self.keypoint_attention is not None:
             attention_inputs = [inputs, h_prev] + ([context] if self.use_context else [])
@@ -118,23 +122,35 @@ class AttentionLSTMCell(keras.layers.Layer):
         else:
             x = ops.mean(inputs, axis=1)
             alpha = ops.ones_like(inputs[..., 0]) / ops.cast(ops.shape(inputs)[1], inputs.dtype)
+        if kernels is None or (self.use_context and context_z is None):
+            weights = self.step_weights(context)
+            kernels = weights["kernels"] if kernels is None else kernels
+            context_z = weights["context_z"] if context_z is None else context_z
+        kernel_x, recurrent_kernel = kernels
         if self.use_context:
             # [x, context] W = x W_x + context W_context: the context part is per node.
-            kernel_x, _ = split_kernel(self.lstm, x.shape[-1])
-            if context_z is None:
-                context_z = self.context_projection(context)
             z = ops.add(input_projection(self.lstm, x, kernel_x, bias=False), context_z)
         else:
-            z = input_projection(self.lstm, x)
-        h, c = lstm_update(self.lstm, z, h_prev, c_prev)
+            z = input_projection(self.lstm, x, kernel_x)
+        h, c = lstm_update(self.lstm, z, h_prev, c_prev, recurrent_kernel)
         return ops.concatenate([h, ops.cast(alpha, h.dtype)], axis=-1), [h, c]
 
-    def context_projection(self, context):
-        """``context W_context + b``: the context's (constant) part of every step's
-        LSTM pre-activations. Computed once per HS-LSTM node; call it from a
-        layer's ``call`` (mixed precision casts the weights there)."""
-        _, kernel_context = split_kernel(self.lstm, self.lstm.kernel.shape[0] - context.shape[-1])
-        return input_projection(self.lstm, context, kernel_context)
+    def step_weights(self, context=None):
+        """What every step reads from the LSTM's weights, read once.
+
+        Returns ``{"kernels": (W_x, U), "context_z": context W_context + b}``:
+        the input kernel's block for the attended features, the recurrent
+        kernel, and (``use_context``; else ``None``) the context's constant
+        share of the pre-activations for ``context`` ``[..., d_H]``. Call it
+        from a layer's ``call`` (mixed precision casts the weights there).
+        """
+        if not self.use_context:
+            return {"kernels": (self.lstm.kernel, self.lstm.recurrent_kernel), "context_z": None}
+        kernel_x, kernel_context = split_kernel(self.lstm, self.lstm.kernel_splits[0])
+        return {
+            "kernels": (kernel_x, self.lstm.recurrent_kernel),
+            "context_z": input_projection(self.lstm, context, kernel_context),
+        }
 
     def split_output(self, outputs):
         """Splits ``concat([h, alpha])`` (any leading axes) into ``(h, alpha)``."""

@@ -147,8 +147,9 @@ class HSLSTMCell(keras.layers.Layer):
         tier_1 = self.segment_cells[0]
         z_pooled = input_projection(tier_1, ops.reshape(pooled, (-1, self.node_size, channels)))
         h = c = None  # tier 1 starts from zeros at every node
+        recurrent = tier_1.recurrent_kernel
         for step in range(self.node_size):
-            h, c = lstm_update(tier_1, z_pooled[:, step], h, c)
+            h, c = lstm_update(tier_1, z_pooled[:, step], h, c, recurrent)
         segments = [ops.reshape(h, (-1, nodes, self.units))]  # [B, N, U] per tier
         contexts = segments[0]
 
@@ -160,16 +161,19 @@ class HSLSTMCell(keras.layers.Layer):
                 ops.expand_dims(input_projection(cell, contexts, kernel_context), 2),
             )  # [B, N, n, 4U]
             h, c = states[2 * index : 2 * index + 2]
+            recurrent = cell.recurrent_kernel
             hidden = []
             for node in range(nodes):
                 for step in range(self.node_size):
-                    h, c = lstm_update(cell, z_nodes[:, node, step], h, c)
+                    h, c = lstm_update(cell, z_nodes[:, node, step], h, c, recurrent)
                 hidden.append(h)
             new_states.extend([h, c])
             segments.append(ops.stack(hidden, axis=1))
             contexts = contexts + segments[-1]
 
-        context_z = self.last_tier.context_projection(contexts)  # [B, N, 4U]
+        # The last tier's weights are read once for all steps (step_weights).
+        weights = self.last_tier.step_weights(contexts)  # context_z: [B, N, 4U]
+        context_z = weights["context_z"]
         state = list(states[-2:])
         if state[0] is None:
             zeros = ops.zeros((ops.shape(inputs)[0], self.units), dtype=self.compute_dtype)
@@ -184,6 +188,7 @@ class HSLSTMCell(keras.layers.Layer):
                     training=training,
                     context=contexts[:, node],
                     context_z=context_z[:, node],
+                    kernels=weights["kernels"],
                 )
                 masks.append(self.last_tier.split_output(output)[1])
             outputs.append(

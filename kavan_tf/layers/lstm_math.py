@@ -95,20 +95,31 @@ def input_projection(cell: keras.layers.LSTMCell, inputs, kernel=None, bias=True
 
 
 def split_kernel(cell: keras.layers.LSTMCell, rows: int):
-    """The cell's input kernel as ``(W[:rows], W[rows:])`` (no copy in TensorFlow)."""
+    """The cell's input kernel as ``(W[:rows], W[rows:])`` (no copy in TensorFlow).
+
+    Split once per call, not once per step: the gradient of a split is the
+    concatenation of its parts' gradients (zeros for an unused part), a
+    full-size kernel written each time.
+    """
     return ops.split(cell.kernel, [rows], axis=0)
 
 
-def lstm_update(cell: keras.layers.LSTMCell, z_input, h_prev=None, c_prev=None):
+def lstm_update(
+    cell: keras.layers.LSTMCell, z_input, h_prev=None, c_prev=None, recurrent_kernel=None
+):
     """One step from the input pre-activations ``z_input = x W + b``.
 
     ``h_prev`` / ``c_prev`` of ``None`` stand for a zero state (the recurrent
-    product is then skipped). Returns ``(h, c)``; for an input-major cell,
-    equal to ``cell(x, [h_prev, c_prev])`` up to rounding.
+    product is then skipped). ``recurrent_kernel``: the cell's, read once by a
+    caller that runs several steps (default: read here). Returns ``(h, c)``;
+    for an input-major cell, equal to ``cell(x, [h_prev, c_prev])`` up to
+    rounding.
     """
     z = z_input
     if h_prev is not None:
-        z = ops.add(z, product(h_prev, cell.recurrent_kernel, cell.gate_major))
+        if recurrent_kernel is None:
+            recurrent_kernel = cell.recurrent_kernel
+        z = ops.add(z, product(h_prev, recurrent_kernel, cell.gate_major))
     z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
     gate = cell.recurrent_activation
     c = gate(z_i) * cell.activation(z_c)

@@ -19,6 +19,7 @@ from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
 from kavan_tf.models.folding import fold_batch_norms
+from kavan_tf.training.optimizers import FusedAdam
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,9 @@ class KavanModel(keras.Model):
         (attention models only).
 
         Args:
-            optimizer: ``"auto"`` = Adam with ``learning_rate``.
+            optimizer: ``"auto"`` = Adam with ``learning_rate``, as
+                :class:`kavan_tf.training.optimizers.FusedAdam` (Keras' Adam
+                with TensorFlow's one-pass update kernel).
             loss: ``"auto"`` or a dict keyed by output name.
             loss_weights: ``"auto"`` or a dict keyed by output name.
             metrics: ``"auto"`` or a dict keyed by output name.
@@ -196,7 +199,7 @@ class KavanModel(keras.Model):
             else None
         )
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+            optimizer = FusedAdam(learning_rate=learning_rate)
         if loss == "auto":
             loss = self.default_losses(loss_config)
         if loss_weights == "auto":
