@@ -2,12 +2,11 @@
 
 Keras 3's ``Adam.update_step`` is written in backend-neutral ops: for each
 variable it runs about ten elementwise ops, each reading and writing whole
-tensors. The HS-LSTM head at paper size holds about 170 M parameters, so on a
-CPU that update streams several GB per step (about a fifth of a head training
-step at batch 32 on the 2-core development machine). TensorFlow's
-``ResourceApplyAdam`` kernel computes the same update in one pass over the
-variable, its two moments and the gradient (``benchmarks/bench_head_training.py
---optimizer keras`` against the default measures the difference).
+tensors. The HS-LSTM head at paper size holds 84 M parameters, so on a CPU
+that update streams several GB per step. TensorFlow's ``ResourceApplyAdam``
+kernel computes the same update in one pass over the variable, its two
+moments and the gradient (``benchmarks/bench_head_training.py --optimizer
+keras`` against the default measures the difference).
 
 The arithmetic is Keras' (and TensorFlow's ``ApplyAdam``)::
 
