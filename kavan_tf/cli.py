@@ -104,6 +104,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.shards:
         from kavan_tf.training.trainer import shard_dataset
 
+        ignored = [flag for flag, value in (("--manifest", args.manifest),
+                                            ("--train-split", args.train_split),
+                                            ("--val-split", args.val_split)) if value]
+        if ignored:
+            raise ValueError(
+                f"--shards {args.shards} already holds the training data; drop "
+                f"{', '.join(ignored)} (validate on a prepared folder with --val-shards)"
+            )
+
         val = shard_dataset(args.val_shards, config, training=False) if args.val_shards else None
         result = train(config, None, train_dataset=shard_dataset(args.shards, config,
                                                                  training=True),
@@ -112,6 +121,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.manifest:
         raise ValueError("kavan train needs --manifest or --shards")
+    if args.val_shards:
+        raise ValueError(
+            f"--val-shards {args.val_shards} needs --shards (with --manifest, "
+            "validate with --val-split)"
+        )
     rows = _read_rows(config, args.manifest)
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None

@@ -113,3 +113,16 @@ def test_train_on_shards_and_feature_cache(workspace, tmp_path):
     assert main(["train", "--config", str(frames_config), "--shards", str(shards),
                  "--set", "model.input_mode=features", "--out", str(tmp_path / "head_run")]) == 0
     assert (tmp_path / "head_run" / "model.keras").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--shards", "prepared", "--manifest", "m.csv"], "drop --manifest"),
+        (["--shards", "prepared", "--val-split", "test"], "drop --val-split"),
+        (["--manifest", "m.csv", "--val-shards", "prepared"], "--val-shards prepared needs --shards"),
+    ],
+)
+def test_train_refuses_arguments_it_would_ignore(extra, fragment, capsys):
+    assert main(["train", *extra]) == 2
+    assert fragment in capsys.readouterr().err
