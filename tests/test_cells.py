@@ -269,3 +269,20 @@ def test_last_tier_kernel_gradient_is_gathered_once():
     assert all(np.isfinite(v).all() for v in values)
     index = [v is kernel for v in encoder.trainable_variables].index(True)
     assert np.abs(values[index]).max() > 0
+
+
+def test_attention_cell_step_with_weights_read_once_equals_plain_step():
+    rng = np.random.default_rng(7)
+    cell = AttentionLSTMCell(units=5, attention_size=3, use_context=True)
+    cell.build((2, 4, 3), context_shape=(2, 6))
+    inputs = rng.normal(size=(2, 4, 3)).astype("float32")
+    context = rng.normal(size=(2, 6)).astype("float32")
+    states = [rng.normal(size=(2, 5)).astype("float32") for _ in range(2)]
+    plain, plain_states = cell(inputs, states, context=context)
+    weights = cell.step_weights(context)
+    hoisted, hoisted_states = cell(inputs, states, context=context,
+                                   context_z=weights["context_z"], kernels=weights["kernels"])
+    np.testing.assert_allclose(hoisted, plain, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(hoisted_states[1], plain_states[1], rtol=1e-6, atol=1e-6)
+    assert cell.step_weights()["context_z"] is None
+    assert np.abs(np.asarray(plain)).max() > 0

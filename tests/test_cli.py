@@ -120,7 +120,8 @@ def test_train_on_shards_and_feature_cache(workspace, tmp_path):
     [
         (["--shards", "prepared", "--manifest", "m.csv"], "drop --manifest"),
         (["--shards", "prepared", "--val-split", "test"], "drop --val-split"),
-        (["--manifest", "m.csv", "--val-shards", "prepared"], "--val-shards prepared needs --shards"),
+        (["--manifest", "m.csv", "--val-shards", "prepared"],
+         "--val-shards prepared needs --shards"),
     ],
 )
 def test_train_refuses_arguments_it_would_ignore(extra, fragment, capsys):

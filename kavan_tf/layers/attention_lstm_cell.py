@@ -123,7 +123,7 @@ class AttentionLSTMCell(keras.layers.Layer):
             x = ops.mean(inputs, axis=1)
             alpha = ops.ones_like(inputs[..., 0]) / ops.cast(ops.shape(inputs)[1], inputs.dtype)
         if kernels is None or (self.use_context and context_z is None):
-            weights = self.step_weights(context)
+            weights = self.step_weights(context if context_z is None else None)
             kernels = weights["kernels"] if kernels is None else kernels
             context_z = weights["context_z"] if context_z is None else context_z
         kernel_x, recurrent_kernel = kernels
@@ -140,17 +140,18 @@ class AttentionLSTMCell(keras.layers.Layer):
 
         Returns ``{"kernels": (W_x, U), "context_z": context W_context + b}``:
         the input kernel's block for the attended features, the recurrent
-        kernel, and (``use_context``; else ``None``) the context's constant
-        share of the pre-activations for ``context`` ``[..., d_H]``. Call it
-        from a layer's ``call`` (mixed precision casts the weights there).
+        kernel, and (``use_context`` and a ``context`` ``[..., d_H]`` given;
+        else ``None``) the context's constant share of the pre-activations.
+        Call it from a layer's ``call`` (mixed precision casts the weights
+        there).
         """
         if not self.use_context:
             return {"kernels": (self.lstm.kernel, self.lstm.recurrent_kernel), "context_z": None}
         kernel_x, kernel_context = split_kernel(self.lstm, self.lstm.kernel_splits[0])
-        return {
-            "kernels": (kernel_x, self.lstm.recurrent_kernel),
-            "context_z": input_projection(self.lstm, context, kernel_context),
-        }
+        context_z = None
+        if context is not None:
+            context_z = input_projection(self.lstm, context, kernel_context)
+        return {"kernels": (kernel_x, self.lstm.recurrent_kernel), "context_z": context_z}
 
     def split_output(self, outputs):
         """Splits ``concat([h, alpha])`` (any leading axes) into ``(h, alpha)``."""
