@@ -58,6 +58,26 @@ def matmul_flops_per_second(size: int = 4096, repeats: int = 5) -> float:
     return 2 * size**3 / best
 
 
+def head_and_batch(batch: int, optimizer: str = "fused", jit_compile: bool = False):
+    """The compiled paper-size head and one random batch ``(features, targets)``.
+
+    ``optimizer``: ``"fused"`` (the package's default, ``FusedAdam``) or
+    ``"keras"`` (``keras.optimizers.Adam``).
+    """
+    keras.utils.set_random_seed(0)
+    model = KavanModel(ModelConfig(input_mode="features", feature_shape=(H, W, D),
+                                   hidden_size=HIDDEN, num_frames=T))
+    model.compile(optimizer="auto" if optimizer == "fused" else keras.optimizers.Adam(1e-4),
+                  jit_compile=jit_compile)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(batch, T, H, W, D)).astype(np.float32)
+    heatmaps = rng.uniform(size=(batch, T, H, W)).astype(np.float32)
+    heatmaps /= heatmaps.sum(axis=(2, 3), keepdims=True)
+    targets = {"intensities": rng.uniform(-1, 1, (batch, 17)).astype(np.float32),
+               "category": rng.integers(0, 4, batch), "attention": heatmaps}
+    return model, features, targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
@@ -69,17 +89,7 @@ def main() -> None:
                         help="leave tf.data's autotuning on for the in-memory dataset")
     args = parser.parse_args()
 
-    keras.utils.set_random_seed(0)
-    model = KavanModel(ModelConfig(input_mode="features", feature_shape=(H, W, D),
-                                   hidden_size=HIDDEN, num_frames=T))
-    optimizer = "auto" if args.optimizer == "fused" else keras.optimizers.Adam(1e-4)
-    model.compile(optimizer=optimizer, jit_compile=args.jit_compile)
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(args.batch, T, H, W, D)).astype(np.float32)
-    heatmaps = rng.uniform(size=(args.batch, T, H, W)).astype(np.float32)
-    heatmaps /= heatmaps.sum(axis=(2, 3), keepdims=True)
-    targets = {"intensities": rng.uniform(-1, 1, (args.batch, 17)).astype(np.float32),
-               "category": rng.integers(0, 4, args.batch), "attention": heatmaps}
+    model, features, targets = head_and_batch(args.batch, args.optimizer, args.jit_compile)
     dataset = tf.data.Dataset.from_tensors((features, targets)).repeat()
     if not args.autotune:
         options = tf.data.Options()

@@ -13,17 +13,11 @@ The trace is also left in ``--logdir`` for TensorBoard's profile plugin.
 from __future__ import annotations
 
 import argparse
-import collections
 import tempfile
 
-import keras
-import numpy as np
 import tensorflow as tf
-from bench_head_training import HIDDEN, D, H, T, W  # same directory
-from profile_serving import op_times
-
-from kavan_tf.config import ModelConfig
-from kavan_tf.models import KavanModel
+from bench_head_training import head_and_batch  # same directory
+from profile_serving import op_times, print_tables
 
 
 def main() -> None:
@@ -35,17 +29,7 @@ def main() -> None:
     parser.add_argument("--logdir", default=None, help="default: a temporary folder")
     args = parser.parse_args()
 
-    keras.utils.set_random_seed(0)
-    model = KavanModel(ModelConfig(input_mode="features", feature_shape=(H, W, D),
-                                   hidden_size=HIDDEN, num_frames=T))
-    optimizer = "auto" if args.optimizer == "fused" else keras.optimizers.Adam(1e-4)
-    model.compile(optimizer=optimizer)
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(args.batch, T, H, W, D)).astype(np.float32)
-    heatmaps = rng.uniform(size=(args.batch, T, H, W)).astype(np.float32)
-    heatmaps /= heatmaps.sum(axis=(2, 3), keepdims=True)
-    targets = {"intensities": rng.uniform(-1, 1, (args.batch, 17)).astype(np.float32),
-               "category": rng.integers(0, 4, args.batch), "attention": heatmaps}
+    model, features, targets = head_and_batch(args.batch, args.optimizer)
     model.train_on_batch(features, targets)  # trace and warm up
     logdir = args.logdir or tempfile.mkdtemp(prefix="kavan_profile_")
     tf.profiler.experimental.start(logdir)
@@ -54,19 +38,8 @@ def main() -> None:
     tf.profiler.experimental.stop()
 
     times = op_times(logdir, args.steps)
-    by_type: collections.Counter = collections.Counter()
-    for name, ms in times.items():
-        by_type[name.rsplit(":", 1)[1]] += ms
-    print(f"| op type (batch {args.batch}, {args.optimizer} Adam) | ms per step |")
-    print("|---|---|")
-    for kind, ms in by_type.most_common(args.top):
-        print(f"| {kind} | {ms:.1f} |")
-    print(f"| all ops | {sum(by_type.values()):.1f} |")
-    print()
-    print("| op | ms per step |")
-    print("|---|---|")
-    for name, ms in times.most_common(args.top):
-        print(f"| `{name}` | {ms:.1f} |")
+    print_tables(times, f"op type (batch {args.batch}, {args.optimizer} Adam)", "ms per step",
+                 args.top)
     print(f"\ntrace: {logdir}")
 
 

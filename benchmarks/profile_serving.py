@@ -53,6 +53,26 @@ def op_times(logdir: str, calls: int) -> collections.Counter:
     return times
 
 
+def print_tables(times: collections.Counter, types_title: str, unit: str, top: int,
+                 skip: str | None = None, ops_title: str = "op") -> None:
+    """Markdown tables of ``times``: by op type (with the total), then the
+    ``top`` costliest ops (those whose name holds ``skip`` left out)."""
+    by_type: collections.Counter = collections.Counter()
+    for name, ms in times.items():
+        by_type[name.rsplit(":", 1)[1]] += ms
+    print(f"| {types_title} | {unit} |")
+    print("|---|---|")
+    for kind, ms in by_type.most_common(top):
+        print(f"| {kind} | {ms:.1f} |")
+    print(f"| all ops | {sum(by_type.values()):.1f} |")
+    print()
+    print(f"| {ops_title} | {unit} |")
+    print("|---|---|")
+    ops = [(name, ms) for name, ms in times.most_common() if not skip or skip not in name]
+    for name, ms in ops[:top]:
+        print(f"| `{name}` | {ms:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=list(PRECISIONS), default="float32")
@@ -72,19 +92,8 @@ def main() -> None:
     tf.profiler.experimental.stop()
 
     times = op_times(logdir, args.calls)
-    by_type: collections.Counter = collections.Counter()
-    for name, ms in times.items():
-        by_type[name.rsplit(":", 1)[1]] += ms
-    print(f"| op type ({args.precision}) | ms per call |")
-    print("|---|---|")
-    for kind, ms in by_type.most_common(args.top):
-        print(f"| {kind} | {ms:.1f} |")
-    print()
-    print("| op (convolutions left out) | ms per call |")
-    print("|---|---|")
-    others = [(name, ms) for name, ms in times.most_common() if "Conv2D" not in name]
-    for name, ms in others[: args.top]:
-        print(f"| `{name}` | {ms:.1f} |")
+    print_tables(times, f"op type ({args.precision})", "ms per call", args.top,
+                 skip="Conv2D", ops_title="op (convolutions left out)")
     print(f"\ntrace: {logdir}")
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -140,11 +137,5 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_fused_adam_under_mirrored_strategy_two_logical_cpus():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "REPLICAS 2 SAME" in result.stdout
+def test_fused_adam_under_mirrored_strategy_two_logical_cpus(run_script):
+    assert "REPLICAS 2 SAME" in run_script(MIRRORED_SCRIPT)
