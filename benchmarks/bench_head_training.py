@@ -7,10 +7,11 @@ layer shapes, times 3 for forward + backward (the usual estimate: the
 backward pass costs two forward passes). It compares the achieved FLOP/s with
 a large float32 matmul (4096 x 4096) in the same process. Goal: >= 50 %.
 
-The in-memory dataset has tf.data's autotuning turned off: on this 2-core
-machine its background work competed with the training step for the cores
-and made ``fit`` take 2.56 s per step at batch 32 (``--batch 32 --autotune``)
-instead of 1.42 s (``--batch 32``).
+The in-memory dataset has tf.data's autotuning turned off: with it on, a
+``fit`` call on the 2-core development machine returned up to 10.24 s after
+its last step, a cost per call rather than per step that a short timed
+``fit`` would spread over its steps (``--autotune`` keeps it on;
+docs/performance.md).
 
     python benchmarks/bench_head_training.py [--batch 128] [--steps 6]
 """
@@ -108,7 +109,8 @@ def main() -> None:
     forward_time = (time.perf_counter() - began) / args.steps
     forward_rate = forward_matmul_flops(args.batch) / forward_time
     peak = matmul_flops_per_second()
-    print(f"| head training (batch {args.batch}, paper size) | GFLOP/s | share of matmul | goal |")
+    print(f"| head training (batch {args.batch}, paper size, "
+          f"{model.count_params() / 1e6:.1f} M parameters) | GFLOP/s | share of matmul | goal |")
     print("|---|---|---|---|")
     print(f"| large float32 matmul (4096^3) | {peak / 1e9:.1f} | | |")
     print(f"| train step: {step * 1e3:.0f} ms | {achieved / 1e9:.1f} "

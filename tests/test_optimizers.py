@@ -98,7 +98,7 @@ def test_fused_adam_is_one_op_per_variable():
     np.testing.assert_allclose(variable.numpy(), 0.9, rtol=1e-5)
 
 
-def test_compile_auto_uses_fused_adam_and_reloads(tmp_path):
+def test_compile_auto_uses_fused_adam_and_its_config_round_trips():
     model = KavanModel(ModelConfig(input_mode="features", feature_shape=(2, 2, 8),
                                    hidden_size=8, attention_size=4, num_frames=4, node_size=2))
     model.compile(learning_rate=3e-3)
