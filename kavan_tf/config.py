@@ -349,8 +349,8 @@ class TrainConfig:
         mixed_precision: ``None``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
         output_dir: Checkpoints, logs and history go here.
         distribute: ``"auto"`` (MirroredStrategy over all GPUs, or
-            MultiWorkerMirroredStrategy under ``TF_CONFIG``), ``"none"`` or
-            ``"mirrored"``.
+            MultiWorkerMirroredStrategy under ``TF_CONFIG``, see
+            ``docs/training.md``), ``"none"`` or ``"mirrored"``.
     """
 
     epochs: int = 30

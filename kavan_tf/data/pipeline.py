@@ -169,6 +169,7 @@ def build_dataset(
     seed: int | None = None,
     batch_size: int | None = None,
     repeat: bool = False,
+    epoch: int | None = None,
 ) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(frames, targets)`` from manifest rows.
 
@@ -186,11 +187,20 @@ def build_dataset(
         seed: Shuffle/sampling seed; ``config.train.seed`` when ``None``.
         batch_size: ``config.data.batch_size`` when ``None``.
         repeat: Repeat forever.
+        epoch: Build the data of this one epoch only: the shuffle and the
+            frame sampling are seeded by ``(seed, epoch)`` and do not change
+            between iterations. :func:`kavan_tf.training.trainer.train`
+            chains such epochs, so that a run resumed at epoch ``k`` sees
+            the batches an uninterrupted run sees at epoch ``k``. ``None``:
+            one dataset that reshuffles and resamples on every iteration.
 
     Returns:
         The dataset.
     """
     seed = config.train.seed if seed is None else seed
+    reshuffle = training and epoch is None
+    if epoch is not None:
+        seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] & 0x7FFFFFFF)
     batch_size = config.data.batch_size if batch_size is None else batch_size
     paths = rows["path"].astype(str).tolist()
     keypoint_paths = (
@@ -230,9 +240,9 @@ def build_dataset(
 
     dataset = tf.data.Dataset.range(len(paths))
     if training:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=reshuffle)
     dataset = tf.data.Dataset.zip(
-        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training)
+        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle)
     )
     if repeat:
         dataset = dataset.repeat()

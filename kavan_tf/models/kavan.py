@@ -18,6 +18,7 @@ from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
+from kavan_tf.models.distributed_fit import DistributedFitFixes
 from kavan_tf.models.folding import fold_batch_norms
 from kavan_tf.training.optimizers import FusedAdam
 
@@ -27,7 +28,7 @@ OUTPUT_NAMES = ("intensities", "category", "attention")
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
-class KavanModel(keras.Model):
+class KavanModel(DistributedFitFixes, keras.Model):
     """Keypoint Attended Visual Attention Network (paper Fig. 2), any ablation row.
 
     A functional graph wrapped in a class. Input ``frames`` ``[B, T, H, W, 3]``

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 
 import tensorflow as tf
+
+from kavan_tf.training.cluster import check_tf_config
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def get_strategy(distribute: str = "auto") -> tf.distribute.Strategy:
         )
     if distribute == "none":
         return tf.distribute.get_strategy()
-    if distribute == "auto" and _tf_config_has_cluster():
+    if distribute == "auto" and check_tf_config() is not None:
         logger.info("TF_CONFIG is set: using MultiWorkerMirroredStrategy")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
@@ -41,14 +41,3 @@ def get_strategy(distribute: str = "auto") -> tf.distribute.Strategy:
         logger.info("Using MirroredStrategy with %d replicas", strategy.num_replicas_in_sync)
         return strategy
     return tf.distribute.get_strategy()
-
-
-def _tf_config_has_cluster() -> bool:
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return False
-    try:
-        cluster = json.loads(raw).get("cluster", {})
-    except (json.JSONDecodeError, AttributeError) as e:
-        raise ValueError(f"TF_CONFIG is not valid JSON: {e}. Received: TF_CONFIG={raw!r}") from e
-    return sum(len(v) for v in cluster.values()) > 1

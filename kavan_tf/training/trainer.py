@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ from kavan_tf.config import KavanConfig
 from kavan_tf.errors import ManifestError
 from kavan_tf.models.backbones import backbone_feature_shape
 from kavan_tf.models.kavan import KavanModel
+from kavan_tf.training.cluster import (
+    check_tf_config,
+    exit_on_signals,
+    restore_backup,
+    role_of,
+    write_dir,
+)
 from kavan_tf.training.strategy import get_strategy
 
 logger = logging.getLogger(__name__)
@@ -141,43 +149,105 @@ def train(
     if val_rows is not None and val_dataset is None:
         check_rows(val_rows, config, "validation rows")
     out = config.train.output_dir
-    os.makedirs(out, exist_ok=True)
-    config.save(os.path.join(out, "config.json"))
-
     configure_run(config)
+    # Checked before the strategy connects: a bad TF_CONFIG never leaves
+    # the other workers waiting.
+    check_tf_config()
     strategy = get_strategy(config.train.distribute)
-    with strategy.scope():
-        model = build_model(config)
-    grid = feature_grid(config)
-    train_ds = train_dataset
-    if train_ds is None:
-        train_ds = build_dataset(train_rows, config, training=True, feature_grid=grid)
-    val_ds = val_dataset
-    if val_ds is None and val_rows is not None:
-        val_ds = build_dataset(val_rows, config, training=False, feature_grid=grid)
-    monitor = "val_loss" if val_ds is not None else "loss"
-    callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(out, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoints", "last.keras")),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(out, "checkpoints", "best.keras"), monitor=monitor, save_best_only=True
-        ),
-        keras.callbacks.TensorBoard(os.path.join(out, "logs"), write_graph=False),
-        keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
-    ] + list(extra_callbacks or [])
-    os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
-    with quiet_dataset_warnings():
-        history = model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.train.epochs,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    model.save(os.path.join(out, "model.keras"))
-    with open(os.path.join(out, "history.json"), "w", encoding="utf-8") as f:
-        json.dump(history.history, f, indent=2)
+    role = role_of(strategy)
+    with exit_on_signals(role) as cleanup, write_dir(out, role, cleanup) as where:
+        os.makedirs(os.path.join(where, "checkpoints"), exist_ok=True)
+        if role.is_chief:
+            config.save(os.path.join(where, "config.json"))
+        else:
+            # Every worker resumes from the chief's backup (see cluster.py).
+            restore_backup(os.path.join(out, "backup"), os.path.join(where, "backup"))
+        with strategy.scope():
+            model = build_model(config)
+        grid = feature_grid(config)
+        train_ds, steps = train_dataset, None
+        if train_ds is None:
+            first = resumed_epoch(os.path.join(where, "backup"))
+            train_ds = epochs_dataset(train_rows, config, first, grid)
+            steps = math.ceil(len(train_rows) / config.data.batch_size)
+        val_ds = val_dataset
+        if val_ds is None and val_rows is not None:
+            val_ds = build_dataset(val_rows, config, training=False, feature_grid=grid)
+        if role.num_workers > 1:
+            train_ds, val_ds = _shard_by_data(train_ds), _shard_by_data(val_ds)
+        monitor = "val_loss" if val_ds is not None else "loss"
+        callbacks = [
+            keras.callbacks.BackupAndRestore(os.path.join(where, "backup")),
+            keras.callbacks.ModelCheckpoint(os.path.join(where, "checkpoints", "last.keras")),
+            keras.callbacks.ModelCheckpoint(
+                os.path.join(where, "checkpoints", "best.keras"),
+                monitor=monitor,
+                save_best_only=True,
+            ),
+            keras.callbacks.TensorBoard(os.path.join(where, "logs"), write_graph=False),
+            keras.callbacks.CSVLogger(os.path.join(where, "history.csv"), append=True),
+        ] + list(extra_callbacks or [])
+        with quiet_dataset_warnings():
+            history = model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=config.train.epochs,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                verbose=verbose if role.is_chief else 0,
+            )
+        # Saving reads variables that all workers hold: every worker saves.
+        model.save(os.path.join(where, "model.keras"))
+        with open(os.path.join(where, "history.json"), "w", encoding="utf-8") as f:
+            json.dump(history.history, f, indent=2)
     return TrainResult(model=model, history=history.history, output_dir=out)
+
+
+def resumed_epoch(backup_dir: str) -> int:
+    """The epoch a run restarted with ``backup_dir`` resumes at (0 for a new run).
+
+    Read from the ``training_metadata.json`` that
+    ``keras.callbacks.BackupAndRestore`` writes beside its weights.
+    """
+    path = os.path.join(backup_dir, "training_metadata.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return int(json.load(f)["epoch"])
+    except FileNotFoundError:
+        return 0
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: unreadable backup metadata ({e}); delete the backup "
+                         "folder to start again") from e
+
+
+def epochs_dataset(
+    rows: pd.DataFrame, config: KavanConfig, first_epoch: int, grid: tuple[int, int]
+) -> tf.data.Dataset:
+    """Epochs ``first_epoch .. config.train.epochs - 1`` of training data, one
+    after the other, each seeded by its own number (``build_dataset(epoch=e)``).
+
+    So epoch ``k`` holds the same batches whether the run started at 0 or was
+    resumed at ``k``. Train on it with ``steps_per_epoch`` set to one epoch's
+    batches.
+    """
+    from kavan_tf.data.pipeline import build_dataset
+
+    dataset = None
+    for epoch in range(first_epoch, max(config.train.epochs, first_epoch + 1)):
+        one = build_dataset(rows, config, training=True, feature_grid=grid, epoch=epoch)
+        dataset = one if dataset is None else dataset.concatenate(one)
+    return dataset
+
+
+def _shard_by_data(dataset: tf.data.Dataset | None) -> tf.data.Dataset | None:
+    """Shards by element, so that every worker's slice of a global batch is
+    the slice a single device would have trained on (file sharding would give
+    each worker other GIFs and other batches)."""
+    if dataset is None:
+        return None
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def with_overrides(config: KavanConfig, **sections: dict[str, Any]) -> KavanConfig:
