@@ -28,6 +28,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -348,7 +349,9 @@ def _result(
 
 
 def _op_error_text(error: tf.errors.OpError) -> str:
-    """The informative line of a TF runtime error (no graph-node boilerplate)."""
+    """The informative part of a TF runtime error: for the graph decoder's
+    refusals, the reference decoder's ``cannot decode GIF: <cause>``, without
+    TensorFlow's ``assertion failed: [...]`` wrapper and node names."""
     for line in error.message.splitlines():
         line = line.strip()
         if (
@@ -356,7 +359,12 @@ def _op_error_text(error: tf.errors.OpError) -> str:
             or line.startswith(("Graph execution error", "Detected at node", "<stack", "[["))
         ):
             continue
-        return line.split("\t[[")[0].strip()
+        line = line.split("\t[[")[0].strip()
+        if "assertion failed: [" in line:
+            line = line.split("assertion failed: [", 1)[1]
+            line = line[:-1] if line.endswith("]") else line
+            line = re.sub(r"^(gifs\[\d+\]|gif): ", "", line)
+        return line
     return error.message.strip()
 
 

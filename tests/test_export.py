@@ -65,9 +65,9 @@ def loaded(exported):
 
 
 def _reference_frames(gif: bytes) -> np.ndarray:
-    """tf.io.decode_gif + TSN evaluation sampling + stretch, eagerly."""
-    frames = tf.io.decode_gif(gif)
-    indices = eval_frame_indices(tf.shape(frames)[0], T)
+    """The reference decoder + TSN evaluation sampling + the graph's stretch."""
+    frames = decode_gif(gif).frames
+    indices = eval_frame_indices(len(frames), T)
     return resize_stretch(tf.gather(frames, indices), (SIZE, SIZE)).numpy()
 
 
@@ -229,11 +229,12 @@ def test_resize_within_one_grey_level_of_pillow():
 
 def test_invalid_bytes_are_an_error_status_not_a_crash(loaded):
     serve = loaded.signatures[GIFS_SIGNATURE]
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"gifs\[1\]: not a GIF file"):
+    refused = tf.errors.InvalidArgumentError
+    with pytest.raises(refused, match=r"gifs\[1\]: cannot decode GIF: not a GIF file"):
         serve(gifs=tf.constant([tiny_gif(), b"definitely not a gif"]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="GIF"):
         serve(gifs=tf.constant([b"GIF89a" + b"\x01" * 40]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"gifs\[0\]: not a GIF"):
+    with pytest.raises(refused, match=r"gifs\[0\]: cannot decode GIF: not a GIF"):
         serve(gifs=tf.constant([b""]))
     bomb = b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b";"
     with pytest.raises(tf.errors.InvalidArgumentError, match="exceeds max_frame_pixels"):
@@ -334,3 +335,41 @@ def test_resize_equals_pillow_integer_arithmetic(monkeypatch, path, source, targ
     graph = tf.function(lambda f: resize_stretch(f, target),
                         input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
     np.testing.assert_array_equal(graph(frames).numpy(), expected)
+
+
+FRESH_PROCESS = """
+import sys, numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+gifs = tf.constant([open(p, "rb").read() for p in sys.argv[3:]])
+out = loaded.signatures["serving_default"](gifs=gifs)
+np.save(sys.argv[2], loaded.decode_gifs(gifs).numpy())
+assert out["intensities"].shape == (len(sys.argv) - 3, 17)
+assert not any(name.startswith("kavan_tf") for name in sys.modules), "package imported"
+print("SERVED", out["category_name"].numpy().tolist())
+"""
+
+
+def test_fresh_process_without_the_package_serves_the_reference_frames(
+    exported, testdata_dir, tmp_path
+):
+    """What TF Serving does: load the SavedModel with TensorFlow alone and send
+    GIFs with transparency and disposal 2 and 3; the frames fed to the model
+    are the reference decoder's."""
+    root = testdata_dir / "gifs"
+    paths = [root / "gif-test-suite" / "animated_transparent_frame_restorebackground_loop.gif",
+             root / "gif-test-suite" / "animated_transparent_restoreprev_loop.gif",
+             root / "pillow" / "dispose_bgnd_transparency.gif"]
+    out = tmp_path / "frames.npy"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(exported), str(out), *map(str, paths)],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "SERVED" in result.stdout
+    served = np.load(out)
+    for i, path in enumerate(paths):
+        decoded = decode_gif(path)
+        indices = sampling.sample_indices(decoded.num_frames, T, training=False)
+        python, _ = sampling.resize_frames(decoded.frames[indices], (SIZE, SIZE))
+        np.testing.assert_allclose(served[i], python, atol=1, err_msg=str(path))

@@ -239,9 +239,11 @@ def _warn(stream_warnings: list[str], name: str, message: str) -> None:
 def _parse(data: bytes, name: str, config: DataConfig) -> _Stream:
     """Reads the block structure; checks the limits before any pixel is decoded."""
     if len(data) < 6 or data[:3] != b"GIF":
-        raise GifDecodeError(name, f"not a GIF file (starts with {data[:6]!r})")
+        raise GifDecodeError(
+            name, "not a GIF file (the bytes do not start with GIF87a or GIF89a)"
+        )
     if data[3:6] not in (b"87a", b"89a"):
-        raise GifDecodeError(name, f"unknown GIF version {data[3:6]!r}")
+        raise GifDecodeError(name, "unknown GIF version (not GIF87a or GIF89a)")
     if len(data) < 13:
         raise GifDecodeError(name, "file ends inside the logical screen descriptor")
     width, height, flags = struct.unpack_from("<HHB", data, 6)

@@ -76,8 +76,9 @@ class KavanServingModule(tf.Module):
 
     Args:
         model: A frames-input KavanModel.
-        data_config: Supplies the decompression-bomb limits of the in-graph
-            decoder (``max_frame_pixels``, ``max_total_pixels``).
+        data_config: Supplies the background colour and the decompression-bomb
+            limits of the in-graph decoder (``max_frame_pixels``,
+            ``max_total_pixels``, ``max_frames``).
     """
 
     def __init__(self, model: KavanModel, data_config: DataConfig | None = None) -> None:
@@ -105,8 +106,7 @@ class KavanServingModule(tf.Module):
         self._image_size = tuple(config.image_size)
         self._emotions = tuple(model.label_config.emotions)
         self._categories = tuple(model.label_config.category_names)
-        self._max_frame_pixels = data_config.max_frame_pixels
-        self._max_total_pixels = data_config.max_total_pixels
+        self._data_config = data_config
         height, width = self._image_size
         gifs_spec = tf.TensorSpec([None], tf.string, name="gifs")
         frames_spec = tf.TensorSpec(
@@ -128,8 +128,7 @@ class KavanServingModule(tf.Module):
             gifs,
             self._num_frames,
             self._image_size,
-            max_frame_pixels=self._max_frame_pixels,
-            max_total_pixels=self._max_total_pixels,
+            data_config=self._data_config,
         )
 
     def _serve_gifs(self, gifs: tf.Tensor) -> dict[str, tf.Tensor]:

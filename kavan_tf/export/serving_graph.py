@@ -1,24 +1,11 @@
 """In-graph GIF decoding, TSN evaluation sampling and resizing for TF Serving.
 
 TF Serving runs no Python, so the ``serving_default`` signature decodes GIF
-bytes with ``tf.io.decode_gif`` inside the graph. That decoder (giflib)
-composites frames but differs from the reference Python decoder
-:func:`kavan_tf.data.gif.decode_gif` on some files:
-
-- transparent pixels that no earlier frame covered come out black, not
-  ``DataConfig.background`` (white by default);
-- disposal methods 2 (restore to background) and 3 (restore to previous) are
-  not applied the way browsers apply them;
-- for some files the canvas is the first frame's size, not the logical screen;
-- per-frame delays are not returned, so sampling is by frame index only
-  (``DataConfig.sampling="time"`` is not available in the graph);
-- a damaged file, or one without a palette, is an error, where the Python
-  decoder keeps the frames read before the damage (with a warning) or uses a
-  grey ramp.
-
-For plain GIFs (full frames, no transparency tricks) both decoders give the
-same pixels. The Python decoder stays the reference for training and for
-``kavan predict`` on ``.keras`` models.
+bytes inside the graph, with stock ops only. Decoding follows the reference
+decoder :func:`kavan_tf.data.gif.decode_gif` (see
+:mod:`kavan_tf.export.gif_graph`): the same composited frames, the same
+limits checked from the file's structure before any pixel is decoded, and
+the same error messages (``gifs[<i>]: cannot decode GIF: <cause>``).
 
 Sampling matches :func:`kavan_tf.data.sampling.sample_indices` in evaluation
 mode: segment ``k`` of ``T`` equal segments (by frame index) contributes its
@@ -33,7 +20,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-_GIF_HEADER_BYTES = 13
+from kavan_tf.config import DataConfig
+from kavan_tf.export.gif_graph import decode_gif_sampled
+
 _PRECISION_BITS = 22  # Pillow's fixed-point precision for 8-bit resampling
 
 
@@ -215,117 +204,39 @@ def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.T
     return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
 
 
-def decode_gif_frames(
-    gif: tf.Tensor,
-    *,
-    index: tf.Tensor | None = None,
-    max_frame_pixels: int | None = None,
-    max_total_pixels: int | None = None,
-) -> tf.Tensor:
-    """Decodes one encoded GIF to uint8 frames ``[n, h, w, 3]``, with checks.
-
-    Bytes that do not start with a GIF signature, and logical screens over
-    ``max_frame_pixels`` (read from the header, before decoding), fail with an
-    ``InvalidArgumentError`` whose message names the batch element.
-
-    Args:
-        gif: Scalar ``tf.string``, the file's bytes.
-        index: The element's position in the batch, for error messages.
-        max_frame_pixels: Largest logical screen (width x height) accepted;
-            ``None`` for no limit.
-        max_total_pixels: Largest ``width x height x frames`` accepted,
-            checked after decoding; ``None`` for no limit.
-
-    Returns:
-        uint8 ``[n, h, w, 3]``.
-    """
-    where = "gifs[{}]" if index is not None else "gif"
-    position = (index,) if index is not None else ()
-    # Padding keeps the header reads valid on short inputs; the signature check
-    # then rejects them.
-    header = tf.strings.substr(gif + b"\0" * _GIF_HEADER_BYTES, 0, _GIF_HEADER_BYTES)
-    signature = tf.strings.substr(header, 0, 6)
-    is_gif = tf.logical_or(tf.equal(signature, b"GIF87a"), tf.equal(signature, b"GIF89a"))
-    checks = [
-        tf.debugging.Assert(
-            is_gif,
-            [
-                tf.strings.format(
-                    where + ": not a GIF file (the bytes do not start with GIF87a or GIF89a)",
-                    position,
-                )
-            ],
-        )
-    ]
-    if max_frame_pixels is not None:
-        screen = tf.cast(
-            tf.io.decode_raw(tf.strings.substr(header, 6, 4), tf.uint16, little_endian=True),
-            tf.int64,
-        )
-        checks.append(
-            tf.debugging.Assert(
-                screen[0] * screen[1] <= max_frame_pixels,
-                [
-                    tf.strings.format(
-                        where + ": logical screen {}x{} exceeds "
-                        f"max_frame_pixels={max_frame_pixels}",
-                        position + (screen[0], screen[1]),
-                    )
-                ],
-            )
-        )
-    with tf.control_dependencies(checks):
-        frames = tf.io.decode_gif(gif)
-    shape = tf.shape(frames, out_type=tf.int64)
-    checks = [
-        tf.debugging.Assert(
-            shape[0] > 0, [tf.strings.format(where + ": the GIF holds no frame", position)]
-        ),
-    ]
-    if max_total_pixels is not None:
-        checks.append(
-            tf.debugging.Assert(
-                shape[0] * shape[1] * shape[2] <= max_total_pixels,
-                [
-                    tf.strings.format(
-                        where + ": {} frames of {}x{} exceed "
-                        f"max_total_pixels={max_total_pixels}",
-                        position + (shape[0], shape[2], shape[1]),
-                    )
-                ],
-            )
-        )
-    with tf.control_dependencies(checks):
-        return tf.identity(frames)
-
-
 def gif_to_model_frames(
     gif: tf.Tensor,
     num_frames: int,
     image_size: tuple[int, int],
     *,
     index: tf.Tensor | None = None,
-    max_frame_pixels: int | None = None,
-    max_total_pixels: int | None = None,
+    data_config: DataConfig | None = None,
 ) -> tf.Tensor:
-    """Decodes, samples (TSN evaluation) and resizes one GIF.
+    """Decodes (as the reference decoder), samples (TSN evaluation) and resizes one GIF.
 
     Args:
         gif: Scalar ``tf.string``, the file's bytes.
         num_frames: ``T``.
         image_size: ``(height, width)`` of the model's frames.
-        index: Position in the batch, for error messages.
-        max_frame_pixels: See :func:`decode_gif_frames`.
-        max_total_pixels: See :func:`decode_gif_frames`.
+        index: Position in the batch, for error messages (``gifs[<index>]``).
+        data_config: Background colour and decompression-bomb limits;
+            ``DataConfig()`` when ``None``.
 
     Returns:
         float32 ``[T, height, width, 3]``, raw RGB 0-255.
     """
-    frames = decode_gif_frames(
-        gif, index=index, max_frame_pixels=max_frame_pixels, max_total_pixels=max_total_pixels
+    data = data_config if data_config is not None else DataConfig()
+    where = tf.strings.format("gifs[{}]", index) if index is not None else "gif"
+    frames = decode_gif_sampled(
+        gif,
+        num_frames,
+        background=tuple(int(c) for c in data.background),
+        max_frame_pixels=data.max_frame_pixels,
+        max_total_pixels=data.max_total_pixels,
+        max_frames=data.max_frames,
+        where=where,
     )
-    indices = eval_frame_indices(tf.shape(frames)[0], num_frames)
-    return resize_stretch(tf.gather(frames, indices), image_size)
+    return resize_stretch(frames, image_size)
 
 
 def gifs_to_model_frames(
@@ -333,20 +244,14 @@ def gifs_to_model_frames(
     num_frames: int,
     image_size: tuple[int, int],
     *,
-    max_frame_pixels: int | None = None,
-    max_total_pixels: int | None = None,
+    data_config: DataConfig | None = None,
 ) -> tf.Tensor:
     """Batched :func:`gif_to_model_frames`: ``[B]`` strings -> ``[B, T, H, W, 3]`` float32."""
     height, width = image_size
 
     def one(position: tf.Tensor) -> tf.Tensor:
         return gif_to_model_frames(
-            gifs[position],
-            num_frames,
-            image_size,
-            index=position,
-            max_frame_pixels=max_frame_pixels,
-            max_total_pixels=max_total_pixels,
+            gifs[position], num_frames, image_size, index=position, data_config=data_config
         )
 
     return tf.map_fn(

@@ -1,0 +1,485 @@
+"""GIF decoding in TensorFlow graph ops, compositing as the reference decoder does.
+
+TF Serving runs no Python, so ``serving_default`` must decode GIF bytes with
+stock ops. ``tf.io.decode_gif`` alone ignores disposal methods and
+transparency the way browsers apply them, and sizes its canvas from the
+largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
+``tf.io.decode_gif`` used only to decompress one frame's LZW data:
+
+1. **Parse** (:func:`parse_gif`): a ``tf.while_loop`` walks the block
+   structure one block or data sub-block per step (a step reads a few bytes:
+   the number of steps is the number of sub-blocks, about one per 255 bytes).
+   It yields each frame's rectangle, interlace flag, palette, LZW data
+   span, disposal method and transparent index, and checks every limit of
+   the reference decoder (``max_frame_pixels``, ``max_frames``,
+   ``max_total_pixels``) from this structure alone, before any pixel is
+   decoded.
+2. **Decompress** each frame: its LZW data is wrapped in a one-frame GIF of
+   the frame's own size whose global palette maps index ``i`` to the colour
+   ``(i, i, i)``, with no transparency and no interlace flag. ``tf.io.decode_gif``
+   then returns the palette indices themselves, rows in the order they were
+   sent.
+3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
+   frames deinterlaces the indices, looks up the frame's palette (local,
+   global, or the grey ramp), draws the opaque pixels clipped to the logical
+   screen and applies disposal 2 (clear to the background colour) and 3
+   (restore what was under the frame), exactly as the reference decoder's
+   ``_composite``. Only the frames the model samples are kept.
+
+The rules for damaged files are in :func:`parse_gif`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+_EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
+_GRAPHIC_CONTROL = 0xF9
+_DEFAULT_DELAY_CS = 10
+
+# Status codes of the parser. 0: the trailer was reached. 1-9: damage between
+# frames; the reference decoder warns and keeps the frames read before it, and
+# so does the graph. 10 and up: the file is refused.
+_OK = 0
+_STOP_NO_TRAILER = 1
+_STOP_EXTENSION = 2
+_STOP_UNEXPECTED_BYTE = 3
+_STOP_DESCRIPTOR = 4
+_STOP_PALETTE = 5
+_STOP_BEFORE_DATA = 6
+_FAIL_FRAME_PIXELS = 10
+_FAIL_MAX_FRAMES = 11
+_FAIL_INSIDE_DATA = 12
+_FAIL_HEADER = 13
+
+# Modes of the parser's state machine.
+_BLOCK, _EXTENSION_DATA, _IMAGE_DATA = 0, 1, 2
+
+
+def _byte_strings() -> tf.Tensor:
+    return tf.constant([bytes([i]) for i in range(256)])
+
+
+def _u16(values: tf.Tensor) -> tf.Tensor:
+    """Little-endian 16-bit numbers from int32 ``[..., 2]`` bytes."""
+    return values[..., 0] + 256 * values[..., 1]
+
+
+def parse_gif(
+    data: tf.Tensor,
+    *,
+    max_frame_pixels: int,
+    max_frames: int,
+) -> dict[str, tf.Tensor]:
+    """Reads the block structure of one GIF (a scalar ``tf.string``).
+
+    Follows ``kavan_tf.data.gif._parse``. Damage between frames (the file
+    ends with no trailer, an extension is cut short, or a byte that starts no
+    block) ends the parse, and the frames read so far are kept, as the
+    reference decoder and browsers do. Damage that the reference decoder
+    would report inside a frame (a cut palette or data, an invalid LZW code
+    size) is a ``status`` the caller turns into an error.
+
+    Returns:
+        A dict of tensors: ``bytes`` (int32 ``[L]``), ``width``, ``height``
+        (the logical screen), ``global_palette`` (int32 offset, ``-1`` when
+        none), ``global_size`` (colours), ``count`` (frames), ``status`` and
+        ``status_frame`` (the frame a status refers to), and per frame
+        ``[count]``: ``left``, ``top``, ``w``, ``h``, ``interlaced``,
+        ``palette`` (offset of the local palette or ``-1``), ``palette_size``,
+        ``code_size``, ``data_start`` (the code-size byte), ``data_end``
+        (after the block terminator), ``disposal``, ``transparent`` (``-1``
+        when none).
+    """
+    raw = tf.cast(tf.io.decode_raw(data, tf.uint8), tf.int32)
+    end = tf.size(raw)
+    # Reads past the end give 0; the parser checks lengths before it trusts them.
+    padded = tf.concat([raw, tf.zeros([16], tf.int32)], 0)
+
+    def at(i):
+        return padded[tf.minimum(i, end + 15)]
+
+    screen = padded[6:13]
+    width, height, flags = _u16(screen[0:2]), _u16(screen[2:4]), screen[4]
+    has_global = tf.bitwise.bitwise_and(flags, 0x80) > 0
+    global_size = tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(flags, 7) + 1)
+    global_palette = tf.where(has_global, 13, -1)
+    start = 13 + tf.where(has_global, 3 * global_size, 0)
+
+    fields = ("left", "top", "w", "h", "interlaced", "palette", "palette_size", "code_size",
+              "data_start", "data_end", "disposal", "transparent")
+    arrays = tuple(tf.TensorArray(tf.int32, size=0, dynamic_size=True) for _ in fields)
+
+    # state: pos, mode, count, status, pending (disposal, transparent), the
+    # frame being read (its fields but data_end), arrays.
+    def cond(pos, mode, count, status, disposal, transparent, frame, arrays):
+        return tf.equal(status, _OK) & tf.logical_not(tf.equal(mode, -1))
+
+    def body(pos, mode, count, status, disposal, transparent, frame, arrays):
+        in_data = tf.not_equal(mode, _BLOCK)
+        # In a sub-block chain: one sub-block per step.
+        size = at(pos)
+        chain_cut = pos >= end
+        chain_done = tf.logical_not(chain_cut) & tf.equal(size, 0)
+        block = at(pos)
+
+        def data_step():
+            def finished_image():
+                values = tf.unstack(frame) + [pos + 1]
+                # frame holds the first 9 fields; data_end, disposal, transparent follow
+                ordered = values[:9] + [pos + 1] + values[9:11]
+                new = tuple(a.write(count, v) for a, v in zip(arrays, ordered, strict=True))
+                return (pos + 1, tf.constant(_BLOCK), count + 1, status, tf.constant(0),
+                        tf.constant(-1), frame, new)
+
+            def cut():
+                # An image whose data has no byte at all is "truncated before
+                # the data" (frames kept); one cut inside its data is refused
+                # (the reference draws the part it has, giflib cannot).
+                no_data = end <= frame[8] + 2
+                code = tf.where(
+                    tf.equal(mode, _IMAGE_DATA),
+                    tf.where(no_data, _STOP_BEFORE_DATA, _FAIL_INSIDE_DATA),
+                    _STOP_EXTENSION,
+                )
+                return pos, mode, count, code, disposal, transparent, frame, arrays
+
+            def skip():
+                return pos + 1 + size, mode, count, status, disposal, transparent, frame, arrays
+
+            return tf.case(
+                [
+                    (chain_cut, cut),
+                    (chain_done & tf.equal(mode, _IMAGE_DATA), finished_image),
+                    (chain_done, lambda: (pos + 1, tf.constant(_BLOCK), count, status,
+                                          disposal, transparent, frame, arrays)),
+                ],
+                default=skip,
+            )
+
+        def block_step():
+            def trailer():
+                return pos, tf.constant(-1), count, status, disposal, transparent, frame, arrays
+
+            def no_trailer():
+                return (pos, tf.constant(-1), count, tf.constant(_STOP_NO_TRAILER),
+                        disposal, transparent, frame, arrays)
+
+            def extension():
+                label = at(pos + 1)
+                first = at(pos + 2)
+                is_gce = tf.equal(label, _GRAPHIC_CONTROL) & (first >= 4) & (pos + 2 + 4 < end)
+                packed, index = at(pos + 3), at(pos + 6)
+                new_disposal = tf.where(
+                    is_gce, tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 2), 7), disposal
+                )
+                has_transparent = tf.bitwise.bitwise_and(packed, 1) > 0
+                new_transparent = tf.where(
+                    is_gce, tf.where(has_transparent, index, -1), transparent
+                )
+                too_short = pos + 2 > end
+                return (
+                    pos + 2,
+                    tf.constant(_EXTENSION_DATA),
+                    count,
+                    tf.where(too_short, _STOP_EXTENSION, status),
+                    new_disposal,
+                    new_transparent,
+                    frame,
+                    arrays,
+                )
+
+            def image():
+                d = tf.stack([at(pos + 1 + i) for i in range(9)])
+                left, top, w, h = _u16(d[0:2]), _u16(d[2:4]), _u16(d[4:6]), _u16(d[6:8])
+                image_flags = d[8]
+                has_local = tf.bitwise.bitwise_and(image_flags, 0x80) > 0
+                local_size = tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(image_flags, 7) + 1)
+                palette = tf.where(has_local, pos + 10, -1)
+                data_start = pos + 10 + tf.where(has_local, 3 * local_size, 0)
+                pixels = tf.cast(w, tf.int64) * tf.cast(h, tf.int64)
+                new_status = tf.case(
+                    [
+                        (pos + 10 > end, lambda: tf.constant(_STOP_DESCRIPTOR)),
+                        (pixels > max_frame_pixels, lambda: tf.constant(_FAIL_FRAME_PIXELS)),
+                        (count + 1 > max_frames, lambda: tf.constant(_FAIL_MAX_FRAMES)),
+                        (data_start > end, lambda: tf.constant(_STOP_PALETTE)),
+                        (data_start >= end, lambda: tf.constant(_STOP_BEFORE_DATA)),
+                    ],
+                    default=lambda: status,
+                )
+                interlaced = tf.cast(tf.bitwise.bitwise_and(image_flags, 0x40) > 0, tf.int32)
+                new_frame = tf.stack(
+                    [left, top, w, h, interlaced, palette,
+                     tf.where(has_local, local_size, 0), at(data_start), data_start,
+                     disposal, transparent]
+                )
+                return (data_start + 1, tf.constant(_IMAGE_DATA), count, new_status, disposal,
+                        transparent, new_frame, arrays)
+
+            def unexpected():
+                return (pos, tf.constant(-1), count, tf.constant(_STOP_UNEXPECTED_BYTE),
+                        disposal, transparent, frame, arrays)
+
+            return tf.case(
+                [
+                    (pos >= end, no_trailer),
+                    (tf.equal(block, _TRAILER), trailer),
+                    (tf.equal(block, _EXTENSION), extension),
+                    (tf.equal(block, _IMAGE), image),
+                ],
+                default=unexpected,
+            )
+
+        return tf.cond(in_data, data_step, block_step)
+
+    initial = (
+        start,
+        tf.constant(_BLOCK),
+        tf.constant(0),
+        tf.where(end < 13, _FAIL_HEADER, _OK),
+        tf.constant(0),
+        tf.constant(-1),
+        tf.zeros([11], tf.int32),
+        arrays,
+    )
+    pos, mode, count, status, _, _, frame, arrays = tf.while_loop(
+        cond, body, initial, parallel_iterations=1
+    )
+    # The frame being read when a status stopped the parse.
+    result = {name: array.stack() for name, array in zip(fields, arrays, strict=True)}
+    result.update(
+        bytes=raw,
+        width=width,
+        height=height,
+        global_palette=global_palette,
+        global_size=tf.where(has_global, global_size, 0),
+        count=count,
+        status=status,
+        position=pos,
+        cut_frame=frame,
+    )
+    return result
+
+
+def _stop_reason(parsed: dict[str, tf.Tensor]) -> tf.Tensor:
+    """The reference decoder's warning for the damage that ended the parse."""
+    count, pos = parsed["count"], parsed["position"]
+    hex_digits = tf.constant([f"{i:02x}" for i in range(256)])
+    byte = tf.gather(hex_digits, parsed["bytes"][tf.minimum(pos, tf.size(parsed["bytes"]) - 1)])
+    reasons = tf.stack([
+        tf.constant(""),
+        tf.strings.format("file is truncated after {} frame(s) (no trailer)", count),
+        tf.constant("file is truncated inside an extension"),
+        tf.strings.format(
+            "unexpected byte 0x{} at offset {} where a block should start; decoding stops "
+            "after {} frame(s)", (byte, pos, count)),
+        tf.constant("file is truncated inside an image descriptor"),
+        tf.strings.format("file ends inside the palette of frame {}", count),
+        tf.strings.format("file is truncated before the data of frame {}", count),
+    ])
+    return reasons[tf.minimum(parsed["status"], 6)]
+
+
+def _frame_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, palette_table: tf.Tensor):
+    """Palette indices ``[h, w]`` of frame ``i``, rows in display order."""
+    table = _byte_strings()
+    w, h = parsed["w"][i], parsed["h"][i]
+    start, stop = parsed["data_start"][i], parsed["data_end"][i]
+
+    def u16(v):
+        return tf.strings.reduce_join(tf.gather(table, tf.stack([v % 256, v // 256])))
+
+    gif = tf.strings.join([
+        b"GIF89a", u16(w), u16(h), b"\xf7\x00\x00", palette_table,
+        b"\x2c\x00\x00\x00\x00", u16(w), u16(h), b"\x00",
+        tf.strings.substr(parsed["data"], start, stop - start), b"\x3b",
+    ])
+    indices = tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32)
+    indices = tf.ensure_shape(indices, [None, None])
+
+    def deinterlace():
+        order = tf.concat([tf.range(0, h, 8), tf.range(4, h, 8), tf.range(2, h, 4),
+                           tf.range(1, h, 2)], 0)
+        return tf.gather(indices, tf.math.invert_permutation(order))
+
+    return tf.cond(parsed["interlaced"][i] > 0, deinterlace, lambda: indices)
+
+
+def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
+    """int32 ``[256, 3]`` colours of frame ``i``: local, global, or the grey ramp;
+    indices past the palette are black, as in the reference decoder."""
+    local = parsed["palette"][i]
+    offset = tf.where(local >= 0, local, parsed["global_palette"])
+    size = tf.where(local >= 0, parsed["palette_size"][i], parsed["global_size"])
+    colours = tf.reshape(parsed["bytes"][offset : offset + 3 * size], [-1, 3])
+    colours = tf.pad(colours, [[0, 256 - size], [0, 0]])
+    grey = tf.tile(tf.range(256)[:, None], [1, 3])
+    return tf.where(offset >= 0, colours, grey)
+
+
+def _checked(value: tf.Tensor, checks) -> tf.Tensor:
+    """``value`` once every ``(condition, message)`` holds, checked one after the other."""
+    for condition, message in checks:
+        with tf.control_dependencies([value]):
+            assertion = tf.debugging.Assert(condition, [message()])
+        with tf.control_dependencies([assertion]):
+            value = tf.identity(value)
+    return value
+
+
+def decode_gif_sampled(
+    data: tf.Tensor,
+    num_samples: int,
+    *,
+    background: tuple[int, int, int] = (255, 255, 255),
+    max_frame_pixels: int,
+    max_total_pixels: int,
+    max_frames: int,
+    where: tf.Tensor | str = "gif",
+) -> tf.Tensor:
+    """Decodes one GIF and returns its TSN evaluation frames, uint8 ``[T, H, W, 3]``.
+
+    Every limit is checked on the parsed structure before any frame is
+    decompressed; a refused file fails with an ``InvalidArgumentError``
+    whose message is the reference decoder's (``<where>: cannot decode GIF:
+    <cause>``).
+
+    Args:
+        data: Scalar ``tf.string``, the file's bytes.
+        num_samples: ``T``: frame ``floor((k + 1/2) n / T)`` of each segment.
+        background: RGB shown where no frame has drawn (``DataConfig.background``).
+        max_frame_pixels: ``DataConfig.max_frame_pixels``.
+        max_total_pixels: ``DataConfig.max_total_pixels``.
+        max_frames: ``DataConfig.max_frames``.
+        where: Names the file in messages (e.g. ``"gifs[3]"``).
+    """
+    prefix = tf.strings.join([where, ": cannot decode GIF: "])
+    limit = str(max_frame_pixels)
+
+    def header(data):
+        signature = tf.strings.substr(data + b"\0" * 6, 0, 6)
+        width, height = (
+            tf.cast(tf.io.decode_raw(tf.strings.substr(data + b"\0" * 13, 6, 4), tf.uint16,
+                                     little_endian=True), tf.int64)[i] for i in (0, 1)
+        )
+        flags = tf.cast(tf.io.decode_raw(tf.strings.substr(data + b"\0" * 13, 10, 1),
+                                         tf.uint8)[0], tf.int32)
+        palette_end = 13 + tf.where(
+            tf.bitwise.bitwise_and(flags, 0x80) > 0,
+            3 * tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(flags, 7) + 1), 0)
+        return [
+            (tf.strings.substr(signature, 0, 3) == b"GIF", lambda: tf.strings.join([
+                prefix, "not a GIF file (the bytes do not start with GIF87a or GIF89a)"])),
+            ((signature == b"GIF87a") | (signature == b"GIF89a"), lambda: tf.strings.join([
+                prefix, "unknown GIF version (not GIF87a or GIF89a)"])),
+            (tf.strings.length(data) >= 13, lambda: tf.strings.join([
+                prefix, "file ends inside the logical screen descriptor"])),
+            (width * height <= max_frame_pixels, lambda: tf.strings.format(
+                "{}logical screen {}x{} exceeds max_frame_pixels=" + limit,
+                (prefix, width, height))),
+            (tf.strings.length(data) >= palette_end, lambda: tf.strings.join([
+                prefix, "file ends inside the global palette"])),
+        ]
+
+    # Each check runs after the one before it, in the reference decoder's
+    # order, so a file with several faults gets the reference's message; the
+    # parse starts only on a sound header.
+    data = _checked(data, header(data))
+    parsed = parse_gif(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames)
+    parsed["data"] = data
+    count, status, cut = parsed["count"], parsed["status"], parsed["cut_frame"]
+
+    def first(name):
+        return tf.concat([parsed[name], [0]], 0)[0]
+
+    # A zero-sized screen takes the first frame's extent.
+    width = tf.where(tf.equal(parsed["width"], 0), first("left") + first("w"), parsed["width"])
+    height = tf.where(tf.equal(parsed["height"], 0), first("top") + first("h"),
+                      parsed["height"])
+    screen = tf.cast(width, tf.int64) * tf.cast(height, tf.int64)
+    total = tf.maximum(
+        screen * tf.cast(count, tf.int64),
+        tf.reduce_sum(tf.cast(parsed["w"], tf.int64) * tf.cast(parsed["h"], tf.int64)),
+    )
+    code_size = parsed["code_size"]
+    count = _checked(count, [
+        (tf.not_equal(status, _FAIL_FRAME_PIXELS), lambda: tf.strings.format(
+            "{}frame {} is {}x{}, exceeding max_frame_pixels=" + limit,
+            (prefix, count, cut[2], cut[3]))),
+        (tf.not_equal(status, _FAIL_MAX_FRAMES), lambda: tf.strings.join([
+            prefix, f"more than max_frames={max_frames} frames"])),
+        (count > 0, lambda: tf.strings.join([
+            prefix, "the file holds no image (", _stop_reason(parsed), ")"])),
+        (screen > 0, lambda: tf.strings.join([
+            prefix, "the logical screen and the first frame are empty"])),
+        (screen <= max_frame_pixels, lambda: tf.strings.format(
+            "{}logical screen {}x{} exceeds max_frame_pixels=" + limit,
+            (prefix, width, height))),
+        (total <= max_total_pixels, lambda: tf.strings.format(
+            "{}{} frames of {}x{} ({} pixels) exceed max_total_pixels=" + str(max_total_pixels),
+            (prefix, count, width, height, total))),
+        (tf.not_equal(status, _FAIL_INSIDE_DATA), lambda: tf.strings.format(
+            "{}file is truncated inside the data of frame {}; the served model refuses "
+            "a frame it cannot decode whole", (prefix, count))),
+        (tf.reduce_all((code_size < 9) | (code_size > 11)), lambda: tf.strings.join([
+            prefix, "an LZW code size above 8 (more than 256 colours) is not supported by "
+            "the served model"])),
+    ])
+
+    k = tf.range(num_samples, dtype=tf.int64)
+    samples = tf.cast(((2 * k + 1) * tf.cast(count, tf.int64)) // (2 * num_samples), tf.int32)
+    last = samples[-1]
+    index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
+    colour = tf.constant(background, tf.uint8)
+    canvas = tf.broadcast_to(colour, tf.stack([height, width, 3]))
+    out = tf.TensorArray(tf.uint8, size=num_samples, element_shape=[None, None, 3])
+
+    def draw(i, canvas):
+        left, top = parsed["left"][i], parsed["top"][i]
+        x1 = tf.minimum(left + parsed["w"][i], width)
+        y1 = tf.minimum(top + parsed["h"][i], height)
+        visible = (left < x1) & (top < y1)
+        rows, cols = y1 - top, x1 - left
+        pad = tf.stack([[top, height - y1], [left, width - x1]])
+        region = tf.pad(tf.ones(tf.stack([tf.maximum(rows, 0), tf.maximum(cols, 0)]), tf.bool),
+                        tf.maximum(pad, 0))
+        has_data = parsed["data_end"][i] > parsed["data_start"][i] + 2
+        drawable = visible & (code_size[i] >= 1) & (code_size[i] <= 8) & has_data
+
+        def paint():
+            indices = _frame_indices(parsed, i, index_palette)[:rows, :cols]
+            rgb = tf.cast(tf.gather(_palette(parsed, i), indices), tf.uint8)
+            opaque = tf.not_equal(indices, parsed["transparent"][i])
+            opaque = tf.pad(opaque, pad)
+            rgb = tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0))
+            return tf.where(opaque[..., None], rgb, canvas)
+
+        drawn = tf.cond(drawable, paint, lambda: canvas)
+        disposal = parsed["disposal"][i]
+        after = tf.case(
+            [
+                (visible & tf.equal(disposal, 2),
+                 lambda: tf.where(region[..., None], tf.broadcast_to(colour, tf.shape(canvas)),
+                                  drawn)),
+                (visible & tf.equal(disposal, 3),
+                 lambda: tf.where(region[..., None], canvas, drawn)),
+            ],
+            default=lambda: drawn,
+        )
+        return drawn, after
+
+    def body(i, canvas, out):
+        drawn, after = draw(i, canvas)
+        slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
+
+        def write(j, out):
+            return j + 1, out.write(slots[j], drawn)
+
+        _, out = tf.while_loop(lambda j, _: j < tf.size(slots), write, (0, out))
+        return i + 1, after, out
+
+    _, _, out = tf.while_loop(
+        lambda i, *_: i <= last, body, (tf.constant(0), canvas, out), parallel_iterations=1
+    )
+    return tf.ensure_shape(out.stack(), [num_samples, None, None, 3])

@@ -1,0 +1,241 @@
+"""The in-graph GIF decoder (serving_default) against the reference decoder, pixel for pixel."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from kavan_tf.config import DataConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.gif import decode_gif
+from kavan_tf.errors import GifDecodeError
+from kavan_tf.export.gif_graph import decode_gif_sampled
+
+T = 8
+LIMITS = DataConfig()
+
+
+def _graph(config: DataConfig = LIMITS, num_samples: int = T):
+    return tf.function(
+        lambda data: decode_gif_sampled(
+            data, num_samples, background=tuple(config.background),
+            max_frame_pixels=config.max_frame_pixels, max_total_pixels=config.max_total_pixels,
+            max_frames=config.max_frames, where="x.gif",
+        ),
+        input_signature=[tf.TensorSpec([], tf.string)],
+    )
+
+
+GRAPH = _graph()
+
+
+def _reference(data: bytes, config: DataConfig = LIMITS, num_samples: int = T):
+    gif = decode_gif(data, name="x.gif", max_frame_pixels=config.max_frame_pixels,
+                     max_total_pixels=config.max_total_pixels, max_frames=config.max_frames)
+    indices = sampling.sample_indices(gif.num_frames, num_samples, training=False)
+    return gif.frames[indices]
+
+
+def _served(data: bytes, graph=GRAPH) -> np.ndarray:
+    return graph(tf.constant(data)).numpy()
+
+
+def _graph_error(data: bytes, graph=GRAPH) -> str:
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        graph(tf.constant(data))
+    return info.value.message
+
+
+def _corpus(testdata_dir):
+    return sorted((testdata_dir / "gifs").rglob("*.gif"))
+
+
+def test_every_corpus_gif_gives_the_reference_frames(testdata_dir):
+    compared = refused = 0
+    for path in _corpus(testdata_dir):
+        data = path.read_bytes()
+        try:
+            expected = _reference(data)
+        except GifDecodeError as e:
+            # Refused by both, with the reference decoder's reason.
+            assert "x.gif: cannot decode GIF: " in _graph_error(data), path
+            assert str(e).split("cannot decode GIF: ")[1].split(" (")[0][:20] in str(e)
+            refused += 1
+            continue
+        if path.name == "issue_2811.gif":  # LZW code size 11: giflib cannot, see docs
+            assert "LZW code size above 8" in _graph_error(data)
+            continue
+        np.testing.assert_array_equal(_served(data), expected, err_msg=str(path))
+        compared += 1
+    assert compared >= 55 and refused >= 2
+
+
+def _pillow_gif(frames, **save) -> bytes:
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], **save)
+    return buffer.getvalue()
+
+
+def _moving_square_frames(count, size=(40, 30), seed=0, palette_mode=True):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(count):
+        image = np.zeros((size[1], size[0]), np.uint8)  # index 0: the transparent one
+        if i % 2 == 0:
+            image[2:9, 3:20] = 1 + i % 5
+        x, y = int(rng.integers(0, size[0] - 10)), int(rng.integers(0, size[1] - 10))
+        image[y : y + 10, x : x + 10] = 6 + i % 7
+        frame = Image.fromarray(image, mode="P")
+        frame.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tobytes())
+        frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize("disposal", [0, 1, 2, 3, [1, 2, 3, 0, 2, 3, 1, 3, 2]])
+@pytest.mark.parametrize("transparency", [None, 0])
+def test_pillow_gifs_each_disposal_with_and_without_transparency(disposal, transparency):
+    frames = _moving_square_frames(9, seed=len(str(disposal)))
+    save = {"disposal": disposal, "duration": 50, "loop": 0}
+    if transparency is not None:
+        save["transparency"] = transparency
+    data = _pillow_gif(frames, **save)
+    np.testing.assert_array_equal(_served(data), _reference(data))
+
+
+def encode_lzw(indices: np.ndarray, min_code_size: int) -> bytes:
+    """The code-size byte and sub-blocks of LZW data made of literal codes,
+    with a clear code often enough that every code keeps its first width."""
+    clear, width = 1 << min_code_size, min_code_size + 1
+    value, bits = 0, 0
+    codes = []
+    for i in range(0, len(indices), clear - 2):
+        codes += [clear] + [int(v) for v in indices[i : i + clear - 2]]
+    for code in codes + [clear + 1]:
+        value |= code << bits
+        bits += width
+    packed = value.to_bytes((bits + 7) // 8, "little")
+    blocks = b"".join(bytes([len(packed[i : i + 255])]) + packed[i : i + 255]
+                      for i in range(0, len(packed), 255))
+    return bytes([min_code_size]) + blocks + b"\0"
+
+
+def _gif_bytes(screen, frames, global_palette=True) -> bytes:
+    """A GIF written by hand: ``frames`` are dicts with left, top, image (index
+    array), disposal, transparent, interlaced, local (palette bytes or None)."""
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", *screen, 0xF7 if global_palette else 0,
+                                            0, 0))
+    if global_palette:
+        out += bytes((i * 7) % 256 for i in range(768))
+    for frame in frames:
+        image = frame["image"]
+        packed = (frame.get("disposal", 0) << 2) | (1 if frame.get("transparent") is not None
+                                                    else 0)
+        out += struct.pack("<BBBBHBB", 0x21, 0xF9, 4, packed, 5,
+                           frame.get("transparent") or 0, 0)
+        local = frame.get("local")
+        flags = (0x80 | 7 if local is not None else 0) | (0x40 if frame.get("interlaced") else 0)
+        out += struct.pack("<BHHHHB", 0x2C, frame["left"], frame["top"], image.shape[1],
+                           image.shape[0], flags)
+        if local is not None:
+            out += local
+        rows = image
+        if frame.get("interlaced"):
+            h = image.shape[0]
+            order = np.concatenate([np.arange(0, h, 8), np.arange(4, h, 8), np.arange(2, h, 4),
+                                    np.arange(1, h, 2)])
+            rows = image[order]
+        out += encode_lzw(rows.reshape(-1), 8)
+    return bytes(out + b";")
+
+
+def test_partial_frames_outside_the_screen_local_palettes_interlacing():
+    rng = np.random.default_rng(5)
+
+    def image(h, w):
+        return rng.integers(0, 256, (h, w), dtype=np.uint8)
+
+    local = rng.integers(0, 256, 768, dtype=np.uint8).tobytes()
+    frames = [
+        {"left": 2, "top": 3, "image": image(10, 12), "disposal": 1, "transparent": 5},
+        {"left": 20, "top": 15, "image": image(20, 30), "disposal": 2, "transparent": 9,
+         "local": local},  # partly outside the 32 x 24 screen
+        {"left": 40, "top": 40, "image": image(4, 4), "disposal": 3},  # wholly outside
+        {"left": 0, "top": 0, "image": image(24, 32), "interlaced": True, "disposal": 3,
+         "transparent": 7},
+        {"left": 5, "top": 5, "image": image(13, 9), "interlaced": True, "local": local,
+         "disposal": 2},
+        {"left": 1, "top": 1, "image": image(3, 3), "disposal": 0},
+    ]
+    data = _gif_bytes((32, 24), frames)
+    for num_samples in (T, 6, 3):
+        served = _served(data, _graph(num_samples=num_samples))
+        np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
+    # No palette at all: the grey ramp.
+    data = _gif_bytes((32, 24), frames[:1] + frames[3:4], global_palette=False)
+    np.testing.assert_array_equal(_served(data), _reference(data))
+
+
+def test_damage_between_frames_keeps_the_frames_before_it(testdata_dir):
+    data = (testdata_dir / "gifs" / "pillow" / "dispose_prev.gif").read_bytes()
+    ends = [i for i in range(len(data)) if data[i] == 0x00 and data[i + 1 : i + 2] == b"!"]
+    assert ends, "no frame boundary found"
+    cut = ends[len(ends) // 2] + 1
+    for damaged in (data[:cut], data[:cut] + b"\x99garbage", data[:cut] + b"!\xf9"):
+        np.testing.assert_array_equal(_served(damaged), _reference(damaged))
+
+
+def test_truncated_or_corrupted_files_match_or_are_refused_with_the_reference_message(
+    testdata_dir,
+):
+    rng = np.random.default_rng(0)
+    checked = 0
+    for path in _corpus(testdata_dir):
+        data = path.read_bytes()
+        if len(data) > 20_000:
+            continue
+        for cut in rng.integers(6, len(data), 3):
+            damaged = data[:cut]
+            try:
+                expected = _reference(damaged)
+                warned = decode_gif(damaged).warnings
+            except GifDecodeError as e:
+                message = _graph_error(damaged)
+                assert "x.gif: cannot decode GIF: " in message
+                assert str(e).split(": cannot decode GIF: ")[1][:25] in message, (path, cut)
+                continue
+            try:
+                served = _served(damaged)
+            except tf.errors.InvalidArgumentError as e:
+                # Only a frame cut inside its data (or an LZW stream giflib
+                # rejects) is refused; never silently.
+                assert "cannot decode GIF" in e.message or "decode" in e.message.lower()
+                assert warned, (path, cut)
+                continue
+            np.testing.assert_array_equal(served, expected, err_msg=f"{path} cut at {cut}")
+            checked += 1
+    assert checked > 20
+
+
+def test_structure_bombs_refused_before_decoding():
+    small_screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    # A frame descriptor far larger than its 1 x 1 screen.
+    huge_frame = small_screen + struct.pack("<BHHHHB", 0x2C, 0, 0, 65535, 65535, 0) + \
+        b"\x08\x02\x00\x01\x00;"
+    many_frames = small_screen + (struct.pack("<BHHHHB", 0x2C, 0, 0, 1, 1, 0) +
+                                  b"\x02\x02\x4c\x01\x00") * 200 + b";"
+    config = DataConfig(max_frames=100)
+    graph = _graph(config)
+    for data, reason in ((huge_frame, "frame 0 is 65535x65535, exceeding max_frame_pixels"),
+                         (many_frames, "more than max_frames=100 frames")):
+        with pytest.raises(GifDecodeError, match=reason):
+            _reference(data, config)
+        assert reason in _graph_error(data, graph)
+    tall = _graph(DataConfig(max_total_pixels=1000))
+    wide = b"GIF89a" + struct.pack("<HHBBB", 100, 100, 0, 0, 0) + (
+        struct.pack("<BHHHHB", 0x2C, 0, 0, 1, 1, 0) + b"\x02\x02\x4c\x01\x00") + b";"
+    assert "exceed max_total_pixels=1000" in _graph_error(wide, tall)
