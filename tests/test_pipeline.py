@@ -168,3 +168,88 @@ def test_feature_cache_trains_the_head(rows, config, tmp_path):
     history = model.fit(build_feature_dataset(str(out), head_config, (2, 2, 128),
                                               training=True), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_prepare_skips_any_per_file_failure_and_lists_warnings(rows, config, tmp_path,
+                                                              monkeypatch):
+    import kavan_tf.data.prepare as prepare_module
+
+    damaged = rows.copy()
+    data = open(rows.iloc[1]["path"], "rb").read()
+    cut = data.rindex(b"\x00!") + 1  # before the last frame's extension: frames kept
+    truncated = tmp_path / "truncated.gif"
+    truncated.write_bytes(data[:cut])
+    damaged.loc[damaged.index[1], "path"] = str(truncated)
+    damaged.loc[damaged.index[1], "keypoints"] = ""  # they cover the whole GIF
+    exhausting = rows.iloc[3]["path"]
+    decode = prepare_module.decode_gif_with_config
+
+    def decode_or_run_out_of_memory(path, data_config):
+        if path == exhausting:
+            raise MemoryError
+        return decode(path, data_config)
+
+    monkeypatch.setattr(prepare_module, "decode_gif_with_config", decode_or_run_out_of_memory)
+    out = tmp_path / "shards"
+    report = prepare(damaged, str(out), config, shard_size=5, progress=False)
+    assert report.gifs_written == len(rows) - 1
+    assert [f["path"] for f in report.failures] == [exhausting]
+    assert "MemoryError" in report.failures[0]["error"]
+    assert [w["path"] for w in report.warnings] == [str(truncated)]
+    assert "truncated" in report.warnings[0]["warning"]
+    saved = json.loads((out / "prepare_report.json").read_text())
+    assert saved["warnings"] == report.warnings and saved["failures"] == report.failures
+    # The summary names each file once.
+    summary = report.summary()
+    assert summary.count(exhausting) == 1 and summary.count(str(truncated)) == 1
+    assert not list(out.glob("*.tmp-*"))
+
+
+PREPARE_SCRIPT = """
+import sys, time
+import kavan_tf.data.prepare as prepare_module
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.manifest import read_manifest
+
+decode = prepare_module.decode_gif_with_config
+
+def slow(path, data_config):
+    time.sleep(0.5)
+    return decode(path, data_config)
+
+prepare_module.decode_gif_with_config = slow
+config = KavanConfig.from_file(sys.argv[1])
+prepare_module.prepare(read_manifest(sys.argv[2]), sys.argv[3], config, shard_size=50,
+                       progress=False)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_prepare_killed_by_a_signal_leaves_no_temp_file(dataset_dir, config, tmp_path, sig):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config.save(tmp_path / "config.json")
+    out = tmp_path / "shards"
+    command = [sys.executable, "-c", PREPARE_SCRIPT, str(tmp_path / "config.json"),
+               str(dataset_dir / "manifest.csv"), str(out)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(out.glob("*.tmp-*")):
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        assert list(out.glob("*.tmp-*")), "no shard was started"
+        process.send_signal(getattr(signal, sig))
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code != 0
+    assert not list(out.glob("*.tmp-*"))
+    assert not list(out.glob("frames-*.tfrecord"))

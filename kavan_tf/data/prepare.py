@@ -15,10 +15,13 @@ kavan train --manifest data/manifest.csv --shards data/shards
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
 import os
+import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,7 +42,7 @@ from kavan_tf.data.shards import (
     feature_example,
     frame_example,
 )
-from kavan_tf.errors import KavanError, ManifestError
+from kavan_tf.errors import GifDecodeError, KavanError, ManifestError
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class PrepareReport:
         shards_resumed: Finished shards found from an earlier run and kept.
         gifs_written: GIFs stored in the shards this run wrote.
         failures: ``{"gif_id", "path", "error"}`` of every GIF skipped (all runs).
+        warnings: ``{"gif_id", "path", "warning"}`` of every GIF written whose
+            decoding warned (a truncated or damaged file, kept up to the damage).
         feature_shards_written: Feature-cache shards written by this run.
     """
 
@@ -63,6 +68,7 @@ class PrepareReport:
     shards_resumed: int = 0
     gifs_written: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     feature_shards_written: int = 0
 
     def summary(self) -> str:
@@ -75,6 +81,11 @@ class PrepareReport:
         lines += [f"  {f['path']}: {f['error']}" for f in self.failures[:20]]
         if len(self.failures) > 20:
             lines.append(f"  ... and {len(self.failures) - 20} more (see {REPORT_FILE})")
+        if self.warnings:
+            lines.append(f"GIFs written with a decoding warning: {len(self.warnings)}")
+            lines += [f"  {w['path']}: {w['warning']}" for w in self.warnings[:20]]
+            if len(self.warnings) > 20:
+                lines.append(f"  ... and {len(self.warnings) - 20} more (see {REPORT_FILE})")
         return "\n".join(lines)
 
 
@@ -123,10 +134,21 @@ def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
 
 
 def encode_gif_record(
-    row: pd.Series, config: KavanConfig, intensities, category, encoding: str
+    row: pd.Series,
+    config: KavanConfig,
+    intensities,
+    category,
+    encoding: str,
+    warnings: list[str] | None = None,
 ) -> bytes:
-    """Decodes one GIF, resizes all its frames and serialises it for a frame shard."""
+    """Decodes one GIF, resizes all its frames and serialises it for a frame shard.
+
+    The decoder's warnings (a truncated or damaged file read up to the damage)
+    are appended to ``warnings`` when it is given.
+    """
     gif = decode_gif_with_config(str(row["path"]), config.data)
+    if warnings is not None:
+        warnings.extend(gif.warnings)
     frames, transform = sampling.resize_frames(
         gif.frames,
         config.model.image_size,
@@ -184,37 +206,46 @@ def prepare(
     report = PrepareReport()
     num_shards = (len(rows) + shard_size - 1) // shard_size
     bar = tqdm(total=len(rows), desc="prepare", unit="gif", disable=not progress)
-    for shard in range(num_shards):
-        final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
-        sidecar = final + ".json"
-        start, stop = shard * shard_size, min(len(rows), (shard + 1) * shard_size)
-        if os.path.exists(final):
-            report.shards_resumed += 1
-            report.failures += _read_failures(sidecar)
-            bar.update(stop - start)
-            continue
-        tmp = f"{final}.tmp-{os.getpid()}"
-        failures, written = [], []
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for i in range(start, stop):
-                row = rows.iloc[i]
-                try:
-                    writer.write(
-                        encode_gif_record(row, config, intensities[i], categories[i], encoding)
-                    )
-                    written.append(str(row["gif_id"]))
-                except KavanError as e:
-                    logger.warning("skipping %s: %s", row["path"], e)
-                    failures.append(
-                        {"gif_id": str(row["gif_id"]), "path": str(row["path"]), "error": str(e)}
-                    )
-                bar.update(1)
-        # The sidecar first, the shard last: the shard's name marks a finished shard.
-        _atomic_json(sidecar, {"gif_ids": written, "failures": failures})
-        os.replace(tmp, final)
-        report.shards_written += 1
-        report.gifs_written += len(written)
-        report.failures += failures
+    with _temp_files_removed_on_exit() as temp_files:
+        for shard in range(num_shards):
+            final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
+            sidecar = final + ".json"
+            start, stop = shard * shard_size, min(len(rows), (shard + 1) * shard_size)
+            if os.path.exists(final):
+                report.shards_resumed += 1
+                failures, warned = _read_sidecar(sidecar)
+                report.failures += failures
+                report.warnings += warned
+                bar.update(stop - start)
+                continue
+            tmp = f"{final}.tmp-{os.getpid()}"
+            temp_files.append(tmp)
+            failures, warned, written = [], [], []
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for i in range(start, stop):
+                    row = rows.iloc[i]
+                    ids = {"gif_id": str(row["gif_id"]), "path": str(row["path"])}
+                    file_warnings: list[str] = []
+                    try:
+                        record = encode_gif_record(row, config, intensities[i], categories[i],
+                                                   encoding, file_warnings)
+                    except Exception as e:  # noqa: BLE001 - one file never stops the run
+                        cause = _cause(e, ids["path"])
+                        logger.warning("skipping %s: %s", ids["path"], cause)
+                        failures.append({**ids, "error": cause})
+                    else:
+                        writer.write(record)
+                        written.append(ids["gif_id"])
+                        warned += [{**ids, "warning": w} for w in file_warnings]
+                    bar.update(1)
+            # The sidecar first, the shard last: the shard's name marks a finished shard.
+            _atomic_json(sidecar, {"gif_ids": written, "failures": failures, "warnings": warned})
+            os.replace(tmp, final)
+            temp_files.remove(tmp)
+            report.shards_written += 1
+            report.gifs_written += len(written)
+            report.failures += failures
+            report.warnings += warned
     bar.close()
     if features:
         report.feature_shards_written = write_feature_cache(out_dir, config, progress=progress)
@@ -222,11 +253,47 @@ def prepare(
     return report
 
 
-def _read_failures(sidecar: str) -> list[dict[str, str]]:
+def _read_sidecar(sidecar: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     if not os.path.exists(sidecar):
-        return []
+        return [], []
     with open(sidecar, encoding="utf-8") as f:
-        return list(json.load(f).get("failures", []))
+        values = json.load(f)
+    return list(values.get("failures", [])), list(values.get("warnings", []))
+
+
+def _cause(error: BaseException, path: str) -> str:
+    """Why one file failed, without its path (the report and the summary name it)."""
+    if isinstance(error, GifDecodeError):
+        return f"cannot decode GIF: {error.cause}"
+    if isinstance(error, MemoryError):
+        return "out of memory while decoding (MemoryError); lower data.max_total_pixels"
+    text = str(error)
+    if text.startswith(f"{path}: "):
+        text = text[len(path) + 2 :]
+    return text if isinstance(error, KavanError) else f"{type(error).__name__}: {text}"
+
+
+@contextlib.contextmanager
+def _temp_files_removed_on_exit():
+    """Yields a list of temporary files that are removed however the block
+    ends: an error, Ctrl-C (SIGINT) or SIGTERM (turned into ``SystemExit``
+    while the block runs in the main thread)."""
+    temp_files: list[str] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def terminate(signum, frame):
+            raise SystemExit(128 + signum)
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield temp_files
+    finally:
+        for path in temp_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True) -> int:
@@ -248,6 +315,12 @@ def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True
     frame_shards = sorted(
         glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
     )
+    with _temp_files_removed_on_exit() as temp_files:
+        return _write_features(out_dir, config, backbone, grid, frame_shards, temp_files,
+                               progress)
+
+
+def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, progress) -> int:
     written = 0
     for frame_shard in tqdm(frame_shards, desc="feature cache", unit="shard", disable=not progress):
         index = int(os.path.basename(frame_shard)[7:12])
@@ -255,6 +328,7 @@ def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True
         if os.path.exists(final):
             continue
         tmp = f"{final}.tmp-{os.getpid()}"
+        temp_files.append(tmp)
         dataset = _single_shard_dataset(frame_shard, config, grid)
         with tf.io.TFRecordWriter(tmp) as writer:
             for gif_ids, frames, targets in dataset:
@@ -276,6 +350,7 @@ def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True
                         )
                     )
         os.replace(tmp, final)
+        temp_files.remove(tmp)
         written += 1
     return written
 
