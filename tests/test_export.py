@@ -313,7 +313,7 @@ def _pillow_integer_resize(frames, target):
     return one_pass(x, target[0]).astype(np.float32)
 
 
-@pytest.mark.parametrize("path", ["blocks", "taps"])
+@pytest.mark.parametrize("path", ["blocks", "taps", "chunked taps, frame by frame"])
 @pytest.mark.parametrize(
     "source, target",
     [((240, 240), (224, 224)), ((281, 500), (224, 224)), ((1000, 33), (17, 224)),
@@ -327,8 +327,11 @@ def test_resize_equals_pillow_integer_arithmetic(monkeypatch, path, source, targ
     # computing a pass: equal to the integer arithmetic, tap by tap.
     from kavan_tf.export import serving_graph
 
-    if path == "taps":  # the memory-bounded pass that large frames take
+    if path != "blocks":  # the memory-bounded pass that large frames take
         monkeypatch.setattr(serving_graph, "_BLOCK_PASS_BYTES", 0)
+    if path.startswith("chunked"):  # what a 1 x 65535 frame takes
+        monkeypatch.setattr(serving_graph, "_TAP_CHUNK_ELEMENTS", 50_000)
+        monkeypatch.setattr(serving_graph, "_BATCHED_RESIZE_ELEMENTS", 10)
     frames = np.random.default_rng(7).integers(0, 256, (2, *source, 3), dtype=np.uint8)
     expected = _pillow_integer_resize(frames, target)
     np.testing.assert_array_equal(resize_stretch(frames, target).numpy(), expected)

@@ -690,3 +690,29 @@ def test_decoding_never_raises_anything_but_gif_decode_error(testdata_dir):
                     pass
     finally:
         logging.getLogger(LOGGER).disabled = False
+
+
+def test_lzw_short_segments_and_clear_floods_match_reference_decoder():
+    """Streams dominated by clear codes (floods, "uncompressed" encoders, one
+    pixel per segment): the many-segments-at-once path against the oracle."""
+    rng = np.random.default_rng(7)
+    for trial in range(24):
+        min_code_size = int(rng.integers(1, 12))
+        data = random_lzw_stream(rng, min_code_size, int(rng.integers(1, 4000)),
+                                 clear_rate=[0.3, 0.7, 0.95][trial % 3])
+        if trial % 2:
+            data = data[: int(rng.integers(1, len(data) + 1))]
+        for max_pixels in (10**7, int(rng.integers(1, 3000))):
+            expected, complete = reference_lzw(data, min_code_size, max_pixels)
+            indices, problem = lzw_decode(data, min_code_size, max_pixels)
+            np.testing.assert_array_equal(indices, expected, err_msg=f"trial {trial}")
+            assert (problem is None) == complete, (trial, problem)
+    # A flood of clear codes, then a few literals, then clears and literals
+    # in turn: one pixel per segment.
+    clear = 4
+    codes = [(clear, 3)] * 100_000 + [(1, 3), (2, 3)] + [(clear, 3), (3, 3)] * 50_000 + [(5, 3)]
+    data = _pack(codes)
+    expected, complete = reference_lzw(data, 2, 10**6)
+    indices, problem = lzw_decode(data, 2, 10**6)
+    np.testing.assert_array_equal(indices, expected)
+    assert indices.size == 50_002 and problem == "image data ends early"

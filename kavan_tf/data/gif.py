@@ -613,36 +613,34 @@ def lzw_decode(data: bytes, min_code_size: int, max_pixels: int) -> tuple[np.nda
     dtype = np.uint8 if min_code_size <= 8 else np.uint16
     if max_pixels <= 0:
         return np.zeros(0, dtype=dtype), None
-    segments, stream_problem = _read_codes(data, min_code_size)
+    codes, lengths, stream_problem = _read_codes(data, min_code_size)
 
+    # All segments at once: code j of its segment may name a literal, an
+    # entry made before it or the one it makes itself (anything up to
+    # clear + 1 + j); decoding stops at the first code that names more.
+    problem = None
+    seg_starts = np.cumsum(lengths) - lengths
+    segment_of = np.repeat(np.arange(lengths.size), lengths)
+    j = np.arange(codes.size) - seg_starts[segment_of]
+    bad = codes > clear + 1 + j
+    if bad.any():
+        cut = int(bad.argmax())
+        problem = f"invalid LZW code {int(codes[cut])}"
+        codes, segment_of, j = codes[:cut], segment_of[:cut], j[:cut]
+        lengths = np.bincount(segment_of)
+    if codes.size == 0:
+        return np.zeros(0, dtype=dtype), problem or stream_problem or "no image data"
     # Global ids: literals keep their value; the entries of each segment
     # follow those of the segments before it.
     per_segment = _MAX_CODES - 2 - clear  # entries a segment can make
-    gids, prefixes, nexts, makers = [], [np.arange(clear, dtype=np.int32)], [], []
-    problem = None
-    first_entry, first_code = clear, 0
-    for codes in segments:
-        # Code j may name a literal, an entry made before it or the one it
-        # makes itself: anything up to clear + 1 + j.
-        bad = codes > np.arange(clear + 1, clear + 1 + codes.size, dtype=np.int32)
-        if bad.any():
-            cut = int(bad.argmax())
-            problem = f"invalid LZW code {int(codes[cut])}"
-            codes = codes[:cut]
-        gid = np.where(codes < clear, codes, codes + np.int32(first_entry - clear - 2))
-        made = max(0, min(codes.size - 1, per_segment))
-        gids.append(gid)
-        prefixes.append(gid[:made])
-        nexts.append(gid[1 : made + 1])
-        makers.append((first_code, made))
-        first_entry += made
-        first_code += codes.size
-        if problem:
-            break
-    if first_code == 0:
-        return np.zeros(0, dtype=dtype), problem or stream_problem or "no image data"
-    gid = np.concatenate(gids) if len(gids) > 1 else gids[0]
-    prefix = np.concatenate(prefixes)
+    made = np.clip(lengths - 1, 0, per_segment)
+    first_entry = clear + np.cumsum(made) - made
+    gid = np.where(codes < clear, codes, codes + (first_entry - clear - 2)[segment_of])
+    gid = gid.astype(np.int32)
+    # Code j < made of a segment makes an entry: its string, then the first
+    # character of code j + 1.
+    makes = np.flatnonzero(j < made[segment_of])
+    prefix = np.concatenate([np.arange(clear, dtype=np.int32), gid[makes]])
 
     # Pointer jumping gives every entry its first literal (root) and length.
     root = prefix.copy()
@@ -655,16 +653,14 @@ def lzw_decode(data: bytes, min_code_size: int, max_pixels: int) -> tuple[np.nda
         depth += depth[root]
         root = hop
     length = depth + 1
-    suffix = np.concatenate([np.arange(clear, dtype=np.int32)] + [root[n] for n in nexts])
+    suffix = np.concatenate([np.arange(clear, dtype=np.int32), root[gid[makes + 1]]])
 
     out_lengths = length[gid]
     ends = np.cumsum(out_lengths, dtype=np.int64)
     # An entry's string first appears in the output where the code before
     # the one that made it starts, followed by one character.
     starts = ends - out_lengths
-    source = np.concatenate(
-        [np.zeros(clear, dtype=np.int64)] + [starts[f : f + m] for f, m in makers]
-    )
+    source = np.concatenate([np.zeros(clear, dtype=np.int64), starts[makes]])
     if ends[-1] >= max_pixels:
         used = int(np.searchsorted(ends, max_pixels)) + 1
         gid, out_lengths, ends = gid[:used], out_lengths[:used], ends[:used]
@@ -728,15 +724,23 @@ def _expand(
             view[last - count + 1 : last + 1] = view[start : start + count]
 
 
-def _read_codes(data: bytes, min_code_size: int) -> tuple[list[np.ndarray], str | None]:
+def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Splits the bit stream into segments of codes between clear codes.
 
+    Runs of short segments (at most ``clear - 2`` codes, which is what clear
+    code floods and "uncompressed" encoders write) are all as wide as the
+    first code, so they are read many at a time with one gather; longer
+    segments follow the code-width schedule one segment at a time. The work
+    is therefore bounded by the input's length, whatever its clear codes.
+
     Returns:
-        ``(segments, problem)``: the int32 codes of each segment (clear and
-        end-of-information codes removed) and ``None`` when an
+        ``(codes, lengths, problem)``: the int32 codes of all non-empty
+        segments, one after the other (clear and end-of-information codes
+        removed), the number of codes of each segment, and ``None`` when an
         end-of-information code ended the stream, or why it ended otherwise.
     """
-    end_code = (1 << min_code_size) + 1
+    clear = 1 << min_code_size
+    end_code = clear + 1
     nbits = len(data) * 8
     # words[i]: the four bytes from byte i as one little-endian integer (an
     # overlapping view): a code of up to 12 bits at any bit offset is one
@@ -744,49 +748,98 @@ def _read_codes(data: bytes, min_code_size: int) -> tuple[list[np.ndarray], str 
     words = np.ndarray(
         (len(data) + 1,), dtype="<u4", buffer=bytes(data) + b"\0\0\0\0", strides=(1,)
     )
-    byte_at, shift_at, end_at, mask_at = _code_schedule(min_code_size)
-    segments: list[np.ndarray] = []
+    first_width = min_code_size + 1
+    short = clear - 2  # a segment this short keeps its first code width to its end
+    parts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
     pos = 0
-    chunk = 1024
+    batch = 4096
     while True:
-        parts = []
-        start = 0
-        finished = None
-        base, bit = pos >> 3, pos & 7
-        while finished is None:
-            if start < _SCHEDULE:
-                stop = min(start + chunk, _SCHEDULE)
-                byte = byte_at[bit, start:stop] + base
-                shift, end = shift_at[bit, start:stop], end_at[bit, start:stop]
-                mask = mask_at[start:stop]
-            else:  # past the schedule every code is 12 bits wide
-                stop = start + chunk
-                end = end_at[bit, -1] + 12 * np.arange(start - _SCHEDULE + 1, stop - _SCHEDULE + 1)
-                byte, shift = ((end - 12) >> 3) + base, ((end - 12) & 7).astype(np.uint32)
-                mask = np.full(stop - start, 4095, dtype=np.uint32)
-            fits = int(np.searchsorted(end, nbits - 8 * base, side="right"))
-            codes = ((words[byte[:fits]] >> shift[:fits]) & mask[:fits]).astype(np.int32)
-            # The clear code is even and the end code follows it.
-            special = (codes | 1) == end_code
-            k = int(special.argmax()) if fits else 0
-            if fits and special[k]:
-                parts.append(codes[:k])
-                if codes[k] == end_code:
-                    finished = "end"
-                else:
-                    finished = "clear"
-                    pos = 8 * base + int(end[k])
-            else:
-                parts.append(codes)
-                if fits < stop - start:
-                    finished = "data"
-                start += fits
-                chunk = min(chunk * 2, 1 << 16)
-        segment = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        # Fast path: constant-width codes from a segment start.
+        count = min(batch, (nbits - pos) // first_width)
+        if count <= 0:
+            return (*_joined(parts, lengths), "image data ends without an end code")
+        bits = pos + first_width * np.arange(count, dtype=np.int64)
+        codes = ((words[bits >> 3] >> (bits & 7).astype(np.uint32))
+                 & np.uint32((1 << first_width) - 1)).astype(np.int32)
+        special = np.flatnonzero((codes | 1) == end_code)
+        if special.size:
+            gaps = np.diff(special, prepend=-1) - 1  # codes before each special
+            long = np.flatnonzero(gaps > short)
+            usable = int(long[0]) if long.size else special.size
+            ends_stream = np.flatnonzero(codes[special[:usable]] == end_code)
+            if ends_stream.size:
+                usable = int(ends_stream[0]) + 1
+            if usable:
+                last = int(special[usable - 1])
+                keep = np.ones(last + 1, dtype=bool)
+                keep[special[:usable]] = False
+                parts.append(codes[: last + 1][keep])
+                seg = gaps[:usable]
+                lengths.append(seg[seg > 0])
+                if codes[last] == end_code:
+                    return (*_joined(parts, lengths), None)
+                pos = int(bits[last]) + first_width
+                batch = min(batch * 2, 1 << 20)
+                continue
+        # A long segment (or no special code in sight): the schedule.
+        segment, pos, finished = _read_segment(words, nbits, pos, min_code_size)
         if segment.size:
-            segments.append(segment)
+            parts.append(segment)
+            lengths.append(np.array([segment.size]))
         if finished == "end":
-            return segments, None
+            return (*_joined(parts, lengths), None)
         if finished == "data":
-            return segments, "image data ends without an end code"
-        chunk = max(64, segment.size + 2)
+            return (*_joined(parts, lengths), "image data ends without an end code")
+        batch = 4096
+
+
+def _joined(parts: list[np.ndarray], lengths: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    return np.concatenate(parts), np.concatenate(lengths).astype(np.int64)
+
+
+def _read_segment(
+    words: np.ndarray, nbits: int, pos: int, min_code_size: int
+) -> tuple[np.ndarray, int, str]:
+    """Reads one segment from bit ``pos`` with the code-width schedule.
+
+    Returns:
+        ``(codes, position after its clear code, how it ended)``: ``"clear"``,
+        ``"end"`` (an end-of-information code) or ``"data"`` (the data ran out).
+    """
+    end_code = (1 << min_code_size) + 1
+    byte_at, shift_at, end_at, mask_at = _code_schedule(min_code_size)
+    parts = []
+    start = 0
+    chunk = 1024
+    base, bit = pos >> 3, pos & 7
+    while True:
+        if start < _SCHEDULE:
+            stop = min(start + chunk, _SCHEDULE)
+            byte = byte_at[bit, start:stop] + base
+            shift, end = shift_at[bit, start:stop], end_at[bit, start:stop]
+            mask = mask_at[start:stop]
+        else:  # past the schedule every code is 12 bits wide
+            stop = start + chunk
+            end = end_at[bit, -1] + 12 * np.arange(start - _SCHEDULE + 1, stop - _SCHEDULE + 1)
+            byte, shift = ((end - 12) >> 3) + base, ((end - 12) & 7).astype(np.uint32)
+            mask = np.full(stop - start, 4095, dtype=np.uint32)
+        fits = int(np.searchsorted(end, nbits - 8 * base, side="right"))
+        codes = ((words[byte[:fits]] >> shift[:fits]) & mask[:fits]).astype(np.int32)
+        # The clear code is even and the end code follows it.
+        special = (codes | 1) == end_code
+        k = int(special.argmax()) if fits else 0
+        if fits and special[k]:
+            parts.append(codes[:k])
+            segment = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            if codes[k] == end_code:
+                return segment, pos, "end"
+            return segment, 8 * base + int(end[k]), "clear"
+        parts.append(codes)
+        if fits < stop - start:
+            segment = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            return segment, pos, "data"
+        start += fits
+        chunk = min(chunk * 2, 1 << 16)

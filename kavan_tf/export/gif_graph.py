@@ -7,8 +7,9 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
 ``tf.io.decode_gif`` used only to decompress one frame's LZW data:
 
 1. **Parse** (:func:`parse_gif`): a ``tf.while_loop`` walks the block
-   structure one block or data sub-block per step (a step reads a few bytes:
-   the number of steps is the number of sub-blocks, about one per 255 bytes).
+   structure one block or data sub-block per step, and jumps over a run of
+   full (255-byte) data sub-blocks in one step with one gather, so a frame's
+   data costs a few steps whatever its length.
    It yields each frame's rectangle, interlace flag, palette, LZW data
    span, disposal method and transparent index, and checks every limit of
    the reference decoder (``max_frame_pixels``, ``max_frames``,
@@ -145,7 +146,18 @@ def parse_gif(
                 return pos, mode, count, code, disposal, transparent, frame, arrays
 
             def skip():
-                return pos + 1 + size, mode, count, status, disposal, transparent, frame, arrays
+                # Encoders write runs of full (255-byte) sub-blocks: jump over
+                # a whole run with one gather instead of one step per block.
+                def over_full_run():
+                    limit = (end - pos) // 256 + 1
+                    starts = pos + 256 * tf.range(limit)
+                    full = tf.equal(tf.gather(padded, tf.minimum(starts, end + 15)), 255)
+                    full = full & (starts < end)
+                    first_not_full = tf.argmin(tf.cast(full, tf.int32), output_type=tf.int32)
+                    return pos + 256 * tf.where(tf.reduce_all(full), limit, first_not_full)
+
+                after = tf.cond(tf.equal(size, 255), over_full_run, lambda: pos + 1 + size)
+                return after, mode, count, status, disposal, transparent, frame, arrays
 
             return tf.case(
                 [
@@ -441,29 +453,36 @@ def decode_gif_sampled(
         y1 = tf.minimum(top + parsed["h"][i], height)
         visible = (left < x1) & (top < y1)
         rows, cols = y1 - top, x1 - left
-        pad = tf.stack([[top, height - y1], [left, width - x1]])
-        region = tf.pad(tf.ones(tf.stack([tf.maximum(rows, 0), tf.maximum(cols, 0)]), tf.bool),
-                        tf.maximum(pad, 0))
+        pad = tf.maximum(tf.stack([[top, height - y1], [left, width - x1]]), 0)
         has_data = parsed["data_end"][i] > parsed["data_start"][i] + 2
         drawable = visible & (code_size[i] >= 1) & (code_size[i] <= 8) & has_data
+        transparent = parsed["transparent"][i]
 
         def paint():
             indices = _frame_indices(parsed, i, index_palette)[:rows, :cols]
-            rgb = tf.cast(tf.gather(_palette(parsed, i), indices), tf.uint8)
-            opaque = tf.not_equal(indices, parsed["transparent"][i])
-            opaque = tf.pad(opaque, pad)
-            rgb = tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0))
-            return tf.where(opaque[..., None], rgb, canvas)
+            rgb = tf.gather(tf.cast(_palette(parsed, i), tf.uint8), indices)
+
+            def over_canvas():
+                opaque = tf.pad(tf.not_equal(indices, transparent), pad)
+                return tf.where(opaque[..., None], tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0)),
+                                canvas)
+
+            # An opaque frame that covers the screen replaces the canvas.
+            covers = tf.equal(rows, height) & tf.equal(cols, width) & (transparent < 0)
+            return tf.cond(covers, lambda: rgb, over_canvas)
 
         drawn = tf.cond(drawable, paint, lambda: canvas)
         disposal = parsed["disposal"][i]
+
+        def region():
+            ones = tf.ones(tf.stack([tf.maximum(rows, 0), tf.maximum(cols, 0)]), tf.bool)
+            return tf.pad(ones, pad)[..., None]
+
         after = tf.case(
             [
                 (visible & tf.equal(disposal, 2),
-                 lambda: tf.where(region[..., None], tf.broadcast_to(colour, tf.shape(canvas)),
-                                  drawn)),
-                (visible & tf.equal(disposal, 3),
-                 lambda: tf.where(region[..., None], canvas, drawn)),
+                 lambda: tf.where(region(), tf.broadcast_to(colour, tf.shape(canvas)), drawn)),
+                (visible & tf.equal(disposal, 3), lambda: tf.where(region(), canvas, drawn)),
             ],
             default=lambda: drawn,
         )

@@ -64,11 +64,35 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
         float32 ``[N, height, width, 3]`` with whole values in [0, 255].
     """
     height, width = image_size
+    frames = tf.cast(frames, tf.uint8)
+    shape = tf.shape(frames, out_type=tf.int64)
+    # The horizontal pass makes [N, h, width, 3] before the vertical pass
+    # shrinks it: for tall frames (1 x 65535) resize one frame at a time, so
+    # that memory stays bounded by one frame's intermediate.
+    intermediate = shape[0] * shape[1] * width * 3
+    return tf.cond(
+        intermediate > _BATCHED_RESIZE_ELEMENTS,
+        lambda: tf.map_fn(
+            lambda frame: _stretch(frame[None], image_size)[0],
+            frames,
+            parallel_iterations=1,
+            fn_output_signature=tf.TensorSpec((height, width, 3), tf.float32),
+        ),
+        lambda: _stretch(frames, image_size),
+    )
+
+
+# Largest [N, h, width, 3] intermediate (elements) resized in one batch.
+_BATCHED_RESIZE_ELEMENTS = 32 * 2**20
+
+
+def _stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+    height, width = image_size
     shape = tf.shape(frames)
     count, rows, cols = shape[0], shape[1], shape[2]
     # Both passes resample axis 1 of [N, in, M]: the horizontal pass runs on
     # the transposed frames.
-    x = tf.transpose(tf.cast(frames, tf.uint8), [0, 2, 1, 3])  # [N, w, h, 3]
+    x = tf.transpose(frames, [0, 2, 1, 3])  # [N, w, h, 3]
     x = _resample(tf.reshape(x, (count, cols, rows * 3)), *_pillow_bilinear_taps(cols, width))
     x = tf.transpose(tf.reshape(x, (count, width, rows, 3)), [0, 2, 1, 3])  # [N, h, W, 3]
     x = _resample(tf.reshape(x, (count, rows, width * 3)), *_pillow_bilinear_taps(rows, height))
@@ -182,26 +206,45 @@ def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block
     return tf.cast(tf.minimum(sums + 0.5, 255.0), tf.uint8)
 
 
+# Largest int32 accumulator (elements) of one chunk of the tap-by-tap pass.
+_TAP_CHUNK_ELEMENTS = 16 * 2**20
+
+
 def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """:func:`_resample` summing the taps one at a time, in int32 as Pillow does.
 
     8-bit values times 22-bit coefficients summed over a few taps stay below
-    2^31; no ``[N, out, K, M]`` array is made.
+    2^31; no ``[N, out, K, M]`` array is made, and axis 2 is processed in
+    chunks so that the int32 sums never exceed ``_TAP_CHUNK_ELEMENTS``
+    (a 1 x 65535 frame would otherwise need gigabytes).
     """
-    out_shape = tf.tensor_scatter_nd_update(tf.shape(x), [[1]], tf.shape(indices)[:1])
+    count, columns = tf.shape(x)[0], tf.shape(x)[2]
+    out_size = tf.shape(indices)[0]
+    chunk = tf.maximum(1, _TAP_CHUNK_ELEMENTS // tf.maximum(count * out_size, 1))
+    chunks = (columns + chunk - 1) // chunk
 
-    def add_tap(tap, total):
-        weight = tf.reshape(weights[:, tap], [1, -1, 1])
-        tap_values = tf.cast(tf.gather(x, indices[:, tap], axis=1), tf.int32)
-        return tap + 1, total + tap_values * weight
+    def one_chunk(c, pieces):
+        part = x[:, :, c * chunk : (c + 1) * chunk]
 
-    _, total = tf.while_loop(
-        lambda tap, _: tap < tf.shape(weights)[1],
-        add_tap,
-        (tf.constant(0), tf.zeros(out_shape, tf.int32)),
-    )
-    rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
-    return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
+        def add_tap(tap, total):
+            weight = tf.reshape(weights[:, tap], [1, -1, 1])
+            tap_values = tf.cast(tf.gather(part, indices[:, tap], axis=1), tf.int32)
+            return tap + 1, total + tap_values * weight
+
+        shape = tf.stack([count, out_size, tf.shape(part)[2]])
+        _, total = tf.while_loop(
+            lambda tap, _: tap < tf.shape(weights)[1],
+            add_tap,
+            (tf.constant(0), tf.zeros(shape, tf.int32)),
+        )
+        rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
+        return c + 1, pieces.write(c, tf.transpose(
+            tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8), [2, 0, 1]))
+
+    pieces = tf.TensorArray(tf.uint8, size=chunks, infer_shape=False)
+    _, pieces = tf.while_loop(lambda c, _: c < chunks, one_chunk, (tf.constant(0), pieces))
+    # Chunks are concatenated along their first axis (the pass's axis 2).
+    return tf.transpose(pieces.concat(), [1, 2, 0])
 
 
 def gif_to_model_frames(

@@ -1,0 +1,110 @@
+"""Work bombs and structure bombs against both GIF decoders (issue 12, goals 3-4).
+
+Builds hostile but valid GIFs and prints, for each, how long the reference
+decoder (:func:`kavan_tf.data.gif.decode_gif`) and the serving graph
+(:func:`kavan_tf.export.serving_graph.gif_to_model_frames`: decode, sample,
+resize to 224 x 224) take to decode or refuse it, and the peak memory the
+reference decoder allocates (``tracemalloc``, numpy buffers included). Goal:
+every file decoded or refused within 2 s and 1 GiB.
+
+    python benchmarks/bench_gif_bombs.py
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import tracemalloc
+
+import tensorflow as tf
+
+from kavan_tf.config import DataConfig
+from kavan_tf.data.gif import decode_gif
+from kavan_tf.errors import GifDecodeError
+from kavan_tf.export.serving_graph import gif_to_model_frames
+
+
+def _sub_blocks(data: bytes) -> bytes:
+    blocks = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255]
+                      for i in range(0, len(data), 255))
+    return blocks + b"\0"
+
+
+def _pack(codes: list[tuple[int, int]]) -> bytes:
+    value = bits = 0
+    out = bytearray()
+    for code, width in codes:
+        value |= code << bits
+        bits += width
+        while bits >= 8:
+            out.append(value & 255)
+            value >>= 8
+            bits -= 8
+    if bits:
+        out.append(value & 255)
+    return bytes(out)
+
+
+def _gif(width: int, height: int, min_code_size: int, codes, frame=None) -> bytes:
+    colours = 1 << max(min_code_size, 1)
+    size_field = max(min_code_size, 1) - 1
+    head = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80 | size_field, 0, 0)
+    head += bytes(range(256))[: 3 * colours].ljust(3 * colours, b"\0")
+    fw, fh = frame or (width, height)
+    image = struct.pack("<BHHHHB", 0x2C, 0, 0, fw, fh, 0)
+    return head + image + bytes([min_code_size]) + _sub_blocks(_pack(codes)) + b";"
+
+
+def bombs() -> dict[str, bytes]:
+    longest = [(256, 9), (0, 9)]
+    entry = 258
+    while len(longest) < 2_000_000:  # every code names the newest entry
+        width = min(12, max(9, entry.bit_length())) if entry < 4096 else 12
+        longest.append((min(entry, 4095), width))
+        entry = min(entry + 1, 4096)
+    return {
+        "1 MB of clear codes (2.8 M), 100x100": _gif(100, 100, 2, [(4, 3)] * 2_800_000
+                                                     + [(0, 3), (5, 3)]),
+        "clear + one pixel, 1.4 M times, 2048x2048": _gif(2048, 2048, 2, [(4, 3), (1, 3)]
+                                                          * 1_400_000 + [(5, 3)]),
+        "3 MB of 12-bit codes (longest strings), 2048x2048": _gif(2048, 2048, 8, longest),
+        "1x1 screen, 65535x65535 frame descriptor": _gif(1, 1, 2, [(4, 3), (0, 3), (5, 3)],
+                                                         frame=(65535, 65535)),
+        "1x65535 (pygif's max-height)": _gif(1, 65535, 2, [(4, 3), (1, 3)] * 65_535
+                                             + [(5, 3)]),
+    }
+
+
+def main() -> None:
+    limits = DataConfig()
+    graph = tf.function(
+        lambda data: gif_to_model_frames(data, 8, (224, 224), data_config=limits),
+        input_signature=[tf.TensorSpec([], tf.string)],
+    )
+    graph.get_concrete_function()  # trace once, outside the timings
+    print("| file | size | reference decoder | its peak memory | serving graph |")
+    print("|---|---|---|---|---|")
+    for name, data in bombs().items():
+        tracemalloc.start()
+        began = time.perf_counter()
+        try:
+            gif = decode_gif(data, name="bomb.gif")
+            outcome = f"decoded {gif.num_frames} frame(s)"
+        except GifDecodeError as e:
+            outcome = f"refused ({e.cause[:40]})"
+        seconds = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        began = time.perf_counter()
+        try:
+            graph(tf.constant(data)).numpy()
+            served = "served"
+        except tf.errors.InvalidArgumentError:
+            served = "refused"
+        graph_seconds = time.perf_counter() - began
+        print(f"| {name} | {len(data) / 1e6:.2f} MB | {seconds:.2f} s, {outcome} | "
+              f"{peak / 2**20:.0f} MiB | {graph_seconds:.2f} s, {served} |")
+
+
+if __name__ == "__main__":
+    main()
