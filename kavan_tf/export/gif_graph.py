@@ -36,7 +36,6 @@ import tensorflow as tf
 
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 _GRAPHIC_CONTROL = 0xF9
-_DEFAULT_DELAY_CS = 10
 
 # Status codes of the parser. 0: the trailer was reached. 1-9: damage between
 # frames; the reference decoder warns and keeps the frames read before it, and
@@ -75,17 +74,18 @@ def parse_gif(
     """Reads the block structure of one GIF (a scalar ``tf.string``).
 
     Follows ``kavan_tf.data.gif._parse``. Damage between frames (the file
-    ends with no trailer, an extension is cut short, or a byte that starts no
-    block) ends the parse, and the frames read so far are kept, as the
-    reference decoder and browsers do. Damage that the reference decoder
-    would report inside a frame (a cut palette or data, an invalid LZW code
-    size) is a ``status`` the caller turns into an error.
+    ends with no trailer, an extension, descriptor or palette is cut short,
+    or a byte starts no block) ends the parse, and the frames read so far are
+    kept, as the reference decoder and browsers do. A file cut inside a
+    frame's data, and the limits, are a ``status`` the caller turns into an
+    error.
 
     Returns:
         A dict of tensors: ``bytes`` (int32 ``[L]``), ``width``, ``height``
         (the logical screen), ``global_palette`` (int32 offset, ``-1`` when
-        none), ``global_size`` (colours), ``count`` (frames), ``status`` and
-        ``status_frame`` (the frame a status refers to), and per frame
+        none), ``global_size`` (colours), ``count`` (frames), ``status``,
+        ``position`` (where the parse stopped), ``cut_frame`` (the fields of
+        the frame being read when it stopped), and per frame
         ``[count]``: ``left``, ``top``, ``w``, ``h``, ``interlaced``,
         ``palette`` (offset of the local palette or ``-1``), ``palette_size``,
         ``code_size``, ``data_start`` (the code-size byte), ``data_end``
@@ -111,8 +111,8 @@ def parse_gif(
               "data_start", "data_end", "disposal", "transparent")
     arrays = tuple(tf.TensorArray(tf.int32, size=0, dynamic_size=True) for _ in fields)
 
-    # state: pos, mode, count, status, pending (disposal, transparent), the
-    # frame being read (its fields but data_end), arrays.
+    # State: pos, mode, count, status, the pending graphic control (disposal,
+    # transparent), the frame being read (its fields but data_end), arrays.
     def cond(pos, mode, count, status, disposal, transparent, frame, arrays):
         return tf.equal(status, _OK) & tf.logical_not(tf.equal(mode, -1))
 
@@ -127,7 +127,7 @@ def parse_gif(
         def data_step():
             def finished_image():
                 values = tf.unstack(frame) + [pos + 1]
-                # frame holds the first 9 fields; data_end, disposal, transparent follow
+                # `frame` holds every field but data_end, which is known now.
                 ordered = values[:9] + [pos + 1] + values[9:11]
                 new = tuple(a.write(count, v) for a, v in zip(arrays, ordered, strict=True))
                 return (pos + 1, tf.constant(_BLOCK), count + 1, status, tf.constant(0),
@@ -258,7 +258,6 @@ def parse_gif(
     pos, mode, count, status, _, _, frame, arrays = tf.while_loop(
         cond, body, initial, parallel_iterations=1
     )
-    # The frame being read when a status stopped the parse.
     result = {name: array.stack() for name, array in zip(fields, arrays, strict=True)}
     result.update(
         bytes=raw,
