@@ -90,6 +90,14 @@ def test_missing_file(tmp_path):
         read_manifest(tmp_path / "nope.csv")
 
 
+def test_a_folder_is_not_a_manifest(tmp_path):
+    with pytest.raises(ManifestError, match="is a folder, not a manifest file"):
+        read_manifest(tmp_path)
+    write_csv(tmp_path / "manifest.csv", make_frame())
+    with pytest.raises(ManifestError, match="did you mean .*manifest.csv"):
+        read_manifest(tmp_path)
+
+
 def test_missing_columns_are_all_listed(tmp_path):
     frame = make_frame().drop(columns=["path", "anger", "surprise"])
     path = write_csv(tmp_path / "m.csv", frame)

@@ -97,6 +97,11 @@ def read_manifest(path: str | os.PathLike[str], labels: LabelConfig | None = Non
     """
     labels = labels if labels is not None else LabelConfig()
     path = os.fspath(path)
+    if os.path.isdir(path):
+        inside = [n for n in ("manifest.csv", "manifest.parquet")
+                  if os.path.isfile(os.path.join(path, n))]
+        hint = f"; did you mean {os.path.join(path, inside[0])}?" if inside else ""
+        raise ManifestError(f"{path}: is a folder, not a manifest file (CSV or Parquet){hint}")
     if not os.path.isfile(path):
         raise ManifestError(f"{path}: manifest not found")
     frame = _load(path)
