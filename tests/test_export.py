@@ -21,7 +21,8 @@ from kavan_tf.export import (
     read_warmup_requests,
     tiny_gif,
 )
-from kavan_tf.export.serving_graph import eval_frame_indices, resize_stretch
+from kavan_tf.export.gif_graph import eval_frame_indices
+from kavan_tf.export.serving_graph import resize_stretch
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
 

@@ -639,6 +639,13 @@ def random_lzw_stream(
     return _pack(codes)
 
 
+def _assert_lzw_matches_oracle(data, min_code_size, max_pixels, what):
+    expected, complete = reference_lzw(data, min_code_size, max_pixels)
+    indices, problem = lzw_decode(data, min_code_size, max_pixels)
+    np.testing.assert_array_equal(indices, expected, err_msg=what)
+    assert (problem is None) == complete, (what, problem)
+
+
 def test_lzw_matches_reference_decoder_on_random_streams():
     rng = np.random.default_rng(1)
     for trial in range(40):
@@ -651,10 +658,7 @@ def test_lzw_matches_reference_decoder_on_random_streams():
         if trial % 3 == 0:
             data = data[: int(rng.integers(1, len(data) + 1))]
         for max_pixels in (10**7, int(rng.integers(1, 20000))):
-            expected, complete = reference_lzw(data, min_code_size, max_pixels)
-            indices, problem = lzw_decode(data, min_code_size, max_pixels)
-            np.testing.assert_array_equal(indices, expected, err_msg=f"trial {trial}")
-            assert (problem is None) == complete, (trial, problem)
+            _assert_lzw_matches_oracle(data, min_code_size, max_pixels, f"trial {trial}")
 
 
 def test_lzw_matches_reference_decoder_on_garbage():
@@ -703,10 +707,7 @@ def test_lzw_short_segments_and_clear_floods_match_reference_decoder():
         if trial % 2:
             data = data[: int(rng.integers(1, len(data) + 1))]
         for max_pixels in (10**7, int(rng.integers(1, 3000))):
-            expected, complete = reference_lzw(data, min_code_size, max_pixels)
-            indices, problem = lzw_decode(data, min_code_size, max_pixels)
-            np.testing.assert_array_equal(indices, expected, err_msg=f"trial {trial}")
-            assert (problem is None) == complete, (trial, problem)
+            _assert_lzw_matches_oracle(data, min_code_size, max_pixels, f"trial {trial}")
     # A flood of clear codes, then a few literals, then clears and literals
     # in turn: one pixel per segment.
     clear = 4

@@ -56,6 +56,24 @@ _FAIL_HEADER = 13
 _BLOCK, _EXTENSION_DATA, _IMAGE_DATA = 0, 1, 2
 
 
+def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
+    """TSN evaluation indices: the middle frame of each of ``num_samples`` segments.
+
+    Integer arithmetic, so the indices equal the float64 formula
+    ``floor((k + 0.5) * n / T)`` exactly.
+
+    Args:
+        num_frames: Scalar int tensor ``n >= 1``, the frames of the GIF.
+        num_samples: ``T``, the frames the model takes.
+
+    Returns:
+        int32 ``[T]`` indices into the GIF's frames.
+    """
+    n = tf.cast(num_frames, tf.int64)
+    k = tf.range(num_samples, dtype=tf.int64)
+    return tf.cast(((2 * k + 1) * n) // (2 * num_samples), tf.int32)
+
+
 def _byte_strings() -> tf.Tensor:
     return tf.constant([bytes([i]) for i in range(256)])
 
@@ -438,8 +456,7 @@ def decode_gif_sampled(
             "the served model"])),
     ])
 
-    k = tf.range(num_samples, dtype=tf.int64)
-    samples = tf.cast(((2 * k + 1) * tf.cast(count, tf.int64)) // (2 * num_samples), tf.int32)
+    samples = eval_frame_indices(count, num_samples)
     last = samples[-1]
     index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
     colour = tf.constant(background, tf.uint8)
@@ -460,15 +477,8 @@ def decode_gif_sampled(
         def paint():
             indices = _frame_indices(parsed, i, index_palette)[:rows, :cols]
             rgb = tf.gather(tf.cast(_palette(parsed, i), tf.uint8), indices)
-
-            def over_canvas():
-                opaque = tf.pad(tf.not_equal(indices, transparent), pad)
-                return tf.where(opaque[..., None], tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0)),
-                                canvas)
-
-            # An opaque frame that covers the screen replaces the canvas.
-            covers = tf.equal(rows, height) & tf.equal(cols, width) & (transparent < 0)
-            return tf.cond(covers, lambda: rgb, over_canvas)
+            opaque = tf.pad(tf.not_equal(indices, transparent), pad)
+            return tf.where(opaque[..., None], tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0)), canvas)
 
         drawn = tf.cond(drawable, paint, lambda: canvas)
         disposal = parsed["disposal"][i]

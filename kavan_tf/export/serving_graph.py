@@ -7,7 +7,8 @@ decoder :func:`kavan_tf.data.gif.decode_gif` (see
 limits checked from the file's structure before any pixel is decoded, and
 the same error messages (``gifs[<i>]: cannot decode GIF: <cause>``).
 
-Sampling matches :func:`kavan_tf.data.sampling.sample_indices` in evaluation
+Sampling (:func:`kavan_tf.export.gif_graph.eval_frame_indices`) matches
+:func:`kavan_tf.data.sampling.sample_indices` in evaluation
 mode: segment ``k`` of ``T`` equal segments (by frame index) contributes its
 middle frame ``floor((k + 1/2) * n / T)``; GIFs with fewer than ``T`` frames
 repeat frames evenly through the same formula. Frames are stretched to the
@@ -24,24 +25,6 @@ from kavan_tf.config import DataConfig
 from kavan_tf.export.gif_graph import decode_gif_sampled
 
 _PRECISION_BITS = 22  # Pillow's fixed-point precision for 8-bit resampling
-
-
-def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
-    """TSN evaluation indices: the middle frame of each of ``num_samples`` segments.
-
-    Integer arithmetic, so the indices equal the float64 formula
-    ``floor((k + 0.5) * n / T)`` exactly.
-
-    Args:
-        num_frames: Scalar int tensor ``n >= 1``, the frames of the GIF.
-        num_samples: ``T``, the frames the model takes.
-
-    Returns:
-        int32 ``[T]`` indices into the GIF's frames.
-    """
-    n = tf.cast(num_frames, tf.int64)
-    k = tf.range(num_samples, dtype=tf.int64)
-    return tf.cast(((2 * k + 1) * n) // (2 * num_samples), tf.int32)
 
 
 def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:

@@ -20,7 +20,6 @@ from kavan_tf.errors import ManifestError
 from kavan_tf.models.backbones import backbone_feature_shape
 from kavan_tf.models.kavan import KavanModel
 from kavan_tf.training.cluster import (
-    check_tf_config,
     exit_on_signals,
     restore_backup,
     role_of,
@@ -150,9 +149,8 @@ def train(
         check_rows(val_rows, config, "validation rows")
     out = config.train.output_dir
     configure_run(config)
-    # Checked before the strategy connects: a bad TF_CONFIG never leaves
-    # the other workers waiting.
-    check_tf_config()
+    # get_strategy checks TF_CONFIG before the strategy connects: a bad one
+    # never leaves the other workers waiting.
     strategy = get_strategy(config.train.distribute)
     role = role_of(strategy)
     with exit_on_signals(role) as cleanup, write_dir(out, role, cleanup) as where:

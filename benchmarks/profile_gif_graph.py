@@ -1,0 +1,61 @@
+"""Where the serving graph's GIF decoding spends its time (issue 12).
+
+Times, per GIF of ``bench_inference.make_gifs`` (240 x 240, 24 frames), the
+parts of :func:`kavan_tf.export.gif_graph.decode_gif_sampled` on their own:
+the block parse; the parse plus decompressing every frame; the same plus the
+palette lookups; the whole decode (parse, frames, compositing, sampling);
+and ``tf.io.decode_gif`` on the whole file for comparison.
+
+    python benchmarks/profile_gif_graph.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import tensorflow as tf
+from bench_inference import make_gifs
+
+from kavan_tf.export import gif_graph
+
+LIMITS = {"max_frame_pixels": 2**26, "max_frames": 10_000}
+
+
+def _frames_loop(data: tf.Tensor, with_palette: bool) -> tf.Tensor:
+    parsed = gif_graph.parse_gif(data, **LIMITS)
+    parsed["data"] = data
+    index_palette = tf.strings.reduce_join(
+        tf.gather(gif_graph._byte_strings(), tf.repeat(tf.range(256), 3)))
+
+    def body(i, total):
+        indices = gif_graph._frame_indices(parsed, i, index_palette)
+        if with_palette:
+            indices = tf.gather(tf.cast(gif_graph._palette(parsed, i), tf.int32), indices)
+        return i + 1, total + tf.reduce_sum(indices[:1, :1])
+
+    return tf.while_loop(lambda i, _: i < parsed["count"], body, (0, 0))[1]
+
+
+def main() -> None:
+    gifs = [tf.constant(g) for g in make_gifs(8)]
+    parts = {
+        "parse": lambda d: gif_graph.parse_gif(d, **LIMITS)["count"],
+        "parse + decompress every frame": lambda d: _frames_loop(d, False),
+        "... + palette lookups": lambda d: _frames_loop(d, True),
+        "whole decode (decode_gif_sampled, T = 8)": lambda d: gif_graph.decode_gif_sampled(
+            d, 8, max_total_pixels=2**30, **LIMITS),
+        "tf.io.decode_gif on the whole file": tf.io.decode_gif,
+    }
+    print("| part | ms per GIF |")
+    print("|---|---|")
+    for name, fn in parts.items():
+        fn = tf.function(fn, input_signature=[tf.TensorSpec([], tf.string)])
+        fn(gifs[0])
+        began = time.perf_counter()
+        for gif in gifs:
+            fn(gif)
+        print(f"| {name} | {(time.perf_counter() - began) / len(gifs) * 1000:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
