@@ -6,6 +6,7 @@ Examples:
 kavan demo                                   # the whole pipeline on synthetic GIFs
 kavan synth data/synth --num-gifs 300        # write a synthetic dataset
 kavan votes gifgif-dataset-20150121-v1.csv.gz data/manifest.csv --images gifs/
+kavan keypoints --manifest data/manifest.csv --out data/keypoints --source dlib
 kavan train --config experiment.toml --manifest data/manifest.csv
 kavan evaluate --config experiment.toml --manifest data/manifest.csv --out results/
 kavan tune --manifest data/manifest.csv --out runs/tuning --trials 10 --epochs 5
@@ -160,6 +161,48 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keypoints(args: argparse.Namespace) -> int:
+    from kavan_tf.data.keypoint_extraction import MANIFEST_FILE, extract_keypoints, parse_source
+
+    parse_source(args.source)
+    _check_task(args)
+    manifest_out = args.manifest_out or os.path.join(args.out, MANIFEST_FILE)
+    if os.path.abspath(manifest_out) == os.path.abspath(args.manifest) and not args.in_place:
+        raise ValueError(
+            f"--manifest-out {manifest_out} is the input manifest; pass --in-place to "
+            "overwrite it"
+        )
+    config = _load_config(args.config, args.set)
+    rows = _read_rows(config, args.manifest)
+    options = {"upsample": args.upsample, "min_face_size": args.min_face_size,
+               "max_faces": args.max_faces}
+    report = extract_keypoints(
+        rows, args.out, args.source,
+        estimator_options=options if not args.source.startswith("openpose:") else None,
+        max_gap=args.max_gap, fill_confidence=args.fill_confidence,
+        data=config.data, labels=config.labels, workers=args.workers,
+        task_index=args.task_index, num_tasks=args.num_tasks,
+        manifest_out=manifest_out, progress=True,
+    )
+    print(report.summary())
+    if os.path.exists(manifest_out) and args.num_tasks == 1:
+        print(f"Manifest with keypoints: {manifest_out}")
+    elif args.num_tasks > 1:
+        print(f"Task {args.task_index} of {args.num_tasks} done; the last task to finish "
+              f"writes {manifest_out}")
+    return 1 if report.failures else 0
+
+
+def _check_task(args: argparse.Namespace) -> None:
+    if args.num_tasks < 1:
+        raise ValueError(f"--num-tasks must be >= 1. Received: {args.num_tasks}")
+    if not 0 <= args.task_index < args.num_tasks:
+        raise ValueError(
+            f"--task-index must be in [0, --num-tasks). Received: --task-index "
+            f"{args.task_index} with --num-tasks {args.num_tasks}"
+        )
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from kavan_tf.data.prepare import prepare
 
@@ -247,6 +290,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
 
 
+def _add_task_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task-index", type=int, default=0,
+                   help="this task's index when the work is split across machines "
+                        "(e.g. $SLURM_ARRAY_TASK_ID)")
+    p.add_argument("--num-tasks", type=int, default=1, help="tasks the work is split across")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kavan", description="Emotion recognition in animated GIFs (KAVAN, ICME 2019)."
@@ -292,6 +342,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", action="store_true",
                    help="also cache the frozen backbone's features (float16)")
     p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("keypoints", help="facial keypoints for every frame of a manifest's GIFs")
+    p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
+    p.add_argument("--out", required=True, help="folder for the keypoint files and the new "
+                   "manifest (OUT/manifest.csv)")
+    p.add_argument("--source", default="dlib",
+                   help="dlib (HOG, fastest; default), dlib-cnn, mtcnn, or openpose:DIR "
+                        "(import OpenPose JSON output)")
+    p.add_argument("--upsample", type=int, default=1,
+                   help="dlib detectors: double the frame this many times before searching "
+                        "(default 1: faces down to about 40 px)")
+    p.add_argument("--min-face-size", type=int, default=20, help="smallest face in pixels")
+    p.add_argument("--max-faces", type=int, default=None, help="faces kept per frame")
+    p.add_argument("--max-gap", type=int, default=3,
+                   help="fill runs of up to this many frames without a face from their "
+                        "neighbours (0: off)")
+    p.add_argument("--fill-confidence", type=float, default=0.5,
+                   help="confidence factor of filled frames")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--manifest-out", help="the new manifest (default: OUT/manifest.csv)")
+    p.add_argument("--in-place", action="store_true",
+                   help="allow --manifest-out to be the input manifest")
+    p.add_argument("--config", help="experiment config (decode limits, labels)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    _add_task_arguments(p)
+    p.set_defaults(func=_cmd_keypoints)
 
     p = sub.add_parser("votes", help="GIFGIF vote dump -> TrueSkill scores -> manifest")
     p.add_argument("votes", help="the vote dump (.csv or .csv.gz)")

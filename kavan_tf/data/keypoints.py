@@ -13,8 +13,9 @@ Three sources sit behind one interface, :class:`KeypointSource`:
 
 1. :class:`OpenPoseSource` reads raw OpenPose output
    (``<name>_<12-digit frame>_keypoints.json`` per frame);
-2. :class:`kavan_tf.data.face_estimator.DlibFaceEstimator` estimates points
-   on the frames themselves;
+2. :class:`kavan_tf.data.face_estimator.FaceEstimator` estimates points on
+   the frames themselves (a face detector, ``"dlib"``, ``"dlib-cnn"`` or
+   ``"mtcnn"``, + dlib's 68-point predictor);
 3. :class:`FileSource` reads ``kavan-keypoints-v1`` files, the format that
    ``kavan prepare`` stores and the synthetic generator writes.
 
@@ -22,13 +23,16 @@ The ``kavan-keypoints-v1`` file format (JSON, optionally gzipped when the
 name ends in ``.gz``):
 
 ```json
-{"format": "kavan-keypoints-v1", "source": "openpose" | "dlib" | "synthetic",
+{"format": "kavan-keypoints-v1",
+ "source": "openpose" | "dlib" | "dlib-cnn" | "mtcnn" | "synthetic",
  "frame_size": [width, height],
- "frames": [{"people": [{"face_keypoints_2d": [210 floats]}]}, ...]}
+ "frames": [{"people": [{"face_keypoints_2d": [210 floats]}]}, ...],
+ "filled": [3, 4]}
 ```
 
 with one entry per GIF frame; an empty ``people`` list means the frame has no
-keypoints.
+keypoints. The optional ``filled`` lists the frames whose keypoints were
+interpolated from their neighbours (``kavan keypoints``' temporal filling).
 
 Example:
 
@@ -70,7 +74,7 @@ LEFT_EYE = tuple(range(42, 48))
 RIGHT_PUPIL = 68
 LEFT_PUPIL = 69
 FILE_FORMAT = "kavan-keypoints-v1"
-SOURCES = ("openpose", "dlib", "synthetic")
+SOURCES = ("openpose", "dlib", "dlib-cnn", "mtcnn", "synthetic")
 
 _OPENPOSE_FRAME_RE = re.compile(r"^(?P<name>.*)_(?P<frame>\d{12})_keypoints\.json$")
 
@@ -137,6 +141,7 @@ class GifKeypoints:
     frames: list[np.ndarray]
     frame_size: tuple[int, int]
     source: str
+    filled: tuple[int, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -163,6 +168,7 @@ def save_keypoints(
     frames: Sequence[np.ndarray],
     frame_size: tuple[int, int],
     source: str,
+    filled: Sequence[int] = (),
 ) -> None:
     """Writes a ``kavan-keypoints-v1`` file (gzipped when the name ends in ``.gz``).
 
@@ -171,7 +177,9 @@ def save_keypoints(
         frames: One array ``[P, 70, 3]`` per decoded GIF frame, in original
             GIF pixel coordinates.
         frame_size: ``(width, height)`` of the GIF frames.
-        source: ``"openpose"``, ``"dlib"`` or ``"synthetic"``.
+        source: One of :data:`SOURCES`.
+        filled: Indices of frames whose keypoints were filled in from
+            neighbouring frames (stored as the optional ``filled`` list).
 
     Raises:
         ValueError: On bad arguments (the file is not written).
@@ -196,6 +204,8 @@ def save_keypoints(
         "frame_size": list(size),
         "frames": entries,
     }
+    if len(filled):
+        document["filled"] = sorted(int(t) for t in filled)
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
@@ -284,7 +294,14 @@ def load_keypoints(path: str | os.PathLike[str]) -> GifKeypoints:
                 _parse_person(person.get("face_keypoints_2d"), path, f"frames[{t}].people[{p}]")
             )
         frames.append(np.stack(persons) if persons else empty_frame())
-    return GifKeypoints(frames=frames, frame_size=(size[0], size[1]), source=source)
+    filled = document.get("filled", [])
+    if not isinstance(filled, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) and 0 <= t < len(frames) for t in filled
+    ):
+        raise KeypointFileError(f"{path}: `filled` must be a list of frame indices")
+    return GifKeypoints(
+        frames=frames, frame_size=(size[0], size[1]), source=source, filled=tuple(filled)
+    )
 
 
 def load_openpose_file(path: str | os.PathLike[str]) -> np.ndarray:
@@ -486,19 +503,23 @@ class OpenPoseSource(KeypointSource):
 def make_keypoint_source(
     kind: str, path: str | os.PathLike[str] | None = None, **kwargs: Any
 ) -> KeypointSource:
-    """Builds a source by name: ``"file"``, ``"openpose"`` or ``"dlib"``.
+    """Builds a source by name: ``"file"``, ``"openpose"``, or a face detector
+    (``"dlib"``, ``"dlib-cnn"``, ``"mtcnn"``) feeding dlib's predictor.
 
     Args:
         kind: Source name.
         path: The folder of ``"file"`` and ``"openpose"`` sources.
         **kwargs: Passed to the source's constructor.
     """
-    if kind == "dlib":
-        from kavan_tf.data.face_estimator import DlibFaceEstimator
+    if kind in ("dlib", "dlib-cnn", "mtcnn"):
+        from kavan_tf.data.face_estimator import FaceEstimator
 
-        return DlibFaceEstimator(**kwargs)
+        return FaceEstimator(kind, **kwargs)
     if kind in ("file", "openpose"):
         if path is None:
             raise ValueError(f"A {kind!r} keypoint source needs `path`. Received: path=None")
         return FileSource(path, **kwargs) if kind == "file" else OpenPoseSource(path, **kwargs)
-    raise ValueError(f"`kind` must be one of ('file', 'openpose', 'dlib'). Received: kind={kind!r}")
+    raise ValueError(
+        "`kind` must be one of ('file', 'openpose', 'dlib', 'dlib-cnn', 'mtcnn'). "
+        f"Received: kind={kind!r}"
+    )

@@ -208,6 +208,9 @@ def write_manifest(
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest-", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
     try:
         if kind == "parquet":
             frame.to_parquet(tmp, index=False)

@@ -15,13 +15,10 @@ kavan train --manifest data/manifest.csv --shards data/shards
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import logging
 import os
-import signal
-import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +29,7 @@ from tqdm import tqdm
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
+from kavan_tf.data.files import atomic_json, failure_cause, temp_files_removed_on_exit
 from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.pipeline import targets_of
@@ -42,7 +40,7 @@ from kavan_tf.data.shards import (
     feature_example,
     frame_example,
 )
-from kavan_tf.errors import GifDecodeError, KavanError, ManifestError
+from kavan_tf.errors import ManifestError
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +109,6 @@ def _hash(items: list[str]) -> str:
     return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
 
 
-def _atomic_json(path: str, value: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
-
-
 def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
     path = os.path.join(out_dir, SETTINGS_FILE)
     if os.path.exists(path):
@@ -130,7 +121,7 @@ def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
                 "use a new output folder so that no shard mixes the two"
             )
     else:
-        _atomic_json(path, settings)
+        atomic_json(path, settings)
 
 
 def encode_gif_record(
@@ -206,7 +197,7 @@ def prepare(
     report = PrepareReport()
     num_shards = (len(rows) + shard_size - 1) // shard_size
     bar = tqdm(total=len(rows), desc="prepare", unit="gif", disable=not progress)
-    with _temp_files_removed_on_exit() as temp_files:
+    with temp_files_removed_on_exit() as temp_files:
         for shard in range(num_shards):
             final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
             sidecar = final + ".json"
@@ -230,7 +221,7 @@ def prepare(
                         record = encode_gif_record(row, config, intensities[i], categories[i],
                                                    encoding, file_warnings)
                     except Exception as e:  # noqa: BLE001 - one file never stops the run
-                        cause = _cause(e, ids["path"])
+                        cause = failure_cause(e, ids["path"])
                         logger.warning("skipping %s: %s", ids["path"], cause)
                         failures.append({**ids, "error": cause})
                     else:
@@ -239,7 +230,7 @@ def prepare(
                         warned += [{**ids, "warning": w} for w in file_warnings]
                     bar.update(1)
             # The sidecar first, the shard last: the shard's name marks a finished shard.
-            _atomic_json(sidecar, {"gif_ids": written, "failures": failures, "warnings": warned})
+            atomic_json(sidecar, {"gif_ids": written, "failures": failures, "warnings": warned})
             os.replace(tmp, final)
             temp_files.remove(tmp)
             report.shards_written += 1
@@ -249,7 +240,7 @@ def prepare(
     bar.close()
     if features:
         report.feature_shards_written = write_feature_cache(out_dir, config, progress=progress)
-    _atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
+    atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
     return report
 
 
@@ -259,41 +250,6 @@ def _read_sidecar(sidecar: str) -> tuple[list[dict[str, str]], list[dict[str, st
     with open(sidecar, encoding="utf-8") as f:
         values = json.load(f)
     return list(values.get("failures", [])), list(values.get("warnings", []))
-
-
-def _cause(error: BaseException, path: str) -> str:
-    """Why one file failed, without its path (the report and the summary name it)."""
-    if isinstance(error, GifDecodeError):
-        return f"cannot decode GIF: {error.cause}"
-    if isinstance(error, MemoryError):
-        return "out of memory while decoding (MemoryError); lower data.max_total_pixels"
-    text = str(error)
-    if text.startswith(f"{path}: "):
-        text = text[len(path) + 2 :]
-    return text if isinstance(error, KavanError) else f"{type(error).__name__}: {text}"
-
-
-@contextlib.contextmanager
-def _temp_files_removed_on_exit():
-    """Yields a list of temporary files that are removed however the block
-    ends: an error, Ctrl-C (SIGINT) or SIGTERM (turned into ``SystemExit``
-    while the block runs in the main thread)."""
-    temp_files: list[str] = []
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-
-        def terminate(signum, frame):
-            raise SystemExit(128 + signum)
-
-        previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield temp_files
-    finally:
-        for path in temp_files:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True) -> int:
@@ -315,7 +271,7 @@ def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True
     frame_shards = sorted(
         glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
     )
-    with _temp_files_removed_on_exit() as temp_files:
+    with temp_files_removed_on_exit() as temp_files:
         return _write_features(out_dir, config, backbone, grid, frame_shards, temp_files,
                                progress)
 

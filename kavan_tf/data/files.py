@@ -1,0 +1,67 @@
+"""Crash-safe output files, shared by ``kavan prepare`` and ``kavan keypoints``.
+
+- :func:`atomic_json` writes a temporary file and renames it, so a reader
+  sees the old file or the new one, never half of one.
+- :func:`temp_files_removed_on_exit` removes listed temporary files however a
+  block ends: an error, Ctrl-C (SIGINT) or SIGTERM.
+- :func:`failure_cause` is the one text a per-file failure is reported with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+from typing import Any
+
+from kavan_tf.errors import GifDecodeError, KavanError
+
+
+def atomic_json(path: str, value: Any) -> None:
+    """Writes ``value`` as JSON to ``path`` through a temporary file and a rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def temp_files_removed_on_exit():
+    """Yields a list of temporary files that are removed however the block
+    ends: an error, Ctrl-C (SIGINT) or SIGTERM (turned into ``SystemExit``
+    while the block runs in the main thread)."""
+    temp_files: list[str] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def terminate(signum, frame):
+            raise SystemExit(128 + signum)
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield temp_files
+    finally:
+        for path in temp_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def failure_cause(error: BaseException, path: str) -> str:
+    """Why one file failed, without its path (the report and the summary name it)."""
+    if isinstance(error, GifDecodeError):
+        return f"cannot decode GIF: {error.cause}"
+    if isinstance(error, MemoryError):
+        return "out of memory while decoding (MemoryError); lower data.max_total_pixels"
+    text = str(error)
+    if text.startswith(f"{path}: "):
+        text = text[len(path) + 2 :]
+    return text if isinstance(error, KavanError) else f"{type(error).__name__}: {text}"
