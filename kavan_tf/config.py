@@ -137,6 +137,10 @@ class DataConfig:
         batch_size: Examples per batch.
         shuffle_buffer: Shuffle buffer size for training datasets.
         num_parallel_calls: Parallel map calls (``-1`` = autotune).
+        feature_frames_per_segment: ``K``, the frames per TSN segment that the
+            feature cache (``kavan prepare --features``) stores, so that
+            training on features still samples a frame per segment; odd, so
+            that the segment's middle (the evaluation frame) is among them.
     """
 
     sampling: str = "index"
@@ -152,6 +156,7 @@ class DataConfig:
     batch_size: int = 8
     shuffle_buffer: int = 256
     num_parallel_calls: int = -1
+    feature_frames_per_segment: int = 3
 
     def __post_init__(self) -> None:
         s = "data"
@@ -172,6 +177,9 @@ class DataConfig:
             shuffle_buffer=self.shuffle_buffer,
         )
         _check_non_negative(s, mouth_weight=self.mouth_weight)
+        k = self.feature_frames_per_segment
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
+            _fail(s, "feature_frames_per_segment", k, "must be an odd int >= 1")
         if self.num_parallel_calls != -1:
             _check_positive(s, num_parallel_calls=self.num_parallel_calls)
 

@@ -118,7 +118,7 @@ def test_prepare_shards_resume_and_report(rows, config, tmp_path):
     # a re-run keeps finished shards and redoes only the missing one.
     last = shard_files(str(out))[-1]
     os.remove(last)
-    (out / "frames-00002.tfrecord.tmp-999").write_bytes(b"half a shard")
+    (out / "frames-00002.tfrecord.tmp-t0-999").write_bytes(b"half a shard")
     assert len(shard_files(str(out))) == 2
     again = prepare(bad, str(out), config, shard_size=5, progress=False)
     assert again.shards_written == 1 and again.shards_resumed == 2
@@ -126,6 +126,26 @@ def test_prepare_shards_resume_and_report(rows, config, tmp_path):
 
     with pytest.raises(ManifestError, match="other settings"):
         prepare(bad, str(out), config, shard_size=4, progress=False)
+
+
+def test_prepare_tasks_write_one_set_of_shards(rows, config, tmp_path):
+    single = tmp_path / "single"
+    prepare(rows, str(single), config, shard_size=3, encoding="png", progress=False)
+    split = tmp_path / "split"
+    first = prepare(rows, str(split), config, shard_size=3, encoding="png", progress=False,
+                    task_index=0, num_tasks=2)
+    assert first.shards_written == 2 and not (split / "prepare_report.json").exists()
+    second = prepare(rows, str(split), config, shard_size=3, encoding="png", progress=False,
+                     task_index=1, num_tasks=2)
+    assert second.shards_written == 2
+    names = sorted(p.name for p in single.glob("frames-*"))
+    assert sorted(p.name for p in split.glob("frames-*")) == names
+    for name in names:
+        assert (single / name).read_bytes() == (split / name).read_bytes()
+    merged = json.loads((split / "prepare_report.json").read_text())
+    assert merged["shards_written"] == 4 and merged["gifs_written"] == len(rows)
+    with pytest.raises(ValueError, match="task_index"):
+        prepare(rows, str(split), config, task_index=2, num_tasks=2, progress=False)
 
 
 def test_frame_shards_match_direct_pipeline(rows, config, tmp_path):
@@ -160,6 +180,23 @@ def test_feature_cache_trains_the_head(rows, config, tmp_path):
     expected = backbone(x.numpy().reshape((-1, 32, 32, 3)), training=False).numpy()
     np.testing.assert_allclose(f.numpy().reshape(expected.shape), expected, rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(t_f["attention"], t_x["attention"], atol=1e-6)
+
+    # Training draws one of the K = 3 cached frames of each segment, anew each epoch.
+    candidates = build_frame_shard_dataset(str(out), config, training=False, feature_grid=GRID,
+                                           frames_per_segment=3, batch_size=1)
+    (c, _), = candidates.take(1)
+    cached = backbone(c.numpy()[0], training=False).numpy().reshape((4, 3, 2, 2, 128))
+    np.testing.assert_allclose(f.numpy()[0], cached[:, 1], rtol=2e-3, atol=2e-3)
+    train_features = build_feature_dataset(str(out), config, (2, 2, 128), training=True,
+                                           batch_size=len(rows))
+    draws = set()  # which candidate each segment of the first GIF got, per epoch
+    for _ in range(4):
+        (batch, _), = train_features.take(1)
+        for g in range(len(rows)):
+            distances = np.abs(batch.numpy()[g][:, None] - cached).max(axis=(2, 3, 4))
+            if distances.min(axis=1).max() < 2e-2:  # this row is the first GIF
+                draws.add(tuple(distances.argmin(axis=1).tolist()))
+    assert len(draws) > 1, draws
 
     head_config = with_overrides(config, model={"input_mode": "features",
                                                 "feature_shape": [2, 2, 128]})

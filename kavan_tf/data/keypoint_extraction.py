@@ -29,7 +29,7 @@ finished task merges again).
 Example:
 
 ```
-kavan keypoints --manifest data/manifest.csv --out data/keypoints --source dlib
+kavan keypoints --manifest data/manifest.csv --out data/keypoints
 kavan prepare --manifest data/keypoints/manifest.csv --out data/shards
 ```
 """
@@ -259,7 +259,7 @@ def _stats_of_file(path: str, gif_id: str) -> dict[str, Any]:
 def extract_keypoints(
     rows: pd.DataFrame,
     out_dir: str,
-    source: str = "dlib",
+    source: str = "mtcnn",
     *,
     estimator_options: dict[str, Any] | None = None,
     max_gap: int = 3,

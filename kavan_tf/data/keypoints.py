@@ -153,7 +153,8 @@ class GifKeypoints:
 
 def _open_text(path: str, mode: str) -> Any:
     if path.endswith(".gz"):
-        return gzip.open(path, mode + "t", encoding="utf-8")
+        # Level 6: within a few % of 9's size, several times faster to write.
+        return gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6)
     return open(path, mode, encoding="utf-8")
 
 
@@ -209,8 +210,9 @@ def save_keypoints(
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
+    text = json.dumps(document, separators=(",", ":"))  # one write, not one per token
     with _open_text(path, "w") as f:
-        json.dump(document, f, separators=(",", ":"))
+        f.write(text)
     logger.debug("Wrote %d frames of keypoints to %s", len(entries), path)
 
 

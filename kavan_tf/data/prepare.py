@@ -100,6 +100,7 @@ def _settings(rows: pd.DataFrame, config: KavanConfig, shard_size: int, encoding
         "num_frames": config.model.num_frames,
         "backbone": config.model.backbone,
         "backbone_weights": config.model.backbone_weights,
+        "feature_frames_per_segment": config.data.feature_frames_per_segment,
     }
 
 
@@ -169,8 +170,16 @@ def prepare(
     encoding: str = "jpeg",
     features: bool = False,
     progress: bool = True,
+    task_index: int = 0,
+    num_tasks: int = 1,
 ) -> PrepareReport:
     """Writes frame shards (and optionally the backbone-feature cache) for manifest rows.
+
+    Several machines: task ``task_index`` of ``num_tasks`` writes the shards
+    ``s`` with ``s % num_tasks == task_index`` (and their features). Shard
+    names are global, so the tasks write one set of shards into one folder
+    without conflicts; each writes its report to ``parts/``, and the task that
+    finds all parts present writes the merged ``prepare_report.json``.
 
     Args:
         rows: Manifest rows (``read_manifest`` output).
@@ -180,25 +189,38 @@ def prepare(
         encoding: Frame encoding in the shards, ``"jpeg"`` or ``"png"``.
         features: Also write feature shards (frozen backbone, float16).
         progress: Show progress bars.
+        task_index: This task, ``0 <= task_index < num_tasks``.
+        num_tasks: Tasks the shards are split across.
 
     Returns:
-        A :class:`PrepareReport` (also written to ``prepare_report.json``).
+        This task's :class:`PrepareReport` (also written to
+        ``prepare_report.json`` once all tasks are done).
     """
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"`num_tasks` must be an int >= 1. Received: num_tasks={num_tasks!r}")
+    if not isinstance(task_index, int) or not 0 <= task_index < num_tasks:
+        raise ValueError(
+            f"`task_index` must be in [0, num_tasks). Received: task_index={task_index!r}, "
+            f"num_tasks={num_tasks}"
+        )
     if shard_size <= 0:
         raise ValueError(f"`shard_size` must be positive. Received: shard_size={shard_size}")
     if len(rows) == 0:
         raise ManifestError("The manifest has no rows to prepare")
     os.makedirs(out_dir, exist_ok=True)
     _check_settings(out_dir, _settings(rows, config, shard_size, encoding))
-    for stale in glob.glob(os.path.join(out_dir, "*.tmp-*")):
+    # Only this task's leftovers: other tasks may be writing into the folder now.
+    for stale in glob.glob(os.path.join(out_dir, f"*.tmp-t{task_index}-*")):
         os.remove(stale)
 
     intensities, categories = targets_of(rows, config)
     report = PrepareReport()
     num_shards = (len(rows) + shard_size - 1) // shard_size
-    bar = tqdm(total=len(rows), desc="prepare", unit="gif", disable=not progress)
+    mine = [s for s in range(num_shards) if s % num_tasks == task_index]
+    total = sum(min(len(rows), (s + 1) * shard_size) - s * shard_size for s in mine)
+    bar = tqdm(total=total, desc="prepare", unit="gif", disable=not progress)
     with temp_files_removed_on_exit() as temp_files:
-        for shard in range(num_shards):
+        for shard in mine:
             final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
             sidecar = final + ".json"
             start, stop = shard * shard_size, min(len(rows), (shard + 1) * shard_size)
@@ -209,7 +231,7 @@ def prepare(
                 report.warnings += warned
                 bar.update(stop - start)
                 continue
-            tmp = f"{final}.tmp-{os.getpid()}"
+            tmp = f"{final}.tmp-t{task_index}-{os.getpid()}"
             temp_files.append(tmp)
             failures, warned, written = [], [], []
             with tf.io.TFRecordWriter(tmp) as writer:
@@ -239,9 +261,35 @@ def prepare(
             report.warnings += warned
     bar.close()
     if features:
-        report.feature_shards_written = write_feature_cache(out_dir, config, progress=progress)
-    atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
+        report.feature_shards_written = write_feature_cache(
+            out_dir, config, progress=progress, task_index=task_index, num_tasks=num_tasks
+        )
+    if num_tasks == 1:
+        atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
+    else:
+        _merge_reports(out_dir, report, task_index, num_tasks)
     return report
+
+
+def _merge_reports(out_dir: str, report: PrepareReport, task_index: int, num_tasks: int) -> None:
+    parts = os.path.join(out_dir, "parts")
+    os.makedirs(parts, exist_ok=True)
+
+    def part(i: int) -> str:
+        return os.path.join(parts, f"prepare-report-{i:05d}-of-{num_tasks:05d}.json")
+
+    atomic_json(part(task_index), asdict(report))
+    if not all(os.path.exists(part(i)) for i in range(num_tasks)):
+        return
+    merged = PrepareReport()
+    for i in range(num_tasks):
+        with open(part(i), encoding="utf-8") as f:
+            values = json.load(f)
+        for key in ("shards_written", "shards_resumed", "gifs_written", "feature_shards_written"):
+            setattr(merged, key, getattr(merged, key) + values[key])
+        merged.failures += values["failures"]
+        merged.warnings += values["warnings"]
+    atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(merged))
 
 
 def _read_sidecar(sidecar: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -252,8 +300,14 @@ def _read_sidecar(sidecar: str) -> tuple[list[dict[str, str]], list[dict[str, st
     return list(values.get("failures", [])), list(values.get("warnings", []))
 
 
-def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True) -> int:
-    """Runs the frozen backbone once over every frame shard (evaluation sampling).
+def write_feature_cache(
+    out_dir: str, config: KavanConfig, progress: bool = True, task_index: int = 0,
+    num_tasks: int = 1,
+) -> int:
+    """Runs the frozen backbone once over every frame shard (of this task).
+
+    Every GIF's ``K`` frames per TSN segment are cached
+    (``data.feature_frames_per_segment``, see :mod:`kavan_tf.data.shards`).
 
     Returns:
         The number of feature shards written (finished ones are kept).
@@ -268,39 +322,46 @@ def write_feature_cache(out_dir: str, config: KavanConfig, progress: bool = True
         )
     backbone = build_backbone(config.model)
     grid = tuple(int(v) for v in backbone.output_shape[1:3])
-    frame_shards = sorted(
-        glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
-    )
+    frame_shards = [
+        path
+        for path in sorted(
+            glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
+        )
+        if int(os.path.basename(path)[7:12]) % num_tasks == task_index
+    ]
     with temp_files_removed_on_exit() as temp_files:
         return _write_features(out_dir, config, backbone, grid, frame_shards, temp_files,
-                               progress)
+                               progress, num_tasks)
 
 
-def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, progress) -> int:
+def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, progress,
+                    num_tasks) -> int:
     written = 0
     for frame_shard in tqdm(frame_shards, desc="feature cache", unit="shard", disable=not progress):
         index = int(os.path.basename(frame_shard)[7:12])
         final = os.path.join(out_dir, FEATURE_PATTERN.format(index=index))
         if os.path.exists(final):
             continue
-        tmp = f"{final}.tmp-{os.getpid()}"
+        tmp = f"{final}.tmp-t{index % num_tasks}-{os.getpid()}"
         temp_files.append(tmp)
         dataset = _single_shard_dataset(frame_shard, config, grid)
         with tf.io.TFRecordWriter(tmp) as writer:
             for gif_ids, frames, targets in dataset:
-                batch, T = frames.shape[:2]
+                batch = frames.shape[0]
+                T, K = config.model.num_frames, config.data.feature_frames_per_segment
                 flat = tf.reshape(frames, (-1,) + tuple(frames.shape[2:]))
                 feats = (
                     backbone(flat, training=False)
                     .numpy()
-                    .reshape((batch, T) + tuple(backbone.output_shape[1:]))
+                    .reshape((batch, T, K) + tuple(backbone.output_shape[1:]))
                 )
+                heatmaps = targets["attention"].numpy().reshape((batch, T, K) + grid)
                 for b in range(batch):
                     writer.write(
                         feature_example(
                             gif_ids[b].numpy().decode("utf-8"),
                             feats[b],
-                            targets["attention"][b].numpy(),
+                            heatmaps[b],
                             targets["intensities"][b].numpy(),
                             int(targets["category"][b]),
                         )
@@ -312,7 +373,8 @@ def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, p
 
 
 def _single_shard_dataset(path: str, config: KavanConfig, grid) -> tf.data.Dataset:
-    """Evaluation-sampled ``(gif_id, frames, targets)`` of one frame shard, in order."""
+    """``(gif_id, frames, targets)`` of one frame shard, in order: the ``T x K``
+    segment candidates of every GIF (``data.feature_frames_per_segment``)."""
     ids = tf.data.TFRecordDataset([path]).map(
         lambda r: tf.io.parse_single_example(r, {"gif_id": tf.io.FixedLenFeature([], tf.string)})[
             "gif_id"
@@ -325,6 +387,7 @@ def _single_shard_dataset(path: str, config: KavanConfig, grid) -> tf.data.Datas
         feature_grid=grid,
         batch_size=1,
         files=[path],
+        frames_per_segment=config.data.feature_frames_per_segment,
     ).unbatch()
     return (
         tf.data.Dataset.zip(ids, examples)

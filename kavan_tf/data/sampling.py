@@ -85,15 +85,21 @@ def sample_indices(
     if by not in _BY:
         raise ValueError(f"`by` must be one of {_BY}. Received: by={by!r}")
     n, t = int(num_frames), int(num_samples)
-    k = np.arange(t, dtype=np.int64)
-    # Where in its segment each sample falls: random in training, the middle otherwise.
+    offsets = None
     if training:
         rng = rng if rng is not None else np.random.default_rng()
         offsets = rng.uniform(0.0, 1.0, size=t)
-    else:
-        offsets = np.full(t, 0.5)
+    return _indices_at(n, t, offsets, delays_ms, by)
+
+
+def _indices_at(
+    n: int, t: int, offsets: np.ndarray | None, delays_ms: np.ndarray | None, by: str
+) -> np.ndarray:
+    """The frame at ``offsets`` (in ``[0, 1)``) of each segment; ``None`` = the
+    middle, computed exactly."""
+    k = np.arange(t, dtype=np.int64)
     if by == "index":
-        if not training:
+        if offsets is None:
             return (2 * k + 1) * n // (2 * t)
         points = np.floor((k + offsets) * (n / t)).astype(np.int64)
         return np.clip(points, 0, n - 1)
@@ -101,14 +107,46 @@ def sample_indices(
     delays = _check_delays(delays_ms, n)
     starts = np.concatenate([[0], np.cumsum(delays)[:-1]])
     total = delays.sum()
-    if not training and delays.dtype.kind == "i":
+    if offsets is None and delays.dtype.kind == "i":
         # Middle of segment k is (2k + 1) total / (2T): compare in integers.
         points, starts = (2 * k + 1) * total, starts * (2 * t)
     else:
+        offsets = np.full(t, 0.5) if offsets is None else offsets
         points = (k + offsets) * (total / t)
     # The frame on screen at instant s is the last one that starts at or before s.
     index = np.searchsorted(starts, points, side="right") - 1
     return np.clip(index, 0, n - 1).astype(np.int64)
+
+
+def segment_candidates(
+    num_frames: int,
+    num_samples: int,
+    per_segment: int,
+    *,
+    delays_ms: np.ndarray | None = None,
+    by: str = "index",
+) -> np.ndarray:
+    """``K`` frames of each TSN segment, at its quantiles ``(j + 1/2) / K``.
+
+    The feature cache stores these and training samples one of the ``K`` per
+    segment uniformly: TSN's uniform draw over the segment, stratified into
+    ``K`` strata. ``K`` is odd, and the middle candidate is exactly the
+    evaluation frame of :func:`sample_indices`.
+
+    Returns:
+        int64 ``[T, K]`` frame indices, segment-major.
+    """
+    k = per_segment
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0:
+        raise ValueError(f"`per_segment` must be an odd int >= 1. Received: per_segment={k!r}")
+
+    sample_indices(num_frames, num_samples, training=False, delays_ms=delays_ms, by=by)
+    n, t = int(num_frames), int(num_samples)
+    columns = [
+        _indices_at(n, t, None if 2 * j + 1 == k else np.full(t, (j + 0.5) / k), delays_ms, by)
+        for j in range(int(k))
+    ]
+    return np.stack(columns, axis=1)
 
 
 def _check_delays(delays_ms: np.ndarray | None, num_frames: int) -> np.ndarray:

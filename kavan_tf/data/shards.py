@@ -8,9 +8,16 @@ Two kinds of shards, both written by ``kavan prepare`` (see
   pixels, the delays and the targets. Reading samples T frames per GIF in the
   input pipeline (random per TSN segment for training), so no information is
   lost to a fixed sampling and no GIF is decoded twice.
-- **feature shards**: per GIF, the frozen backbone's features of the T
-  evaluation-sampled frames as float16 ``[T, h, w, D]``, with heatmap targets
-  (the feature-cache mode: train the attention + temporal head only).
+- **feature shards**: per GIF, the frozen backbone's features of ``K``
+  frames of each of the ``T`` TSN segments (``data.feature_frames_per_segment``,
+  at the segment's quantiles ``(j + 1/2) / K``, see
+  :func:`kavan_tf.data.sampling.segment_candidates`) as float16
+  ``[T, K, h, w, D]``, with heatmap targets ``[T, K, h, w]`` (the
+  feature-cache mode: train the attention + temporal head only). Training
+  draws one of the ``K`` per segment, uniformly and anew each epoch, so it
+  keeps TSN's random frame per segment (paper 3.1) in ``K`` strata;
+  evaluation takes the middle one, the evaluation frame. Disk per GIF:
+  ``T K h w D`` x 2 bytes (ResNet-50 at 224 x 224, T = 8, K = 3: 4.8 MB).
 """
 
 from __future__ import annotations
@@ -86,11 +93,19 @@ def feature_example(
     intensities: np.ndarray,
     category: int,
 ) -> bytes:
-    """Serialises one GIF's cached backbone features (float16) for a feature shard."""
+    """Serialises one GIF's cached backbone features (float16) for a feature shard.
+
+    Args:
+        features: ``[T, K, h, w, D]`` (``K`` frames per segment) or ``[T, h, w, D]``.
+        heatmaps: ``[T, K, h, w]`` or ``[T, h, w]``.
+    """
+    features = np.asarray(features)
+    per_segment = features.shape[1] if features.ndim == 5 else 1
     values = {
         "gif_id": _bytes([gif_id.encode("utf-8")]),
         "features": _bytes([np.ascontiguousarray(features, np.float16).tobytes()]),
         "heatmaps": _bytes([np.ascontiguousarray(heatmaps, np.float32).tobytes()]),
+        "frames_per_segment": _ints([per_segment]),
         "intensities": _floats(intensities),
         "category": _ints([int(category)]),
     }
@@ -129,6 +144,7 @@ def build_frame_shard_dataset(
     seed: int | None = None,
     batch_size: int | None = None,
     files: list[str] | None = None,
+    frames_per_segment: int = 0,
 ) -> tf.data.Dataset:
     """``(frames, targets)`` batches from frame shards, sampled as :func:`build_dataset`.
 
@@ -140,6 +156,9 @@ def build_frame_shard_dataset(
         seed: Shuffle/sampling seed (``config.train.seed`` when ``None``).
         batch_size: ``config.data.batch_size`` when ``None``.
         files: Read only these shards (default: all finished shards).
+        frames_per_segment: When ``K > 0``, every GIF gives the ``T x K``
+            frames of :func:`sampling.segment_candidates` (segment-major)
+            instead of ``T`` sampled ones (the feature cache's input).
     """
     seed = config.train.seed if seed is None else seed
     batch_size = config.data.batch_size if batch_size is None else batch_size
@@ -150,14 +169,20 @@ def build_frame_shard_dataset(
 
     def sample(num_frames, delays, people, keypoints, example_seed):
         rng = np.random.default_rng([seed, int(example_seed) & 0x7FFFFFFF])
-        indices = sampling.sample_indices(
-            int(num_frames),
-            T,
-            training=training,
-            rng=rng,
-            delays_ms=delays,
-            by=config.data.sampling,
-        )
+        if frames_per_segment:
+            indices = sampling.segment_candidates(
+                int(num_frames), T, frames_per_segment, delays_ms=delays,
+                by=config.data.sampling,
+            ).ravel()
+        else:
+            indices = sampling.sample_indices(
+                int(num_frames),
+                T,
+                training=training,
+                rng=rng,
+                delays_ms=delays,
+                by=config.data.sampling,
+            )
         points = np.frombuffer(keypoints, np.float32).reshape(int(num_frames), int(people), 70, 3)
         heatmaps, _ = keypoint_heatmaps(
             points[indices], (height, width), feature_grid, config=config.data
@@ -185,16 +210,17 @@ def build_frame_shard_dataset(
             tf.gather(encoded, indices),
             fn_output_signature=tf.TensorSpec((None, None, 3), tf.uint8),
         )
-        frames = tf.ensure_shape(frames, (T, height, width, 3))
+        frames = tf.ensure_shape(frames, (num_out, height, width, 3))
         targets = {
             "intensities": tf.ensure_shape(
                 tf.sparse.to_dense(example["intensities"]), (num_emotions,)
             ),
             "category": example["category"],
-            "attention": tf.ensure_shape(heatmaps, (T, h, w)),
+            "attention": tf.ensure_shape(heatmaps, (num_out, h, w)),
         }
         return tf.cast(frames, tf.float32), targets
 
+    num_out = T * frames_per_segment if frames_per_segment else T
     dataset = tf.data.TFRecordDataset(files or shard_files(directory, "frames"))
     if training:
         dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
@@ -225,24 +251,40 @@ def build_feature_dataset(
         "gif_id": tf.io.FixedLenFeature([], tf.string),
         "features": tf.io.FixedLenFeature([], tf.string),
         "heatmaps": tf.io.FixedLenFeature([], tf.string),
+        # Caches written before K existed hold one frame per segment.
+        "frames_per_segment": tf.io.FixedLenFeature([], tf.int64, default_value=1),
         "intensities": tf.io.FixedLenFeature([config.labels.num_emotions], tf.float32),
         "category": tf.io.FixedLenFeature([], tf.int64),
     }
 
-    def parse(record):
+    def parse(record, example_seed):
         example = tf.io.parse_single_example(record, spec)
-        features = tf.reshape(tf.io.decode_raw(example["features"], tf.float16), (T, h, w, d))
-        heatmaps = tf.reshape(tf.io.decode_raw(example["heatmaps"], tf.float32), (T, h, w))
+        k = tf.cast(example["frames_per_segment"], tf.int32)
+        features = tf.reshape(tf.io.decode_raw(example["features"], tf.float16),
+                              (T, k, h, w, d))
+        heatmaps = tf.reshape(tf.io.decode_raw(example["heatmaps"], tf.float32), (T, k, h, w))
+        if training:
+            # One of the K frames of each segment, drawn anew each epoch.
+            choice = tf.random.stateless_uniform(
+                (T,), seed=tf.stack([example_seed, tf.cast(seed, tf.int64)]),
+                maxval=k, dtype=tf.int32)
+        else:
+            choice = tf.fill((T,), k // 2)
+        features = tf.gather(features, choice, axis=1, batch_dims=1)
+        heatmaps = tf.gather(heatmaps, choice, axis=1, batch_dims=1)
         targets = {
             "intensities": example["intensities"],
             "category": example["category"],
-            "attention": heatmaps,
+            "attention": tf.ensure_shape(heatmaps, (T, h, w)),
         }
-        return tf.cast(features, tf.float32), targets
+        return tf.cast(tf.ensure_shape(features, (T, h, w, d)), tf.float32), targets
 
     dataset = tf.data.TFRecordDataset(shard_files(directory, "features"))
     if training:
         dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
+    dataset = tf.data.Dataset.zip(
+        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training)
+    )
     dataset = dataset.map(
         parse, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
     )

@@ -3,13 +3,16 @@
 GIF frames are consecutive, so a detector that finds a face in frames 3 and 6
 but not in 4 and 5 has most likely missed it there (motion blur, a turned
 head) rather than lost it. :func:`fill_gaps` gives such frames keypoints
-interpolated linearly between the two nearest frames with a face, when the
-gap is at most ``max_gap`` frames:
+interpolated linearly between the two nearest frames with that face, when
+the gap is at most ``max_gap`` frames. It works per person, so a frame where
+one of three faces was missed gets the missing one:
 
-- a person of the earlier frame is matched to the person of the later frame
-  whose points are nearest (mean distance under ``match_distance`` times the
-  earlier face's size, the diagonal of its points' box); unmatched people
-  are not filled;
+- a person of frame ``a`` is the same as the nearest person of a later frame
+  ``b`` when the mean distance of their points is under ``match_distance``
+  times the face's size (the diagonal of its points' box); the first such
+  ``b`` within ``max_gap + 1`` frames ends the gap;
+- a frame of the gap that already holds that person (detected, or filled
+  from another pair) is left as it is;
 - frame ``t`` between ``a`` and ``b`` gets ``(1 - s) p_a + s p_b`` with
   ``s = (t - a) / (b - a)``, for ``x``, ``y`` and the confidence alike, and
   then the confidence is multiplied by ``confidence_factor`` (0.5): a filled
@@ -39,24 +42,13 @@ def _face_size(person: np.ndarray) -> float:
     return float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0))))
 
 
-def _match(earlier: np.ndarray, later: np.ndarray, match_distance: float):
-    """Pairs ``(i, j)`` of people of two frames, greedily by nearest mean point distance."""
-    candidates = []
-    for i, a in enumerate(earlier):
-        size = max(_face_size(a), 1.0)
-        for j, b in enumerate(later):
-            distance = float(np.linalg.norm(a[:, :2] - b[:, :2], axis=1).mean())
-            if distance < match_distance * size:
-                candidates.append((distance, i, j))
-    used_i: set[int] = set()
-    used_j: set[int] = set()
-    pairs = []
-    for _, i, j in sorted(candidates):
-        if i not in used_i and j not in used_j:
-            pairs.append((i, j))
-            used_i.add(i)
-            used_j.add(j)
-    return sorted(pairs)
+def _nearest(person: np.ndarray, people: np.ndarray, match_distance: float) -> int | None:
+    """The index of the person in ``people`` that is ``person`` (nearest, close enough)."""
+    if not len(people):
+        return None
+    distances = np.linalg.norm(people[:, :, :2] - person[None, :, :2], axis=2).mean(axis=1)
+    best = int(np.argmin(distances))
+    return best if distances[best] < match_distance * max(_face_size(person), 1.0) else None
 
 
 def fill_gaps(
@@ -75,8 +67,9 @@ def fill_gaps(
             distance of their points is under this times the face's size.
 
     Returns:
-        The frames (filled ones replaced, the others as given) and a bool
-        ``[N]`` array marking the filled frames.
+        The frames (detected people first, then the filled ones) and a bool
+        ``[N]`` array marking the frames that had no detection and were filled
+        (a frame with both detected and filled people is not marked).
     """
     if isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 0:
         raise ValueError(f"`max_gap` must be an int >= 0. Received: max_gap={max_gap!r}")
@@ -86,21 +79,28 @@ def fill_gaps(
         )
     if not match_distance > 0:
         raise ValueError(f"`match_distance` must be > 0. Received: {match_distance!r}")
-    arrays = [check_frame_keypoints(f, f"frames[{t}]") for t, f in enumerate(frames)]
-    filled = np.zeros(len(arrays), bool)
-    with_face = [t for t, a in enumerate(arrays) if len(a)]
-    for a, b in zip(with_face, with_face[1:], strict=False):
-        gap = b - a - 1
-        if gap == 0 or gap > max_gap:
-            continue
-        pairs = _match(arrays[a], arrays[b], match_distance)
-        if not pairs:
-            continue
-        start, end = arrays[a][[i for i, _ in pairs]], arrays[b][[j for _, j in pairs]]
-        for t in range(a + 1, b):
-            s = (t - a) / (b - a)
-            people = ((1 - s) * start + s * end).astype(np.float32)
-            people[..., 2] *= confidence_factor
-            arrays[t] = people
-            filled[t] = True
+    detected = [check_frame_keypoints(f, f"frames[{t}]") for t, f in enumerate(frames)]
+    added: list[list[np.ndarray]] = [[] for _ in detected]
+    for a, people in enumerate(detected):
+        for person in people:
+            # The next frame within reach where this person is found again.
+            for b in range(a + 1, min(len(detected), a + max_gap + 2)):
+                j = _nearest(person, detected[b], match_distance)
+                if j is not None:
+                    break
+            else:
+                continue
+            later = detected[b][j]
+            for t in range(a + 1, b):
+                s = (t - a) / (b - a)
+                guess = ((1 - s) * person + s * later).astype(np.float32)
+                guess[:, 2] *= confidence_factor
+                present = np.concatenate([detected[t], *([np.stack(added[t])]
+                                                          if added[t] else [])])
+                if _nearest(guess, present, match_distance) is None:
+                    added[t].append(guess)
+    arrays = [np.concatenate([d, np.stack(extra)]) if extra else d
+              for d, extra in zip(detected, added, strict=True)]
+    filled = np.array([not len(d) and bool(extra) for d, extra in zip(detected, added,
+                                                                       strict=True)], bool)
     return arrays, filled
