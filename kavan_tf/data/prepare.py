@@ -45,6 +45,8 @@ from kavan_tf.errors import ManifestError
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "prepare.json"
+FEATURE_FRAMES_PER_CALL = 32
+"""Frames per backbone call when caching features (bounds the memory)."""
 REPORT_FILE = "prepare_report.json"
 
 
@@ -350,11 +352,13 @@ def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, p
                 batch = frames.shape[0]
                 T, K = config.model.num_frames, config.data.feature_frames_per_segment
                 flat = tf.reshape(frames, (-1,) + tuple(frames.shape[2:]))
-                feats = (
-                    backbone(flat, training=False)
-                    .numpy()
-                    .reshape((batch, T, K) + tuple(backbone.output_shape[1:]))
-                )
+                # A bounded number of frames per backbone call: a batch holds
+                # batch_size x T x K frames (192 by default), whose ResNet-50
+                # activations would not fit in a CPU machine's memory at once.
+                feats = np.concatenate([
+                    backbone(flat[i : i + FEATURE_FRAMES_PER_CALL], training=False).numpy()
+                    for i in range(0, int(flat.shape[0]), FEATURE_FRAMES_PER_CALL)
+                ]).reshape((batch, T, K) + tuple(backbone.output_shape[1:]))
                 heatmaps = targets["attention"].numpy().reshape((batch, T, K) + grid)
                 for b in range(batch):
                     writer.write(
