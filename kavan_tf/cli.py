@@ -97,13 +97,13 @@ def _read_rows(config, manifest: str):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from kavan_tf.training.trainer import split_frame, train, with_overrides
+    from kavan_tf.config import with_overrides
 
     config = _load_config(args.config, args.set)
     if args.out:
         config = with_overrides(config, train={"output_dir": args.out})
     if args.shards:
-        from kavan_tf.training.trainer import shard_dataset
+        from kavan_tf.training.trainer import shard_dataset, train
 
         ignored = [flag for flag, value in (("--manifest", args.manifest),
                                             ("--train-split", args.train_split),
@@ -127,7 +127,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"--val-shards {args.val_shards} needs --shards (with --manifest, "
             "validate with --val-split)"
         )
-    rows = _read_rows(config, args.manifest)
+    rows = _read_rows(config, args.manifest)  # errors before TensorFlow is imported
+    from kavan_tf.training.trainer import split_frame, train
+
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
     result = train(config, train_rows, val_rows)
@@ -268,7 +270,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_path(path: str, what: str) -> None:
+    """Fails fast, before TensorFlow is imported, on a path that is not there."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: {what} not found")
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
+    _require_path(args.model, "model (a .keras file)")
     from kavan_tf.predict import run_export
 
     path = run_export(args.model, args.export_dir, args.name, args.version,
@@ -278,6 +287,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    _require_path(args.model, "model (a SavedModel folder or a .keras file)")
+    for path in args.inputs:
+        _require_path(path, "input (a GIF file or a folder of GIFs)")
     from kavan_tf.predict import run_predict
 
     return run_predict(
@@ -475,24 +487,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kavan`` command."""
+    """Entry point of the ``kavan`` command.
+
+    Errors in the input are one line, ``kavan <command>: <path>: <cause>``,
+    with exit status 2. TensorFlow's native start-up output is kept off the
+    terminal (``-v`` shows it) and printed only when the command fails
+    unexpectedly (:mod:`kavan_tf.quiet`).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kavan_tf.errors import KavanError
+    from kavan_tf.quiet import native_stderr_captured
 
-    try:
-        return int(args.func(args) or 0)
-    except (KavanError, ValueError, FileNotFoundError) as e:
-        print(f"kavan {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"kavan {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with native_stderr_captured(enabled=not args.verbose) as captured:
+        try:
+            return int(args.func(args) or 0)
+        except (KavanError, ValueError, FileNotFoundError) as e:
+            print(f"kavan {args.command}: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"kavan {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except ImportError as e:
+            sys.stderr.write(captured.text())
+            print(f"kavan {args.command}: cannot import {e.name or 'a module'}: {e}",
+                  file=sys.stderr)
+            return 1
+        except BaseException:
+            sys.stderr.write(captured.text())
+            raise
 
 
 if __name__ == "__main__":

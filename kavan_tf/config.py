@@ -475,3 +475,14 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
         ok = True
     if not ok:
         raise ValueError(f"`{where}` has the wrong type: expected {hint}. Received: {value!r}")
+
+
+def with_overrides(config: KavanConfig, **sections: dict[str, Any]) -> KavanConfig:
+    """A copy of ``config`` with some fields of some sections replaced.
+
+    Example: ``with_overrides(config, model={"attention": False}, train={"epochs": 2})``.
+    """
+    values = config.to_dict()
+    for section, changes in sections.items():
+        values[section] = {**values[section], **changes}
+    return KavanConfig.from_dict(values)

@@ -9,13 +9,12 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import keras
 import pandas as pd
 import tensorflow as tf
 
-from kavan_tf.config import KavanConfig
+from kavan_tf.config import KavanConfig, with_overrides  # noqa: F401 - re-exported
 from kavan_tf.errors import ManifestError
 from kavan_tf.models.backbones import backbone_feature_shape
 from kavan_tf.models.kavan import KavanModel
@@ -248,12 +247,3 @@ def _shard_by_data(dataset: tf.data.Dataset | None) -> tf.data.Dataset | None:
     return dataset.with_options(options)
 
 
-def with_overrides(config: KavanConfig, **sections: dict[str, Any]) -> KavanConfig:
-    """A copy of ``config`` with some fields of some sections replaced.
-
-    Example: ``with_overrides(config, model={"attention": False}, train={"epochs": 2})``.
-    """
-    values = config.to_dict()
-    for section, changes in sections.items():
-        values[section] = {**values[section], **changes}
-    return KavanConfig.from_dict(values)

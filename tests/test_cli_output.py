@@ -1,0 +1,88 @@
+"""What a person sees from the `kavan` command: its own lines only, fast errors.
+
+Each case runs the command in a fresh process, as a user does, so that the
+native stderr of TensorFlow is really there to be kept off the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+
+NATIVE_NOISE = ("I0000", "W0000", "E0000", "All log messages before absl", "oneDNN",
+                "cuda", "cuInit")
+
+
+def run(args, env_extra=None, timeout=240):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "kavan_tf.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def small_manifest(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli-output")
+    return generate_dataset(root, SyntheticConfig(num_gifs=2, frame_size=(32, 32),
+                                                  num_frames=(2, 3)))
+
+
+def test_only_the_package_lines_unless_verbose(small_manifest, tmp_path):
+    # `prepare` imports TensorFlow and runs ops: its start-up noise must not show.
+    out = tmp_path / "shards"
+    sets = ["--set", "model.backbone=small", "--set", "model.image_size=[32, 32]",
+            "--set", "model.num_frames=2", "--set", "model.node_size=1"]
+    result = run(["prepare", "--manifest", str(small_manifest), "--out", str(out), *sets])
+    assert result.returncode == 0, result.stderr
+    for noise in NATIVE_NOISE:
+        assert noise not in result.stderr, result.stderr
+    assert "shards written" in result.stdout
+    # -v keeps everything (whatever this machine's TensorFlow prints).
+    verbose = run(["-v", "prepare", "--manifest", str(small_manifest), "--out",
+                   str(tmp_path / "again"), *sets])
+    assert verbose.returncode == 0 and "shards written" in verbose.stdout
+
+
+def test_captured_output_is_shown_when_the_import_fails(tmp_path, small_manifest):
+    # A TensorFlow that writes to native stderr and fails to import.
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(textwrap.dedent("""
+        import os
+        os.write(2, b"native: libcudart.so.12 not found\\n")
+        raise ImportError("libtensorflow_framework.so.2: cannot open shared object file")
+    """))
+    result = run(["prepare", "--manifest", str(small_manifest), "--out", str(tmp_path / "o")],
+                 env_extra={"PYTHONPATH": str(tmp_path / "fake")})
+    assert result.returncode == 1
+    assert "native: libcudart.so.12 not found" in result.stderr
+    assert "kavan prepare: cannot import" in result.stderr
+    assert "libtensorflow_framework" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["predict", "some.gif", "--model", "/nonexistent/model"], "/nonexistent/model"),
+        (["export", "/nonexistent/model.keras"], "/nonexistent/model.keras"),
+        (["train", "--manifest", "/nonexistent/m.csv"], "/nonexistent/m.csv"),
+    ],
+)
+def test_bad_arguments_fail_before_tensorflow_is_imported(args, fragment):
+    code = textwrap.dedent(f"""
+        import sys
+        from kavan_tf.cli import main
+        code = main({args!r})
+        print(code, "tensorflow" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"kavan {args[0]}: ") and fragment in lines[0]
