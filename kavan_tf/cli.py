@@ -117,7 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val = shard_dataset(args.val_shards, config, training=False) if args.val_shards else None
         result = train(config, None, train_dataset=shard_dataset(args.shards, config,
                                                                  training=True),
-                       val_dataset=val)
+                       val_dataset=val, data_description=_describe_shards(args.shards))
         print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
         return 0
     if not args.manifest:
@@ -132,8 +132,44 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
-    result = train(config, train_rows, val_rows)
+    from kavan_tf.model_card import describe_data
+
+    result = train(config, train_rows, val_rows,
+                   data_description=describe_data(train_rows, args.manifest, val_rows))
     print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
+    return 0
+
+
+def _describe_shards(folder: str) -> dict:
+    """The model card's ``data`` entry for a ``kavan prepare`` folder."""
+    import json
+
+    from kavan_tf.data.prepare import SETTINGS_FILE
+
+    path = os.path.join(folder, SETTINGS_FILE)
+    settings = {}
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            settings = json.load(f)
+    return {"manifest": None, "prepared": os.path.abspath(folder),
+            "sha256": settings.get("gif_ids_hash"), "train_gifs": settings.get("num_rows"),
+            "val_gifs": None, "synthetic": bool(settings.get("synthetic")),
+            "label_mode": settings.get("label_mode")}
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from kavan_tf.model_card import card_path, format_card, read_card
+
+    _require_path(args.model, "model (a SavedModel folder or a .keras file)")
+    card = read_card(args.model)
+    if card is None:
+        raise FileNotFoundError(
+            f"{args.model}: no model card ({card_path(args.model) or 'model_card.json'}); "
+            "models trained before kavan_tf wrote cards have none"
+        )
+    print(json.dumps(card, indent=2) if args.json else format_card(card))
     return 0
 
 
@@ -290,6 +326,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     _require_path(args.model, "model (a SavedModel folder or a .keras file)")
     for path in args.inputs:
         _require_path(path, "input (a GIF file or a folder of GIFs)")
+    from kavan_tf.model_card import read_card, synthetic_warning
+
+    warning = synthetic_warning(read_card(args.model), args.model)
+    if warning:
+        print(f"kavan predict: {warning}", file=sys.stderr)
     from kavan_tf.predict import run_predict
 
     return run_predict(
@@ -470,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the backbone as trained instead of with its batch "
                         "normalisations folded into the convolutions (slower)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("info", help="the model card: what a model was trained on")
+    p.add_argument("model", help="a .keras file or a SavedModel (model or version folder)")
+    p.add_argument("--json", action="store_true", help="the card as JSON")
+    p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("predict", help="emotions of GIF files")
     p.add_argument("inputs", nargs="+", help="GIF files or folders")

@@ -770,7 +770,14 @@ def run_export(
         for path in warmup_gifs:
             with open(path, "rb") as f:
                 gifs.append(f.read())
-    return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs)
+    from kavan_tf.model_card import read_card
+
+    card = read_card(model_path)
+    if card is not None:
+        card = {**card, "export": {"precision": precision, "fold_batch_norm": fold_batch_norm,
+                                   "from": os.path.abspath(model_path)}}
+    return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs,
+                              model_card=card)
 
 
 __all__ = [

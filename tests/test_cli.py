@@ -3,8 +3,10 @@
 import json
 import os
 
+import pandas as pd
 import pytest
 
+import kavan_tf
 from kavan_tf.cli import apply_sets, main
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
@@ -39,9 +41,30 @@ def test_train_export_predict(workspace, capsys):
     assert sorted(os.listdir(exported / "kavan")) == ["1", "2", "models.config"]
     gif = str(root / "data" / "gifs" / "syn00000.gif")
     csv_out = root / "predictions.csv"
+    capsys.readouterr()
     assert main(["predict", gif, "--model", str(exported / "kavan"), "--format", "csv",
                  "--output", str(csv_out)]) == 0
     assert "syn00000.gif" in csv_out.read_text()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "synthetic" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("kavan predict: warning: ")
+
+    # The model card: beside the .keras file, and in each SavedModel's assets.
+    import hashlib
+
+    card = json.loads((run / "model_card.json").read_text())
+    assert card["data"]["synthetic"] is True and card["data"]["label_mode"] == "change"
+    assert card["data"]["sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    rows = pd.read_csv(manifest)
+    assert card["data"]["train_gifs"] == int((rows["split"] == "train").sum())
+    assert card["config"]["model"]["backbone"] == "small"
+    assert card["package"]["version"] == kavan_tf.__version__
+    served = json.loads((exported / "kavan" / "2" / "assets" / "model_card.json").read_text())
+    assert served["export"]["precision"] == "bfloat16" and served["data"] == card["data"]
+    assert main(["info", str(exported / "kavan")]) == 0
+    shown = capsys.readouterr().out
+    assert "synthetic: yes" in shown and "export: precision bfloat16" in shown
+    assert main(["info", str(run / "model.keras"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == card
     bad = root / "bad.gif"
     bad.write_bytes(b"not a gif")
     assert main(["predict", gif, str(bad), "--model", str(run / "model.keras")]) == 1

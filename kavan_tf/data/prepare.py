@@ -41,6 +41,7 @@ from kavan_tf.data.shards import (
     frame_example,
 )
 from kavan_tf.errors import ManifestError
+from kavan_tf.model_card import describe_data
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def _settings(rows: pd.DataFrame, config: KavanConfig, shard_size: int, encoding
         "backbone": config.model.backbone,
         "backbone_weights": config.model.backbone_weights,
         "feature_frames_per_segment": config.data.feature_frames_per_segment,
+        **{k: describe_data(rows)[k] for k in ("synthetic", "label_mode")},
     }
 
 

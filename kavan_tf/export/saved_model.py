@@ -169,6 +169,7 @@ def export_saved_model(
     warmup_gifs: list[bytes] | None = None,
     data_config: DataConfig | None = None,
     serving_base_path: str | None = None,
+    model_card: dict | None = None,
 ) -> str:
     """Exports a KavanModel as ``<export_dir>/<name>/<version>/`` for TF Serving.
 
@@ -192,6 +193,8 @@ def export_saved_model(
         serving_base_path: ``base_path`` written to ``models.config``;
             ``/models/<name>``, where the ``tensorflow/serving`` container
             expects it, when ``None``.
+        model_card: Written to ``assets/model_card.json`` of the version
+            (:mod:`kavan_tf.model_card`); TF Serving ignores it.
 
     Returns:
         The version folder.
@@ -234,6 +237,10 @@ def export_saved_model(
             warmup_gifs = [tiny_gif(model.model_config.num_frames)]
         write_warmup_requests(staging, warmup_gifs, model_name=name)
         _write_export_info(os.path.join(staging, WARMUP_DIR, EXPORT_INFO_FILE), module, model)
+        if model_card is not None:
+            from kavan_tf.model_card import CARD_FILE, write_card
+
+            write_card(model_card, os.path.join(staging, "assets", CARD_FILE))
         target = _move_into_place(staging, model_dir, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

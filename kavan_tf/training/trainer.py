@@ -9,6 +9,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import pandas as pd
@@ -16,6 +17,7 @@ import tensorflow as tf
 
 from kavan_tf.config import KavanConfig, with_overrides  # noqa: F401 - re-exported
 from kavan_tf.errors import ManifestError
+from kavan_tf.model_card import CARD_FILE, build_card, describe_data, write_card
 from kavan_tf.models.backbones import backbone_feature_shape
 from kavan_tf.models.kavan import KavanModel
 from kavan_tf.training.cluster import (
@@ -116,6 +118,7 @@ def train(
     val_dataset: tf.data.Dataset | None = None,
     verbose: int | str = "auto",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
+    data_description: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Trains the model of ``config`` on manifest rows with ``model.fit``.
 
@@ -124,7 +127,8 @@ def train(
     ``config.json``, ``backup/`` (``keras.callbacks.BackupAndRestore``: a run
     killed mid-way resumes from its last finished epoch when started again with
     the same output folder), ``checkpoints/last.keras`` and ``best.keras``,
-    ``logs/`` (TensorBoard), ``history.csv`` and finally ``model.keras``.
+    ``logs/`` (TensorBoard), ``history.csv`` and finally ``model.keras`` with
+    its ``model_card.json`` (:mod:`kavan_tf.model_card`).
 
     Args:
         config: The experiment.
@@ -136,6 +140,9 @@ def train(
         val_dataset: A prepared dataset to validate on instead of ``val_rows``.
         verbose: ``model.fit`` verbosity.
         extra_callbacks: Appended to the standard callbacks.
+        data_description: The model card's ``data`` entry
+            (:func:`kavan_tf.model_card.describe_data`); derived from
+            ``train_rows`` when ``None``.
 
     Returns:
         A :class:`TrainResult`.
@@ -197,6 +204,9 @@ def train(
         model.save(os.path.join(where, "model.keras"))
         with open(os.path.join(where, "history.json"), "w", encoding="utf-8") as f:
             json.dump(history.history, f, indent=2)
+        data = data_description or describe_data(train_rows, val_rows=val_rows)
+        write_card(build_card(config.to_dict(), data, history.history),
+                   os.path.join(where, CARD_FILE))
     return TrainResult(model=model, history=history.history, output_dir=out)
 
 
