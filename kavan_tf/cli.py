@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the keypoint files and the new "
                    "manifest (OUT/manifest.csv)")
     p.add_argument("--source", default="mtcnn",
-                   help="mtcnn (default: finds the most faces), dlib (HOG: 1.6x faster, "
+                   help="mtcnn (default: finds the most faces), dlib (HOG: about 2x faster, "
                         "frontal faces), dlib-cnn (slow on a CPU), or openpose:DIR (import "
                         "OpenPose JSON output); docs/data.md compares them")
     p.add_argument("--upsample", type=int, default=1,
