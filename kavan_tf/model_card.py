@@ -61,9 +61,9 @@ def _synthetic_marker(folders: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def describe_data(rows: Any, manifest_path: str | None = None,
-                  val_rows: Any = None) -> dict[str, Any]:
-    """The ``data`` entry of a card, for manifest rows (a DataFrame)."""
+def data_origin(rows: Any, manifest_path: str | None = None) -> dict[str, Any]:
+    """Whether the rows are synthetic (the generator's ``synthetic.json`` beside
+    the manifest or the GIFs), and their label mode."""
     folders = []
     if manifest_path:
         folders.append(os.path.dirname(os.path.abspath(manifest_path)))
@@ -71,6 +71,18 @@ def describe_data(rows: Any, manifest_path: str | None = None,
         gif_folder = os.path.dirname(str(rows["path"].iloc[0]))
         folders += [gif_folder, os.path.dirname(gif_folder)]
     marker = _synthetic_marker(folders)
+    if marker is not None:
+        label_mode = (marker.get("config") or {}).get("label_mode")
+    elif rows is not None and "n_votes" in rows:
+        label_mode = "gifgif votes"
+    else:
+        label_mode = "manifest scores"
+    return {"synthetic": marker is not None, "label_mode": label_mode}
+
+
+def describe_data(rows: Any, manifest_path: str | None = None,
+                  val_rows: Any = None) -> dict[str, Any]:
+    """The ``data`` entry of a card, for manifest rows (a DataFrame)."""
     if manifest_path and os.path.isfile(manifest_path):
         digest = _sha256_file(manifest_path)
     elif rows is not None:
@@ -78,19 +90,12 @@ def describe_data(rows: Any, manifest_path: str | None = None,
         digest = hashlib.sha256(table.to_csv(index=False).encode("utf-8")).hexdigest()
     else:
         digest = None
-    if marker is not None:
-        label_mode = (marker.get("config") or {}).get("label_mode")
-    elif rows is not None and "n_votes" in rows:
-        label_mode = "gifgif votes"
-    else:
-        label_mode = "manifest scores"
     return {
         "manifest": os.path.abspath(manifest_path) if manifest_path else None,
         "sha256": digest,
         "train_gifs": None if rows is None else int(len(rows)),
         "val_gifs": None if val_rows is None else int(len(val_rows)),
-        "synthetic": marker is not None,
-        "label_mode": label_mode,
+        **data_origin(rows, manifest_path),
     }
 
 

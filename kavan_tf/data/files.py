@@ -4,6 +4,8 @@
   sees the old file or the new one, never half of one.
 - :func:`temp_files_removed_on_exit` removes listed temporary files however a
   block ends: an error, Ctrl-C (SIGINT) or SIGTERM.
+- :func:`check_settings` records a run's settings in its output folder and
+  refuses a later run with other ones.
 - :func:`failure_cause` is the one text a per-file failure is reported with.
 """
 
@@ -16,7 +18,7 @@ import signal
 import threading
 from typing import Any
 
-from kavan_tf.errors import GifDecodeError, KavanError
+from kavan_tf.errors import GifDecodeError, KavanError, ManifestError
 
 
 def atomic_json(path: str, value: Any) -> None:
@@ -30,6 +32,28 @@ def atomic_json(path: str, value: Any) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def check_settings(out_dir: str, name: str, settings: dict[str, Any]) -> None:
+    """Writes ``settings`` to ``out_dir/name``, or checks them against the file there.
+
+    Raises:
+        ManifestError: The folder was written with other settings (the keys
+            that differ are named), so that no output mixes the two.
+    """
+    path = os.path.join(out_dir, name)
+    if not os.path.exists(path):
+        atomic_json(path, settings)
+        return
+    with open(path, encoding="utf-8") as f:
+        previous = json.load(f)
+    changed = sorted(k for k in set(previous) | set(settings)
+                     if previous.get(k) != settings.get(k))
+    if changed:
+        raise ManifestError(
+            f"{out_dir} was written with other settings ({', '.join(changed)} differ); "
+            "use a new output folder so that no output mixes the two"
+        )
 
 
 @contextlib.contextmanager

@@ -54,12 +54,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from kavan_tf.config import DataConfig, LabelConfig
-from kavan_tf.data.files import atomic_json, failure_cause, temp_files_removed_on_exit
+from kavan_tf.data.files import (
+    atomic_json,
+    check_settings,
+    failure_cause,
+    temp_files_removed_on_exit,
+)
 from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.keypoints import (
     KeypointSource,
-    OpenPoseSource,
     load_keypoints,
+    make_keypoint_source,
     save_keypoints,
 )
 from kavan_tf.data.manifest import write_manifest
@@ -150,11 +155,7 @@ def parse_source(spec: str) -> tuple[str, str | None]:
 def make_source(spec: str, options: dict[str, Any] | None = None) -> KeypointSource:
     """The :class:`KeypointSource` of a ``--source`` value."""
     kind, folder = parse_source(spec)
-    if kind == "openpose":
-        return OpenPoseSource(folder)
-    from kavan_tf.data.face_estimator import FaceEstimator
-
-    return FaceEstimator(kind, **(options or {}))
+    return make_keypoint_source(kind, folder, **({} if kind == "openpose" else options or {}))
 
 
 def default_workers() -> int:
@@ -171,7 +172,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(spec: str, options: dict[str, Any], fill: dict[str, Any],
-                 data: dict[str, Any], in_pool: bool) -> None:
+                 data: DataConfig, in_pool: bool) -> None:
     if in_pool:
         # The parent decides; a worker stops at once (its temp file is removed
         # by `_process_one`'s cleanup), and Ctrl-C reaches only the parent.
@@ -185,7 +186,7 @@ def _init_worker(spec: str, options: dict[str, Any], fill: dict[str, Any],
     source = make_source(spec, options)
     if hasattr(source, "load"):
         source.load()
-    _worker.update(source=source, fill=fill, data=DataConfig(**data), spec=spec)
+    _worker.update(source=source, fill=fill, data=data, spec=spec)
 
 
 def _exit_on_signal(signum, frame) -> None:
@@ -230,23 +231,6 @@ def _settings(spec: str, options: dict[str, Any], fill: dict[str, Any]) -> dict[
     else:
         described = {"source": kind, **make_source(spec, options).settings()}
     return {"format": "kavan-keypoints-run-v1", **described, "fill": fill}
-
-
-def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
-    path = os.path.join(out_dir, SETTINGS_FILE)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-        if previous != settings:
-            changed = sorted(k for k in set(previous) | set(settings)
-                             if previous.get(k) != settings.get(k))
-            raise ManifestError(
-                f"{out_dir}: keypoints were written there with other settings "
-                f"({', '.join(changed)} differ); use a new --out folder so that no "
-                "dataset mixes the two"
-            )
-    else:
-        atomic_json(path, settings)
 
 
 def _stats_of_file(path: str, gif_id: str) -> dict[str, Any]:
@@ -316,7 +300,7 @@ def extract_keypoints(
     settings = _settings(source, options, fill)
 
     os.makedirs(os.path.join(out_dir, PARTS_DIR), exist_ok=True)
-    _check_settings(out_dir, settings)
+    check_settings(out_dir, SETTINGS_FILE, settings)
     for stale in glob.glob(os.path.join(out_dir, f".*.tmp-t{task_index}.json.gz")):
         os.remove(stale)
 
@@ -355,7 +339,7 @@ def extract_keypoints(
         bar.set_postfix_str(f"{frames_done / elapsed:.1f} frames/s", refresh=False)
         bar.update(1)
 
-    init = (source, options, fill, _data_dict(data))
+    init = (source, options, fill, data)
     with temp_files_removed_on_exit() as temp_files:
         if workers == 1 or len(todo) <= 1:
             _init_worker(*init, in_pool=False)
@@ -379,12 +363,6 @@ def extract_keypoints(
     atomic_json(_part_path(out_dir, task_index, num_tasks), part)
     merge_parts(rows, out_dir, num_tasks, manifest_out=manifest_out, labels=labels)
     return report
-
-
-def _data_dict(data: DataConfig) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
 
 
 def _run_pool(todo, init, workers, record, temp_files) -> None:

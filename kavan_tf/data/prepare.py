@@ -20,7 +20,6 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,12 @@ from tqdm import tqdm
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
-from kavan_tf.data.files import atomic_json, failure_cause, temp_files_removed_on_exit
+from kavan_tf.data.files import (
+    atomic_json,
+    check_settings,
+    failure_cause,
+    temp_files_removed_on_exit,
+)
 from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.pipeline import targets_of
@@ -41,7 +45,7 @@ from kavan_tf.data.shards import (
     frame_example,
 )
 from kavan_tf.errors import ManifestError
-from kavan_tf.model_card import describe_data
+from kavan_tf.model_card import data_origin
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +108,7 @@ def _settings(rows: pd.DataFrame, config: KavanConfig, shard_size: int, encoding
         "backbone": config.model.backbone,
         "backbone_weights": config.model.backbone_weights,
         "feature_frames_per_segment": config.data.feature_frames_per_segment,
-        **{k: describe_data(rows)[k] for k in ("synthetic", "label_mode")},
+        **data_origin(rows),
     }
 
 
@@ -112,21 +116,6 @@ def _hash(items: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
-
-
-def _check_settings(out_dir: str, settings: dict[str, Any]) -> None:
-    path = os.path.join(out_dir, SETTINGS_FILE)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-        changed = sorted(k for k in settings if previous.get(k) != settings[k])
-        if changed:
-            raise ManifestError(
-                f"{out_dir} was prepared with other settings ({', '.join(changed)} differ); "
-                "use a new output folder so that no shard mixes the two"
-            )
-    else:
-        atomic_json(path, settings)
 
 
 def encode_gif_record(
@@ -212,7 +201,7 @@ def prepare(
     if len(rows) == 0:
         raise ManifestError("The manifest has no rows to prepare")
     os.makedirs(out_dir, exist_ok=True)
-    _check_settings(out_dir, _settings(rows, config, shard_size, encoding))
+    check_settings(out_dir, SETTINGS_FILE, _settings(rows, config, shard_size, encoding))
     # Only this task's leftovers: other tasks may be writing into the folder now.
     for stale in glob.glob(os.path.join(out_dir, f"*.tmp-t{task_index}-*")):
         os.remove(stale)

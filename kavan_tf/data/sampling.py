@@ -79,17 +79,21 @@ def sample_indices(
             ``delays_ms`` is missing or not ``N`` positive finite numbers for
             ``by="time"``.
     """
-    for arg, value in (("num_frames", num_frames), ("num_samples", num_samples)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{arg}` must be an int >= 1. Received: {arg}={value!r}")
-    if by not in _BY:
-        raise ValueError(f"`by` must be one of {_BY}. Received: by={by!r}")
-    n, t = int(num_frames), int(num_samples)
+    n, t = _check_counts(num_frames, num_samples, by)
     offsets = None
     if training:
         rng = rng if rng is not None else np.random.default_rng()
         offsets = rng.uniform(0.0, 1.0, size=t)
     return _indices_at(n, t, offsets, delays_ms, by)
+
+
+def _check_counts(num_frames: int, num_samples: int, by: str) -> tuple[int, int]:
+    for arg, value in (("num_frames", num_frames), ("num_samples", num_samples)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{arg}` must be an int >= 1. Received: {arg}={value!r}")
+    if by not in _BY:
+        raise ValueError(f"`by` must be one of {_BY}. Received: by={by!r}")
+    return int(num_frames), int(num_samples)
 
 
 def _indices_at(
@@ -140,8 +144,7 @@ def segment_candidates(
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0:
         raise ValueError(f"`per_segment` must be an odd int >= 1. Received: per_segment={k!r}")
 
-    sample_indices(num_frames, num_samples, training=False, delays_ms=delays_ms, by=by)
-    n, t = int(num_frames), int(num_samples)
+    n, t = _check_counts(num_frames, num_samples, by)
     columns = [
         _indices_at(n, t, None if 2 * j + 1 == k else np.full(t, (j + 0.5) / k), delays_ms, by)
         for j in range(int(k))
