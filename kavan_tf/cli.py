@@ -325,7 +325,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     _require_path(args.model, "model (a SavedModel folder or a .keras file)")
     for path in args.inputs:
-        _require_path(path, "input (a GIF file or a folder of GIFs)")
+        _require_path(path, "input (a GIF, WebP, PNG or video file, or a folder of them)")
+    if args.keypoints is not None:
+        _require_path(args.keypoints, "keypoints (a keypoint file, a folder of them or a "
+                                      "manifest)")
+        if args.overlay is None and args.report is None:
+            raise ValueError("--keypoints: draws supervision heatmaps on the overlays; "
+                             "give --overlay DIR or --report FILE as well")
+    if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
+        raise ValueError(f"--report: {args.report}: the report is an HTML page; "
+                         "name it <something>.html")
     from kavan_tf.model_card import read_card, synthetic_warning
 
     warning = synthetic_warning(read_card(args.model), args.model)
@@ -342,6 +351,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         batch_size=args.batch_size,
         decoder=args.decoder,
+        report=args.report,
+        keypoints=args.keypoints,
+        note=warning,
     )
 
 
@@ -517,12 +529,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the card as JSON")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("predict", help="emotions of GIF files")
-    p.add_argument("inputs", nargs="+", help="GIF files or folders")
+    p = sub.add_parser("predict", help="emotions of GIF (WebP, APNG, MP4, WebM) files")
+    p.add_argument("inputs", nargs="+",
+                   help="GIF, WebP, APNG, MP4 or WebM files, or folders of them (video needs "
+                        "the video extra: pip install 'kavan_tf[video]')")
     p.add_argument("--model", required=True, help="a SavedModel folder or a .keras file")
     p.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
     p.add_argument("--output", help="write to this file instead of stdout")
-    p.add_argument("--overlay", help="write attention overlays (animated GIFs) here")
+    p.add_argument("--overlay", metavar="DIR",
+                   help="write attention overlays (animated GIFs at the file's own size, at "
+                        "most 480 px, with the top emotions) here")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write one self-contained HTML page: originals, overlays, intensity "
+                        "bars, sortable by emotion")
+    p.add_argument("--keypoints", metavar="PATH",
+                   help="with --overlay/--report: show the supervision heatmaps of these "
+                        "keypoints beside the attention (a folder from `kavan keypoints`, "
+                        "its manifest.csv, or one keypoint file)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--decoder", choices=["graph", "python"], default="graph",

@@ -7,22 +7,33 @@ class KavanError(Exception):
     """Base class of the errors kavan_tf raises on bad input."""
 
 
-class GifDecodeError(KavanError):
-    """A GIF could not be decoded. The message names the file and the cause.
+class MediaDecodeError(KavanError):
+    """An animation (GIF, WebP, APNG or video) could not be decoded.
+
+    The message is ``<path>: cannot decode <format>: <cause>``.
 
     Attributes:
         path: The file (or ``"<bytes>"``) that failed.
         cause: A short description of what was wrong.
+        format: ``"GIF"``, ``"WebP"``, ``"PNG"``, ``"MP4"`` or ``"WebM"``.
     """
 
-    def __init__(self, path: str, cause: str) -> None:
+    def __init__(self, path: str, cause: str, format: str = "GIF") -> None:  # noqa: A002
         self.path = path
         self.cause = cause
-        super().__init__(f"{path}: cannot decode GIF: {cause}")
+        self.format = format
+        super().__init__(f"{path}: cannot decode {format}: {cause}")
+
+
+class GifDecodeError(MediaDecodeError):
+    """A GIF could not be decoded. The message names the file and the cause."""
+
+    def __init__(self, path: str, cause: str, format: str = "GIF") -> None:  # noqa: A002
+        super().__init__(path, cause, format)
 
 
 class DecompressionBombError(GifDecodeError):
-    """A GIF exceeds the configured size limits (``DataConfig.max_*``)."""
+    """An animation exceeds the configured size limits (``DataConfig.max_*``)."""
 
 
 class KeypointFileError(KavanError):

@@ -45,9 +45,9 @@ from kavan_tf.baselines.color_histogram import ColorHistogram
 from kavan_tf.baselines.face_expression import FaceExpression
 from kavan_tf.baselines.ols import OrdinaryLeastSquares
 from kavan_tf.config import DataConfig, LabelConfig, LossConfig
-from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.manifest import scores_to_targets, targets_category
-from kavan_tf.errors import GifDecodeError
+from kavan_tf.data.media import decode_media
+from kavan_tf.errors import MediaDecodeError
 from kavan_tf.losses import gif_nmse, rank_error_count
 from kavan_tf.metrics import EmotionNMSE, spearman_per_gif
 
@@ -190,8 +190,8 @@ class FeatureCache:
 
     def _extract(self, key: str) -> None:
         try:
-            gif = decode_gif_with_config(key, self.data_config)
-        except GifDecodeError as e:
+            gif = decode_media(key, self.data_config)
+        except MediaDecodeError as e:
             self._fail(key, e.cause)
             return
         except Exception as e:  # One odd file must not end a run over thousands; it is reported.

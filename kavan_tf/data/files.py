@@ -18,7 +18,7 @@ import signal
 import threading
 from typing import Any
 
-from kavan_tf.errors import GifDecodeError, KavanError, ManifestError
+from kavan_tf.errors import KavanError, ManifestError, MediaDecodeError
 
 
 def atomic_json(path: str, value: Any) -> None:
@@ -81,8 +81,8 @@ def temp_files_removed_on_exit():
 
 def failure_cause(error: BaseException, path: str) -> str:
     """Why one file failed, without its path (the report and the summary name it)."""
-    if isinstance(error, GifDecodeError):
-        return f"cannot decode GIF: {error.cause}"
+    if isinstance(error, MediaDecodeError):
+        return f"cannot decode {error.format}: {error.cause}"
     if isinstance(error, MemoryError):
         return "out of memory while decoding (MemoryError); lower data.max_total_pixels"
     text = str(error)

@@ -89,6 +89,9 @@ class DecodedGif:
             (``0`` = forever), ``None`` when the file has none (plays once).
         warnings: What was wrong with a damaged file that still decoded; each
             was also logged as a warning.
+        format: The container it was decoded from: ``"GIF"``, or, through
+            :func:`kavan_tf.data.media.decode_media`, ``"WebP"``, ``"PNG"``
+            (APNG), ``"MP4"`` or ``"WebM"``.
     """
 
     frames: np.ndarray
@@ -97,6 +100,7 @@ class DecodedGif:
     coverage: np.ndarray
     loop_count: int | None = None
     warnings: tuple[str, ...] = ()
+    format: str = "GIF"  # noqa: A003
 
     @property
     def num_frames(self) -> int:

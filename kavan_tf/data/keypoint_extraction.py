@@ -60,7 +60,6 @@ from kavan_tf.data.files import (
     failure_cause,
     temp_files_removed_on_exit,
 )
-from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.keypoints import (
     KeypointSource,
     load_keypoints,
@@ -68,6 +67,7 @@ from kavan_tf.data.keypoints import (
     save_keypoints,
 )
 from kavan_tf.data.manifest import write_manifest
+from kavan_tf.data.media import decode_media
 from kavan_tf.data.temporal_fill import fill_gaps
 from kavan_tf.errors import ManifestError
 
@@ -198,7 +198,7 @@ def _process_one(gif_id: str, path: str, final: str, temp: str) -> dict[str, Any
     source: KeypointSource = _worker["source"]
     start = time.perf_counter()
     try:
-        gif = decode_gif_with_config(path, _worker["data"])
+        gif = decode_media(path, _worker["data"])
         frames = source.keypoints_for(gif_id, gif.frames)
         detected = sum(len(f) > 0 for f in frames)
         frames, filled = fill_gaps(frames, **_worker["fill"])

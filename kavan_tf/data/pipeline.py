@@ -33,10 +33,10 @@ import tensorflow as tf
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
-from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.heatmaps import keypoint_heatmaps
 from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.manifest import scores_to_targets, targets_category
+from kavan_tf.data.media import decode_media
 from kavan_tf.errors import KeypointFileError, ManifestError
 
 logger = logging.getLogger(__name__)
@@ -118,18 +118,18 @@ def load_example(
         An :class:`Example`.
 
     Raises:
-        GifDecodeError: The GIF cannot be decoded.
+        MediaDecodeError: The file cannot be decoded.
         KeypointFileError: The keypoint file is malformed.
     """
     data, model = config.data, config.model
-    gif = decode_gif_with_config(gif_path, data)
+    gif = decode_media(gif_path, data)
     indices = sampling.sample_indices(
         gif.num_frames,
         model.num_frames,
         training=training,
         rng=rng,
         delays_ms=gif.delays_ms,
-        by=data.sampling,
+        by=sampling.sampling_mode(gif.format, data.sampling),
     )
     frames, transform = sampling.resize_frames(
         gif.frames[indices], model.image_size, mode=data.resize, background=data.background

@@ -34,8 +34,8 @@ from kavan_tf.data.files import (
     failure_cause,
     temp_files_removed_on_exit,
 )
-from kavan_tf.data.gif import decode_gif_with_config
 from kavan_tf.data.keypoints import load_keypoints, pad_people
+from kavan_tf.data.media import decode_media
 from kavan_tf.data.pipeline import targets_of
 from kavan_tf.data.shards import (
     FEATURE_PATTERN,
@@ -131,7 +131,7 @@ def encode_gif_record(
     The decoder's warnings (a truncated or damaged file read up to the damage)
     are appended to ``warnings`` when it is given.
     """
-    gif = decode_gif_with_config(str(row["path"]), config.data)
+    gif = decode_media(str(row["path"]), config.data)
     if warnings is not None:
         warnings.extend(gif.warnings)
     frames, transform = sampling.resize_frames(
@@ -150,7 +150,8 @@ def encode_gif_record(
             )
         keypoints = sampling.transform_keypoints(pad_people(document.frames), transform)
     return frame_example(
-        str(row["gif_id"]), frames, gif.delays_ms, keypoints, intensities, category, encoding
+        str(row["gif_id"]), frames, gif.delays_ms, keypoints, intensities, category, encoding,
+        media_format=gif.format,
     )
 
 

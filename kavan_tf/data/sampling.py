@@ -49,6 +49,16 @@ _BY = ("index", "time")
 _MODES = ("stretch", "letterbox")
 
 
+def sampling_mode(media_format: str, configured: str) -> str:
+    """How TSN sampling splits a file of ``media_format`` into segments.
+
+    GIFs follow ``data.sampling`` (``"index"`` by default, as the served
+    model does); every other format is sampled by display time, because its
+    frames are defined by their timestamps (a video's frame rate may vary).
+    """
+    return configured if media_format == "GIF" else "time"
+
+
 def sample_indices(
     num_frames: int,
     num_samples: int,

@@ -56,6 +56,7 @@ def frame_example(
     intensities: np.ndarray,
     category: int,
     encoding: str = "jpeg",
+    media_format: str = "GIF",
 ) -> bytes:
     """Serialises one GIF for a frame shard.
 
@@ -67,6 +68,9 @@ def frame_example(
         intensities: ``[E]`` targets.
         category: Category id.
         encoding: ``"jpeg"`` (quality 95) or ``"png"`` (lossless).
+        media_format: The source's container (``DecodedGif.format``); frames
+            not from a GIF are sampled by display time
+            (:func:`kavan_tf.data.sampling.sampling_mode`).
     """
     if encoding == "jpeg":
         encoded = [tf.io.encode_jpeg(f, quality=95).numpy() for f in frames]
@@ -82,6 +86,7 @@ def frame_example(
         "keypoints": _bytes([np.ascontiguousarray(keypoints, np.float32).tobytes()]),
         "intensities": _floats(intensities),
         "category": _ints([int(category)]),
+        "by_time": _ints([int(sampling.sampling_mode(media_format, "index") == "time")]),
     }
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
@@ -132,6 +137,8 @@ def _frame_spec() -> dict[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]:
         "keypoints": tf.io.FixedLenFeature([], tf.string),
         "intensities": tf.io.VarLenFeature(tf.float32),
         "category": tf.io.FixedLenFeature([], tf.int64),
+        # 1: sample by display time whatever data.sampling says (not a GIF).
+        "by_time": tf.io.FixedLenFeature([], tf.int64, default_value=0),
     }
 
 
@@ -167,12 +174,12 @@ def build_frame_shard_dataset(
     h, w = feature_grid
     num_emotions = config.labels.num_emotions
 
-    def sample(num_frames, delays, people, keypoints, example_seed):
+    def sample(num_frames, delays, people, keypoints, by_time, example_seed):
         rng = np.random.default_rng([seed, int(example_seed) & 0x7FFFFFFF])
+        by = "time" if by_time else config.data.sampling
         if frames_per_segment:
             indices = sampling.segment_candidates(
-                int(num_frames), T, frames_per_segment, delays_ms=delays,
-                by=config.data.sampling,
+                int(num_frames), T, frames_per_segment, delays_ms=delays, by=by,
             ).ravel()
         else:
             indices = sampling.sample_indices(
@@ -181,7 +188,7 @@ def build_frame_shard_dataset(
                 training=training,
                 rng=rng,
                 delays_ms=delays,
-                by=config.data.sampling,
+                by=by,
             )
         points = np.frombuffer(keypoints, np.float32).reshape(int(num_frames), int(people), 70, 3)
         heatmaps, _ = keypoint_heatmaps(
@@ -200,6 +207,7 @@ def build_frame_shard_dataset(
                 delays,
                 example["num_people"],
                 example["keypoints"],
+                example["by_time"],
                 example_seed,
             ],
             [tf.int64, tf.float32],

@@ -366,7 +366,8 @@ def decode_gif_sampled(
     max_total_pixels: int,
     max_frames: int,
     where: tf.Tensor | str = "gif",
-) -> tf.Tensor:
+    with_indices: bool = False,
+) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
     """Decodes one GIF and returns its TSN evaluation frames, uint8 ``[T, H, W, 3]``.
 
     Every limit is checked on the parsed structure before any frame is
@@ -382,6 +383,8 @@ def decode_gif_sampled(
         max_total_pixels: ``DataConfig.max_total_pixels``.
         max_frames: ``DataConfig.max_frames``.
         where: Names the file in messages (e.g. ``"gifs[3]"``).
+        with_indices: Also return the int32 ``[T]`` indices of the sampled
+            frames in the GIF.
     """
     prefix = tf.strings.join([where, ": cannot decode GIF: "])
     limit = str(max_frame_pixels)
@@ -510,4 +513,5 @@ def decode_gif_sampled(
     _, _, out = tf.while_loop(
         lambda i, *_: i <= last, body, (tf.constant(0), canvas, out), parallel_iterations=1
     )
-    return tf.ensure_shape(out.stack(), [num_samples, None, None, 3])
+    frames = tf.ensure_shape(out.stack(), [num_samples, None, None, 3])
+    return (frames, samples) if with_indices else frames

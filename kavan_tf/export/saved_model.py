@@ -71,8 +71,11 @@ class KavanServingModule(tf.Module):
     Built like ``official/vision/serving``'s export modules: ``tf.function``s
     with named ``tf.TensorSpec`` inputs. The functions are also attributes of
     the object ``tf.saved_model.load`` returns (``serve_gifs``,
-    ``serve_frames``, and ``decode_gifs``, which returns the frames the model
-    sees for a batch of GIFs, e.g. for attention overlays).
+    ``serve_frames``, ``decode_gifs``, which returns the frames the model
+    sees for a batch of GIFs, and ``predict_gif``, which returns for one GIF
+    the ``serving_default`` outputs together with the sampled frames at the
+    GIF's own size and their indices, from one decoding: what attention
+    overlays are drawn on).
 
     Args:
         model: A frames-input KavanModel.
@@ -115,6 +118,9 @@ class KavanServingModule(tf.Module):
         self.serve_gifs = tf.function(self._serve_gifs, input_signature=[gifs_spec])
         self.serve_frames = tf.function(self._serve_frames, input_signature=[frames_spec])
         self.decode_gifs = tf.function(self._decode_gifs, input_signature=[gifs_spec])
+        self.predict_gif = tf.function(
+            self._predict_gif, input_signature=[tf.TensorSpec([], tf.string, name="gif")]
+        )
 
     def signatures(self) -> dict[str, Any]:
         """The concrete functions to save as signatures, by signature name."""
@@ -130,6 +136,17 @@ class KavanServingModule(tf.Module):
             self._image_size,
             data_config=self._data_config,
         )
+
+    def _predict_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
+        sampled, indices = serving_graph.gif_to_sampled_frames(
+            gif, self._num_frames, data_config=self._data_config
+        )
+        frames = serving_graph.resize_stretch(sampled, self._image_size)
+        return {
+            **self._outputs(frames[tf.newaxis]),
+            "sampled_frames": sampled,
+            "frame_indices": indices,
+        }
 
     def _serve_gifs(self, gifs: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._outputs(self._decode_gifs(gifs))

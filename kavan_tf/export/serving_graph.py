@@ -265,6 +265,26 @@ def gif_to_model_frames(
     return resize_stretch(frames, image_size)
 
 
+def gif_to_sampled_frames(
+    gif: tf.Tensor, num_frames: int, *, data_config: DataConfig | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The ``T`` sampled frames of one GIF at its own size, and their indices.
+
+    The same decoding and sampling as :func:`gif_to_model_frames`, before the
+    resize: uint8 ``[T, H, W, 3]`` and int32 ``[T]``.
+    """
+    data = data_config if data_config is not None else DataConfig()
+    return decode_gif_sampled(
+        gif,
+        num_frames,
+        background=tuple(int(c) for c in data.background),
+        max_frame_pixels=data.max_frame_pixels,
+        max_total_pixels=data.max_total_pixels,
+        max_frames=data.max_frames,
+        with_indices=True,
+    )
+
+
 def gifs_to_model_frames(
     gifs: tf.Tensor,
     num_frames: int,

@@ -1,51 +1,49 @@
-"""Prediction on GIF files: results, output formats and attention overlays (SPEC 8).
+"""Predictors: GIF (and WebP, APNG, video) files in, :class:`GifResult`s out (SPEC 8).
 
-A predictor wraps either an exported SavedModel (GIF bytes go to its
-``serving_default`` signature, which decodes them in the graph, as TF Serving
-does; or, with ``decoder="python"``, the reference decoder's frames go to
-``serving_frames``) or a ``.keras`` file (GIFs are decoded by the reference
-Python decoder :mod:`kavan_tf.data.gif` and sampled like the evaluation
-pipeline, :func:`decode_for_model`). Unreadable files never stop a run: they
-get a result with ``error`` set.
+A predictor wraps either an exported SavedModel or a ``.keras`` file:
 
-Example:
+- SavedModel, ``decoder="graph"`` (default): GIF bytes go to its
+  ``serving_default`` signature, which decodes them in the graph, as TF
+  Serving does. Files that are not GIFs (WebP, APNG, MP4, WebM) are decoded
+  by :func:`kavan_tf.data.media.decode_media` and their frames go to
+  ``serving_frames``, as docs/serving.md tells clients to do.
+- SavedModel, ``decoder="python"``: every file is decoded by the reference
+  decoder and the frames go to ``serving_frames``.
+- ``.keras``: the reference decoder and the evaluation sampling
+  (:func:`sample_for_model`), then the model as a folded inference graph.
 
-```python
-from kavan_tf.predict import format_table, load_predictor, predict_paths, write_overlays
-
-predictor = load_predictor("savedmodels/kavan")          # highest version
-results = predict_paths(predictor, ["cat.gif", "gifs/"], keep_frames=True)
-print(format_table(results))
-write_overlays(results, "overlays/")                      # attention over the frames
-```
+Unreadable files never stop a run: they get a result with ``error`` set.
+With ``keep_frames=True`` a result also keeps the sampled frames at the
+file's own size (at most :data:`DISPLAY_MAX` pixels on the long side), taken
+from the same decoding as the prediction, for overlays and reports.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import csv
-import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from kavan_tf.config import DataConfig
-from kavan_tf.errors import GifDecodeError
+from kavan_tf.config import DataConfig, LabelConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.media import MEDIA_SUFFIXES, decode_media, media_format
+from kavan_tf.errors import MediaDecodeError
 from kavan_tf.models.kavan import KavanModel
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FORMATS = ("table", "jsonl", "csv")
 DECODERS = ("graph", "python")
-GIF_SUFFIXES = (".gif",)
+#: Longest side of the frames a result keeps (``keep_frames=True``).
+DISPLAY_MAX = 480
 
 
 @dataclass
@@ -61,8 +59,22 @@ class GifResult:
         category_id: Its index.
         category_probabilities: Category name -> probability.
         error: Why the file has no prediction, else ``None``.
-        frames: uint8 ``[T, H, W, 3]`` frames the model saw (only when asked for).
-        attention: float32 ``[T, h, w]`` attention masks (only when asked for).
+        frames: uint8 ``[T, H, W, 3]``: the sampled frames the model saw, at
+            the file's own size, scaled down to at most :data:`DISPLAY_MAX`
+            on the long side (only when asked for).
+        attention: float32 ``[T, h, w]`` attention masks over the model's
+            input frames (only when asked for).
+        frame_indices: int ``[T]``: which frames of the file were sampled.
+        content_box: ``(left, top, width, height)``, as fractions of the
+            model's input frame, where the picture lies in it: ``(0, 0, 1,
+            1)`` when frames are stretched, smaller when letterboxed. The
+            attention is cropped to it before it is drawn over ``frames``.
+        media_format: ``"GIF"``, ``"WebP"``, ``"PNG"``, ``"MP4"`` or ``"WebM"``.
+        source_size: ``(height, width)`` of the file's frames.
+        model_size: ``(height, width)`` of the model's input frames.
+        emotion_categories: Emotion -> the id of its coarse category, where
+            the model says (a ``.keras`` file, or a SavedModel with a model
+            card or the default labels).
     """
 
     path: str
@@ -74,6 +86,12 @@ class GifResult:
     error: str | None = None
     frames: np.ndarray | None = field(default=None, repr=False)
     attention: np.ndarray | None = field(default=None, repr=False)
+    frame_indices: np.ndarray | None = field(default=None, repr=False)
+    content_box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    media_format: str | None = None
+    source_size: tuple[int, int] | None = None
+    model_size: tuple[int, int] | None = None
+    emotion_categories: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -98,7 +116,15 @@ class GifResult:
 
 
 class Predictor(abc.ABC):
-    """Turns encoded GIFs into :class:`GifResult`s."""
+    """Turns encoded GIFs into :class:`GifResult`s.
+
+    Attributes:
+        image_size: ``(height, width)`` of the model's input frames, where known.
+        emotion_categories: Emotion -> category id, where known.
+    """
+
+    image_size: tuple[int, int] | None = None
+    emotion_categories: dict[str, int] = {}  # noqa: RUF012  (read-only default)
 
     @abc.abstractmethod
     def predict(
@@ -117,6 +143,91 @@ class Predictor(abc.ABC):
         """
 
 
+@dataclass
+class SampledInput:
+    """One file through the reference input pipeline (:func:`sample_for_model`).
+
+    Attributes:
+        frames: uint8 ``[T, height, width, 3]``, the model's input.
+        indices: ``[T]`` sampled frame indices.
+        num_source_frames: Frames in the file.
+        source_size: ``(height, width)`` of the file's frames.
+        content_box: Where the picture lies in ``frames``, as fractions.
+        media_format: The file's container.
+        display: uint8 ``[T, H, W, 3]`` sampled frames at the file's size
+            (at most :data:`DISPLAY_MAX` on the long side), when asked for.
+    """
+
+    frames: np.ndarray
+    indices: np.ndarray
+    num_source_frames: int
+    source_size: tuple[int, int]
+    content_box: tuple[float, float, float, float]
+    media_format: str
+    display: np.ndarray | None = None
+
+
+def display_frames(frames: np.ndarray, longest: int = DISPLAY_MAX) -> np.ndarray:
+    """Frames scaled down (bilinear, antialiased) to at most ``longest`` on the long side."""
+    height, width = frames.shape[1:3]
+    scale = longest / max(height, width)
+    if scale >= 1.0:
+        return np.asarray(frames, np.uint8)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return sampling.resize_frames(np.asarray(frames, np.uint8), size)[0]
+
+
+def sample_for_model(
+    data: bytes,
+    path: str,
+    num_frames: int,
+    image_size: tuple[int, int],
+    data_config: DataConfig | None = None,
+    *,
+    keep_display: bool = False,
+) -> SampledInput:
+    """The reference input pipeline for one file: decode, TSN-evaluation sample, resize.
+
+    Uses :func:`kavan_tf.data.media.decode_media` and
+    :mod:`kavan_tf.data.sampling`, as evaluation does (non-GIF files are
+    sampled by display time, :func:`kavan_tf.data.sampling.sampling_mode`).
+
+    Args:
+        data: The encoded file.
+        path: Its name, for errors.
+        num_frames: ``T``.
+        image_size: ``(height, width)``.
+        data_config: Background colour, size limits, sampling and resize mode.
+        keep_display: Also keep the sampled frames at the file's own size.
+
+    Raises:
+        MediaDecodeError: The file cannot be decoded.
+    """
+    data_config = data_config if data_config is not None else DataConfig()
+    media = decode_media(data, data_config, name=path)
+    indices = sampling.sample_indices(
+        media.num_frames, num_frames, training=False, delays_ms=media.delays_ms,
+        by=sampling.sampling_mode(media.format, data_config.sampling),
+    )
+    sampled = media.frames[indices]
+    frames, _ = sampling.resize_frames(
+        sampled, tuple(image_size), mode=data_config.resize, background=data_config.background,
+    )
+    _, (left, top, width, height) = sampling.resize_transform(
+        sampled.shape[1:3], tuple(image_size), data_config.resize
+    )
+    model_h, model_w = image_size
+    return SampledInput(
+        frames=np.asarray(frames, np.uint8),
+        indices=np.asarray(indices),
+        num_source_frames=media.num_frames,
+        source_size=(media.height, media.width),
+        content_box=(left / model_w, top / model_h, width / model_w, height / model_h),
+        media_format=media.format,
+        display=display_frames(sampled) if keep_display else None,
+    )
+
+
 def decode_for_model(
     data: bytes,
     path: str,
@@ -124,38 +235,8 @@ def decode_for_model(
     image_size: tuple[int, int],
     data_config: DataConfig | None = None,
 ) -> np.ndarray:
-    """The reference input pipeline for one GIF: decode, TSN-evaluation sample, resize.
-
-    Uses :func:`kavan_tf.data.gif.decode_gif_with_config` and
-    :mod:`kavan_tf.data.sampling`, as evaluation does.
-
-    Args:
-        data: The encoded GIF.
-        path: Its name, for errors.
-        num_frames: ``T``.
-        image_size: ``(height, width)``.
-        data_config: Background colour, size limits, sampling and resize mode.
-
-    Returns:
-        uint8 ``[T, height, width, 3]``.
-
-    Raises:
-        GifDecodeError: The GIF cannot be decoded.
-    """
-    from kavan_tf.data import sampling
-    from kavan_tf.data.gif import decode_gif_with_config
-
-    data_config = data_config if data_config is not None else DataConfig()
-    gif = decode_gif_with_config(data, data_config, name=path)
-    indices = sampling.sample_indices(
-        gif.num_frames, num_frames, training=False, delays_ms=gif.delays_ms,
-        by=data_config.sampling,
-    )
-    frames, _ = sampling.resize_frames(
-        gif.frames[indices], tuple(image_size), mode=data_config.resize,
-        background=data_config.background,
-    )
-    return np.asarray(frames, dtype=np.uint8)
+    """The model's uint8 ``[T, height, width, 3]`` input for one file (:func:`sample_for_model`)."""
+    return sample_for_model(data, path, num_frames, image_size, data_config).frames
 
 
 class _FramesPredictor(Predictor):
@@ -173,26 +254,34 @@ class _FramesPredictor(Predictor):
     def predict(
         self, items: Sequence[tuple[str, bytes]], *, top_k: int = 3, keep_frames: bool = False
     ) -> list[GifResult]:
+        return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
+
+    def _predict_decoded(
+        self, items: Sequence[tuple[str, bytes]], *, top_k: int, keep_frames: bool
+    ) -> list[GifResult]:
         results: list[GifResult | None] = [None] * len(items)
         good: list[int] = []
-        batch: list[np.ndarray] = []
+        batch: list[SampledInput] = []
         for position, (path, data) in enumerate(items):
             try:
-                batch.append(
-                    decode_for_model(data, path, self.num_frames, self.image_size,
-                                     self.data_config)
-                )
+                batch.append(sample_for_model(
+                    data, path, self.num_frames, self.image_size, self.data_config,
+                    keep_display=keep_frames,
+                ))
                 good.append(position)
-            except GifDecodeError as e:
+            except MediaDecodeError as e:
                 results[position] = GifResult(path=path, error=str(e))
         if batch:
-            frames = np.stack(batch)
-            outputs, emotions, categories = self._run(frames.astype(np.float32))
-            for row, position in enumerate(good):
-                results[position] = _result(
-                    items[position][0], outputs, row, emotions, categories, top_k,
-                    frames[row] if keep_frames else None,
-                )
+            frames = np.stack([b.frames for b in batch]).astype(np.float32)
+            outputs, emotions, categories = self._run(frames)
+            for row, (position, sampled) in enumerate(zip(good, batch, strict=True)):
+                result = _result(items[position][0], outputs, row, emotions, categories, top_k,
+                                 sampled.display)
+                result.frame_indices = sampled.indices
+                result.content_box = sampled.content_box
+                result.media_format = sampled.media_format
+                result.source_size = sampled.source_size
+                results[position] = result
         return [r for r in results if r is not None]
 
 
@@ -217,6 +306,7 @@ class KerasPredictor(_FramesPredictor):
         self.image_size = tuple(model.model_config.image_size)  # type: ignore[assignment]
         self.emotions = tuple(model.label_config.emotions)
         self.category_names = tuple(model.label_config.category_names)
+        self.emotion_categories = _emotion_categories(model.label_config)
 
     def _run(self, frames: np.ndarray):
         if self._forward is None:  # a graph: faster, and Grappler fuses the folded convolutions
@@ -235,11 +325,11 @@ class KerasPredictor(_FramesPredictor):
 class SavedModelPredictor(_FramesPredictor):
     """Runs an exported SavedModel.
 
-    With ``decoder="graph"`` (default) the GIF bytes go to the
-    ``serving_default`` signature, exactly as a TF Serving client would send
-    them; with ``decoder="python"`` the reference Python pipeline decodes them
-    and the frames go to ``serving_frames`` (see ``docs/serving.md`` for where
-    the two decoders differ).
+    With ``decoder="graph"`` (default) GIF bytes go to the ``serving_default``
+    signature, exactly as a TF Serving client would send them, and other
+    formats (WebP, APNG, video) are decoded here and go to ``serving_frames``;
+    with ``decoder="python"`` the reference decoder decodes every file and the
+    frames go to ``serving_frames``.
 
     Args:
         path: A SavedModel version folder.
@@ -260,19 +350,45 @@ class SavedModelPredictor(_FramesPredictor):
         if wanted not in self.loaded.signatures:
             raise ValueError(f"{path}: the SavedModel has no {wanted} signature")
         self.signature = self.loaded.signatures[wanted]
-        if decoder == "python":
-            spec = self.signature.structured_input_signature[1]["frames"]
+        self.frames_signature = self.loaded.signatures.get("serving_frames")
+        if self.frames_signature is not None:
+            spec = self.frames_signature.structured_input_signature[1]["frames"]
             self.num_frames = int(spec.shape[1])
             self.image_size = (int(spec.shape[2]), int(spec.shape[3]))
+        labels = _saved_model_labels(path)
+        # Without a model card, the default labels colour the emotions they
+        # name; category names come from the outputs only.
+        self.emotion_categories = _emotion_categories(labels or LabelConfig())
+        self._category_names = tuple(labels.category_names) if labels else ()
 
     def predict(
         self, items: Sequence[tuple[str, bytes]], *, top_k: int = 3, keep_frames: bool = False
     ) -> list[GifResult]:
         if self.decoder == "python":
-            return super().predict(items, top_k=top_k, keep_frames=keep_frames)
+            return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
+        # serving_default takes GIFs; everything else is decoded here.
+        others = [i for i, (path, data) in enumerate(items) if media_format(data, path) != "GIF"]
+        if others and self.frames_signature is not None:
+            results: list[GifResult | None] = [None] * len(items)
+            for i, result in zip(others, self._predict_decoded(
+                    [items[i] for i in others], top_k=top_k, keep_frames=keep_frames),
+                    strict=True):
+                results[i] = result
+            gifs = [i for i in range(len(items)) if results[i] is None]
+            for i, result in zip(gifs, self._predict_graph(
+                    [items[i] for i in gifs], top_k, keep_frames), strict=True):
+                results[i] = result
+            return [r for r in results if r is not None]
+        return self._predict_graph(items, top_k, keep_frames)
+
+    def _predict_graph(
+        self, items: Sequence[tuple[str, bytes]], top_k: int, keep_frames: bool
+    ) -> list[GifResult]:
         if not items:
             return []
         try:
+            if keep_frames and hasattr(self.loaded, "predict_gif"):
+                return [self._predict_one_with_frames(path, data, top_k) for path, data in items]
             return self._predict_gifs(items, top_k, keep_frames)
         except tf.errors.OpError as e:
             if len(items) == 1:
@@ -281,12 +397,25 @@ class SavedModelPredictor(_FramesPredictor):
         return [
             result
             for item in items
-            for result in self.predict([item], top_k=top_k, keep_frames=keep_frames)
+            for result in self._predict_graph([item], top_k, keep_frames)
         ]
 
     def _run(self, frames: np.ndarray):
-        outputs = {k: v.numpy() for k, v in self.signature(frames=tf.constant(frames)).items()}
-        return outputs, *_names_of(outputs)
+        signature = self.frames_signature
+        outputs = {k: v.numpy() for k, v in signature(frames=tf.constant(frames)).items()}
+        return outputs, *_names_of(outputs, self._category_names)
+
+    def _predict_one_with_frames(self, path: str, data: bytes, top_k: int) -> GifResult:
+        """One decoding gives the prediction and the full-size sampled frames."""
+        outputs = {k: v.numpy() for k, v in self.loaded.predict_gif(tf.constant(data)).items()}
+        sampled = outputs.pop("sampled_frames")
+        indices = outputs.pop("frame_indices")
+        emotions, categories = _names_of(outputs, self._category_names)
+        result = _result(path, outputs, 0, emotions, categories, top_k, display_frames(sampled))
+        result.frame_indices = np.asarray(indices)
+        result.media_format = "GIF"
+        result.source_size = (int(sampled.shape[1]), int(sampled.shape[2]))
+        return result
 
     def _predict_gifs(
         self, items: Sequence[tuple[str, bytes]], top_k: int, keep_frames: bool
@@ -295,27 +424,52 @@ class SavedModelPredictor(_FramesPredictor):
         outputs = {name: value.numpy() for name, value in self.signature(gifs=gifs).items()}
         frames = None
         if keep_frames:
-            if hasattr(self.loaded, "decode_gifs"):
+            if hasattr(self.loaded, "decode_gifs"):  # exported before predict_gif existed
+                logger.warning("%s: exported by an older kavan_tf; overlays are drawn at the "
+                               "model's input size", self.path)
                 frames = self.loaded.decode_gifs(gifs).numpy().astype(np.uint8)
             else:
                 logger.warning("%s: the SavedModel has no decode_gifs function; no overlays",
                                self.path)
-        emotions, categories = _names_of(outputs)
-        return [
-            _result(path, outputs, row, emotions, categories, top_k,
-                    frames[row] if frames is not None else None)
-            for row, (path, _) in enumerate(items)
-        ]
+        emotions, categories = _names_of(outputs, self._category_names)
+        results = []
+        for row, (path, _) in enumerate(items):
+            result = _result(path, outputs, row, emotions, categories, top_k,
+                             frames[row] if frames is not None else None)
+            result.media_format = "GIF"
+            results.append(result)
+        return results
 
 
-def _names_of(outputs: dict[str, np.ndarray]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Emotion names, and category names by id as far as the batch shows them.
+def _emotion_categories(labels: Any) -> dict[str, int]:
+    return {e: int(c) for e, c in zip(labels.emotions, labels.emotion_to_category(), strict=True)}
 
-    Categories no GIF of the batch fell into are named ``category_<id>``; only
-    ``category_probabilities`` uses them.
+
+def _saved_model_labels(path: str) -> Any:
+    """The SavedModel's labels from its model card, or ``None``."""
+    from kavan_tf.model_card import read_card
+
+    labels = None
+    card = read_card(path) or {}
+    with contextlib.suppress(TypeError, ValueError):
+        if isinstance(card.get("config", {}).get("labels"), dict):
+            labels = LabelConfig(**card["config"]["labels"])
+    return labels
+
+
+def _names_of(
+    outputs: dict[str, np.ndarray], known: Sequence[str] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Emotion names, and category names by id.
+
+    The outputs name the categories the batch fell into; the others come from
+    ``known`` (the model card's labels) when it has one name per category,
+    else they are named ``category_<id>`` (only ``category_probabilities``
+    uses them).
     """
     emotions = tuple(v.decode("utf-8") for v in outputs["emotion_names"][0])
-    categories = [f"category_{i}" for i in range(outputs["category"].shape[-1])]
+    count = outputs["category"].shape[-1]
+    categories = list(known) if len(known) == count else [f"category_{i}" for i in range(count)]
     for cid, name in zip(outputs["category_id"], outputs["category_name"], strict=True):
         categories[int(cid)] = name.decode("utf-8")
     return emotions, tuple(categories)
@@ -429,7 +583,11 @@ def load_predictor(
 
 
 def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """Files as given, and the ``.gif`` files under directories (recursive, sorted)."""
+    """Files as given, and the animations under directories (recursive, sorted).
+
+    Folders are searched for :data:`kavan_tf.data.media.MEDIA_SUFFIXES`
+    (``.gif``, ``.webp``, ``.png``, ``.apng``, ``.mp4``, ``.webm``, ...).
+    """
     files = []
     for entry in paths:
         entry = os.fspath(entry)
@@ -438,10 +596,10 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
             for root, dirs, names in os.walk(entry):
                 dirs.sort()
                 found += [
-                    os.path.join(root, n) for n in names if n.lower().endswith(GIF_SUFFIXES)
+                    os.path.join(root, n) for n in names if n.lower().endswith(MEDIA_SUFFIXES)
                 ]
             if not found:
-                logger.warning("%s: no .gif files in this folder", entry)
+                logger.warning("%s: no GIF, WebP, PNG or video files in this folder", entry)
             files += sorted(found)
         else:
             files.append(entry)
@@ -499,6 +657,9 @@ def predict_paths(
             predicted = iter(predictor.predict(items, top_k=top_k, keep_frames=keep_frames))
             for path in chunk:
                 result = chunk_results.get(path) or next(predicted)
+                if result.ok:
+                    result.model_size = predictor.image_size
+                    result.emotion_categories = dict(predictor.emotion_categories)
                 if result.error:
                     logger.warning("Skipped %s", result.error)
                 results.append(result)
@@ -506,294 +667,16 @@ def predict_paths(
     return results
 
 
-# ----------------------------------------------------------------- formats
-
-
-def format_table(results: Sequence[GifResult]) -> str:
-    """A plain-text table: path, category, top emotions (or the error)."""
-    rows = [("path", "category", "top emotions")]
-    for r in results:
-        if r.ok:
-            top = ", ".join(f"{name} {value:+.3f}" for name, value in r.top_emotions)
-            rows.append((r.path, r.category_name or "", top))
-        else:
-            rows.append((r.path, "ERROR", r.error or ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines = [
-        f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}".rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines) + "\n"
-
-
-@contextlib.contextmanager
-def _text_output(target: str | os.PathLike[str] | TextIO, newline: str | None = None
-                 ) -> Iterator[TextIO]:
-    if isinstance(target, (str, os.PathLike)):
-        with open(target, "w", encoding="utf-8", newline=newline) as f:
-            yield f
-    else:
-        yield target
-
-
-def write_jsonl(results: Sequence[GifResult], target: str | os.PathLike[str] | TextIO) -> None:
-    """One JSON object per line and GIF (see :meth:`GifResult.to_dict`)."""
-    with _text_output(target) as f:
-        for r in results:
-            f.write(json.dumps(r.to_dict()) + "\n")
-
-
-def write_csv(results: Sequence[GifResult], target: str | os.PathLike[str] | TextIO) -> None:
-    """CSV: path, category, category_id, top_emotions, one column per emotion, error.
-
-    ``top_emotions`` is ``name:intensity`` pairs joined by ``;``. The emotion
-    columns follow the first successful result's emotion order.
-    """
-    emotions = next((list(r.intensities) for r in results if r.ok), [])
-    with _text_output(target, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "category", "category_id", "top_emotions", *emotions, "error"])
-        for r in results:
-            top = ";".join(f"{name}:{value:.6f}" for name, value in r.top_emotions)
-            writer.writerow(
-                [r.path, r.category_name or "", "" if r.category_id is None else r.category_id,
-                 top]
-                + [f"{r.intensities[e]:.6f}" if e in r.intensities else "" for e in emotions]
-                + [r.error or ""]
-            )
-
-
-# ----------------------------------------------------------------- overlays
-
-
-def _jet(values: np.ndarray) -> np.ndarray:
-    """Jet colour map: ``[...]`` values in [0, 1] -> ``[..., 3]`` floats in [0, 1]."""
-    v = np.clip(values, 0.0, 1.0)[..., None]
-    centres = np.array([0.75, 0.5, 0.25])
-    return np.clip(1.5 - np.abs(4.0 * v - 4.0 * centres), 0.0, 1.0)
-
-
-def overlay_frames(frames: np.ndarray, attention: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blends colour-mapped attention masks over frames (paper Fig. 6).
-
-    Each ``[h, w]`` mask is upsampled bilinearly to the frame size, divided by
-    the GIF's largest attention value (so the masks of one GIF share a scale),
-    mapped through a jet colour map and blended over its frame.
-
-    Args:
-        frames: uint8 ``[T, H, W, 3]``.
-        attention: ``[T, h, w]`` attention masks.
-        alpha: Weight of the colour map.
-
-    Returns:
-        uint8 ``[T, H, W, 3]``.
-    """
-    frames = np.asarray(frames)
-    attention = np.asarray(attention, dtype=np.float32)
-    if frames.ndim != 4 or attention.ndim != 3 or frames.shape[0] != attention.shape[0]:
-        raise ValueError(
-            "Expected frames [T, H, W, 3] and attention [T, h, w] with the same T. "
-            f"Received: frames.shape={frames.shape}, attention.shape={attention.shape}"
-        )
-    height, width = frames.shape[1:3]
-    masks = tf.image.resize(attention[..., None], (height, width), method="bilinear").numpy()
-    masks = masks[..., 0] / max(float(masks.max()), 1e-12)
-    blended = (1.0 - alpha) * frames.astype(np.float32) + alpha * 255.0 * _jet(masks)
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
-
-
-def write_overlays(
-    results: Sequence[GifResult],
-    out_dir: str | os.PathLike[str],
-    *,
-    alpha: float = 0.5,
-    duration_ms: int = 250,
-) -> list[str]:
-    """Writes the attention masks over the sampled frames, one animated GIF per input.
-
-    Results need ``frames`` and ``attention`` (``predict_paths(...,
-    keep_frames=True)``); others are skipped. A thin bar along the bottom edge
-    shows each frame's position in the sequence (it also keeps the GIF writer
-    from merging identical frames, so every file has exactly T frames).
-
-    Args:
-        results: Prediction results.
-        out_dir: Created if needed; files are named ``<stem>.attention.gif``.
-        alpha: Weight of the colour map.
-        duration_ms: Display time of each frame.
-
-    Returns:
-        The written paths.
-    """
-    from PIL import Image
-
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    written: list[str] = []
-    used: set[str] = set()
-    for r in results:
-        if r.frames is None or r.attention is None:
-            if r.ok:
-                logger.warning("%s: no frames kept; no overlay written", r.path)
-            continue
-        images = overlay_frames(r.frames, r.attention, alpha)
-        count, height, width = images.shape[:3]
-        bar = max(1, height // 32)
-        for t in range(count):
-            images[t, height - bar :, : (t + 1) * width // count] = 255
-        stem = os.path.splitext(os.path.basename(r.path))[0] or "gif"
-        name, n = f"{stem}.attention.gif", 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}.attention.gif"
-        used.add(name)
-        path = os.path.join(out_dir, name)
-        pil = [Image.fromarray(image, "RGB") for image in images]
-        pil[0].save(path, format="GIF", save_all=True, append_images=pil[1:],
-                    duration=duration_ms, loop=0)
-        written.append(path)
-    return written
-
-
-# ----------------------------------------------------------------- CLI entry points
-
-
-def run_predict(
-    inputs: Sequence[str | os.PathLike[str]],
-    model_path: str | os.PathLike[str],
-    output_format: str = "table",
-    output: str | os.PathLike[str] | None = None,
-    overlay_dir: str | os.PathLike[str] | None = None,
-    top_k: int = 3,
-    batch_size: int = 8,
-    progress: bool = True,
-    decoder: str = "graph",
-) -> int:
-    """``kavan predict``: predicts GIFs and prints or writes the results.
-
-    Args:
-        inputs: GIF files and/or directories.
-        model_path: SavedModel folder (version or model folder) or ``.keras`` file.
-        output_format: ``"table"``, ``"jsonl"`` or ``"csv"``.
-        output: File to write; stdout when ``None``.
-        overlay_dir: Write attention overlays here when set.
-        top_k: Emotions listed per GIF.
-        batch_size: GIFs per model call.
-        progress: Progress bar on stderr.
-        decoder: For SavedModels, ``"graph"`` (in-graph decoding, as TF
-            Serving does) or ``"python"`` (the reference decoder); see
-            :func:`load_predictor`.
-
-    Returns:
-        Exit status: 0 when every file was predicted, 1 when any failed.
-    """
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(
-            f"`output_format` must be one of {OUTPUT_FORMATS}. "
-            f"Received: output_format={output_format!r}"
-        )
-    predictor = load_predictor(model_path, decoder=decoder)
-    results = predict_paths(
-        predictor, inputs, batch_size=batch_size, progress=progress, top_k=top_k,
-        keep_frames=overlay_dir is not None,
-    )
-    target: str | os.PathLike[str] | TextIO = output if output is not None else sys.stdout
-    if output_format == "table":
-        with _text_output(target) as f:
-            f.write(format_table(results))
-    elif output_format == "jsonl":
-        write_jsonl(results, target)
-    else:
-        write_csv(results, target)
-    if overlay_dir is not None:
-        written = write_overlays(results, overlay_dir)
-        logger.info("Wrote %d attention overlay(s) to %s", len(written), overlay_dir)
-    failed = sum(not r.ok for r in results)
-    if failed:
-        print(f"{failed} of {len(results)} file(s) could not be predicted", file=sys.stderr)
-    if not results:
-        print("No GIF files found", file=sys.stderr)
-        return 1
-    return 1 if failed else 0
-
-
-def run_export(
-    model_path: str | os.PathLike[str],
-    export_dir: str | os.PathLike[str] = "savedmodels",
-    name: str = "kavan",
-    version: int | None = None,
-    warmup_gifs: Sequence[str | os.PathLike[str]] | None = None,
-    precision: str = "float32",
-    fold_batch_norm: bool = True,
-) -> str:
-    """``kavan export``: a ``.keras`` KavanModel -> ``<export_dir>/<name>/<version>/``.
-
-    Args:
-        model_path: The ``.keras`` file.
-        export_dir: Root of the exported models.
-        name: Served model name.
-        version: Version number; the next one when ``None``.
-        warmup_gifs: GIF files for the warm-up requests; a generated GIF when
-            ``None``.
-        precision: ``"float32"`` or ``"bfloat16"`` (see
-            :func:`kavan_tf.models.for_inference`).
-        fold_batch_norm: Serve the backbone with its batch normalisations
-            folded into the convolutions (same results, faster; see
-            :func:`kavan_tf.models.for_inference`).
-
-    Returns:
-        The version folder.
-    """
-    import keras
-
-    from kavan_tf.export.saved_model import export_saved_model
-
-    model_path = os.fspath(model_path)
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"{model_path}: no such model file")
-    model = keras.saving.load_model(model_path, compile=False)
-    if not isinstance(model, KavanModel):
-        raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(
-            f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
-        )
-    from kavan_tf.models.precision import for_inference, with_precision
-
-    if fold_batch_norm:
-        model = for_inference(model, precision)
-    elif precision == "bfloat16":
-        model = with_precision(model, "bfloat16")
-    gifs = None
-    if warmup_gifs:
-        gifs = []
-        for path in warmup_gifs:
-            with open(path, "rb") as f:
-                gifs.append(f.read())
-    from kavan_tf.model_card import read_card
-
-    card = read_card(model_path)
-    if card is not None:
-        card = {**card, "export": {"precision": precision, "fold_batch_norm": fold_batch_norm,
-                                   "from": os.path.abspath(model_path)}}
-    return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs,
-                              model_card=card)
-
-
 __all__ = [
     "GifResult",
     "KerasPredictor",
-    "decode_for_model",
     "Predictor",
+    "SampledInput",
     "SavedModelPredictor",
+    "decode_for_model",
+    "display_frames",
     "expand_paths",
-    "format_table",
     "load_predictor",
-    "overlay_frames",
     "predict_paths",
-    "run_export",
-    "run_predict",
-    "write_csv",
-    "write_jsonl",
-    "write_overlays",
+    "sample_for_model",
 ]
