@@ -273,13 +273,13 @@ def test_evaluate_face_expression(dataset, face_extractor):
 
 def test_cache_extracts_each_gif_once(dataset, monkeypatch):
     calls = []
-    decode = pipeline_module.decode_gif_with_config
+    decode = pipeline_module.decode_media
 
     def counting_decode(path, config):
         calls.append(path)
         return decode(path, config)
 
-    monkeypatch.setattr(pipeline_module, "decode_gif_with_config", counting_decode)
+    monkeypatch.setattr(pipeline_module, "decode_media", counting_decode)
     cache = FeatureCache("color_histogram", bins=2)
     all_features = extract_features(cache, dataset["path"], progress=False)
     assert len(calls) == len(dataset) == len(cache)

@@ -219,14 +219,14 @@ def test_prepare_skips_any_per_file_failure_and_lists_warnings(rows, config, tmp
     damaged.loc[damaged.index[1], "path"] = str(truncated)
     damaged.loc[damaged.index[1], "keypoints"] = ""  # they cover the whole GIF
     exhausting = rows.iloc[3]["path"]
-    decode = prepare_module.decode_gif_with_config
+    decode = prepare_module.decode_media
 
     def decode_or_run_out_of_memory(path, data_config):
         if path == exhausting:
             raise MemoryError
         return decode(path, data_config)
 
-    monkeypatch.setattr(prepare_module, "decode_gif_with_config", decode_or_run_out_of_memory)
+    monkeypatch.setattr(prepare_module, "decode_media", decode_or_run_out_of_memory)
     out = tmp_path / "shards"
     report = prepare(damaged, str(out), config, shard_size=5, progress=False)
     assert report.gifs_written == len(rows) - 1
@@ -248,13 +248,13 @@ import kavan_tf.data.prepare as prepare_module
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 
-decode = prepare_module.decode_gif_with_config
+decode = prepare_module.decode_media
 
 def slow(path, data_config):
     time.sleep(0.5)
     return decode(path, data_config)
 
-prepare_module.decode_gif_with_config = slow
+prepare_module.decode_media = slow
 config = KavanConfig.from_file(sys.argv[1])
 prepare_module.prepare(read_manifest(sys.argv[2]), sys.argv[3], config, shard_size=50,
                        progress=False)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from kavan_tf.config import ModelConfig
+from kavan_tf.data.gif import decode_gif
 from kavan_tf.export import export_saved_model, tiny_gif
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
@@ -27,6 +28,9 @@ from kavan_tf.predict import (
     write_jsonl,
     write_overlays,
 )
+from kavan_tf.predict import predictor as predictor_module
+from kavan_tf.predict.overlays import MIN_SIDE, supervision_heatmaps, upsample_masks
+from kavan_tf.predict.predictor import DISPLAY_MAX, display_frames
 
 T, SIZE = 4, 32
 
@@ -221,22 +225,54 @@ def test_overlay_frames_colours():
 
 
 @pytest.mark.parametrize("which", ["keras", "saved"])
-def test_overlays_are_animated_gifs(which, keras_predictor, saved_predictor, gif_dir, tmp_path):
+def test_overlays_are_animated_gifs_at_the_gifs_size(which, keras_predictor, saved_predictor,
+                                                     gif_dir, tmp_path):
     predictor = keras_predictor if which == "keras" else saved_predictor
     results = predict_paths(predictor, [gif_dir], progress=False, keep_frames=True)
+    sizes = {}
     for result in results:
         if result.ok:
-            assert result.frames.shape == (T, SIZE, SIZE, 3)
+            # The sampled frames at the GIF's own size, not the model's 32 x 32.
+            reference = decode_gif(result.path).frames
+            np.testing.assert_array_equal(result.frames, reference[result.frame_indices])
             assert result.attention.shape == (T, 2, 2)
+            sizes[os.path.basename(result.path)] = reference.shape[1:3]
     written = write_overlays(results, tmp_path)
     assert [os.path.basename(p) for p in written] == [
         "good1.attention.gif", "good2.attention.gif"
     ]
     for path in written:
+        height, width = sizes[os.path.basename(path).replace(".attention.gif", ".gif")
+                              .replace("good2.gif", "good2.GIF")]
         with Image.open(path) as image:
             assert image.format == "GIF" and image.is_animated
             assert image.n_frames == T
-            assert image.size == (SIZE, SIZE)
+            # Small GIFs are drawn at MIN_SIDE on the long side, with the panel beside.
+            assert image.size[1] == max(round(height * MIN_SIDE / max(height, width)), 140)
+            assert image.size[0] >= round(width * MIN_SIDE / max(height, width)) + 100
+
+
+@pytest.mark.parametrize("which", ["keras", "saved"])
+def test_large_gifs_keep_frames_capped_at_480_from_one_decoding(
+        which, keras_predictor, saved_predictor, tmp_path, monkeypatch):
+    path = tmp_path / "large.gif"
+    path.write_bytes(tiny_gif(5, (300, 640)))
+    reference = decode_gif(path).frames
+    decoded = []
+    real = predictor_module.decode_media
+    monkeypatch.setattr(predictor_module, "decode_media",
+                        lambda *a, **k: decoded.append(a) or real(*a, **k))
+    predictor = keras_predictor if which == "keras" else saved_predictor
+    (result,) = predict_paths(predictor, [path], progress=False, keep_frames=True)
+    assert result.ok and result.source_size == (300, 640)
+    assert result.frames.shape == (T, 225, DISPLAY_MAX, 3)
+    np.testing.assert_array_equal(result.frames,
+                                  display_frames(reference[result.frame_indices]))
+    # One decoding per file: the graph path decodes in the SavedModel only.
+    assert len(decoded) == (1 if which == "keras" else 0)
+    (overlay,) = write_overlays([result], tmp_path / "overlays")
+    with Image.open(overlay) as image:
+        assert image.size[1] == 225 and image.size[0] > DISPLAY_MAX
 
 
 def test_run_predict(keras_path, model_dir, gif_dir, tmp_path, capsys):
@@ -272,3 +308,48 @@ def test_run_export(keras_path, gif_dir, tmp_path):
     assert run_export(keras_path, tmp_path, "emo") == str(tmp_path / "emo" / "2")
     with pytest.raises(FileNotFoundError, match="no such model file"):
         run_export(tmp_path / "missing.keras", tmp_path)
+
+
+def test_upsampled_attention_is_smooth_and_cropped_to_the_picture():
+    masks = np.zeros((1, 2, 2), np.float32)
+    masks[0, 0, 0] = 1.0
+    full = upsample_masks(masks, (40, 40))
+    assert full[0, 0, 0] == full.max() == 1.0
+    assert len(np.unique(full)) > 20  # a gradient, not four blocks
+    assert np.all(np.diff(full[0, 0, 10:30]) < 0)
+    # Letterboxed: the picture fills the middle half of the model's rows.
+    np.testing.assert_allclose(upsample_masks(masks, (20, 40), (0.0, 0.25, 1.0, 0.5)),
+                               full[:, 10:30], atol=1e-6)
+
+
+def test_overlays_show_the_supervision_heatmaps_of_training(keras_path, keras_predictor,
+                                                            tmp_path):
+    from kavan_tf.config import KavanConfig
+    from kavan_tf.data.pipeline import load_example
+    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+
+    generate_dataset(tmp_path / "synth", SyntheticConfig(num_gifs=2, frame_size=(48, 48),
+                                                         num_frames=(5, 9)))
+    gif = tmp_path / "synth" / "gifs" / "syn00000.gif"
+    points = tmp_path / "synth" / "keypoints" / "syn00000.json"
+    (result,) = predict_paths(keras_predictor, [gif], progress=False, keep_frames=True)
+    heatmaps = supervision_heatmaps(result, str(points))
+    config = KavanConfig.from_dict({"model": {"image_size": [SIZE, SIZE], "num_frames": T}})
+    example = load_example(str(gif), str(points), config, training=False, feature_grid=(2, 2))
+    # The heatmaps training computes for the same sampled frames.
+    np.testing.assert_allclose(heatmaps, example.heatmaps, atol=1e-6)
+    assert example.mask.sum() > 0
+
+    for keypoints in (tmp_path / "synth" / "keypoints", tmp_path / "synth" / "manifest.csv"):
+        out = tmp_path / f"overlays-{keypoints.suffix or 'dir'}"
+        assert run_predict([gif], keras_path, overlay_dir=out, keypoints=keypoints,
+                           progress=False) == 0
+        with Image.open(out / "syn00000.attention.gif") as image:
+            with_heatmaps = image.size
+    assert run_predict([gif], keras_path, overlay_dir=tmp_path / "plain", progress=False) == 0
+    with Image.open(tmp_path / "plain" / "syn00000.attention.gif") as image:
+        plain = image.size
+    # A second view of the frames, as wide as the first, beside it.
+    assert with_heatmaps[1] == plain[1] and with_heatmaps[0] >= plain[0] + MIN_SIDE
+    with pytest.raises(FileNotFoundError, match="no such keypoint file"):
+        run_predict([gif], keras_path, overlay_dir=tmp_path / "x", keypoints=tmp_path / "nope")

@@ -205,6 +205,17 @@ def render_overlay(
     if heatmaps is not None:
         views.append(overlay_frames(frames, heatmaps, alpha, content_box=result.content_box,
                                     scale=max(scale, float(np.max(heatmaps)))))
+    if heatmaps is not None:  # name the two views
+        font = _font(13)
+        for view, label in zip(views, ("attention", "keypoint supervision"), strict=True):
+            for t in range(count):
+                image = Image.fromarray(view[t])
+                draw = ImageDraw.Draw(image)
+                box = draw.textbbox((6, 4), label, font=font)
+                draw.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2),
+                               fill=_PANEL_BACKGROUND)
+                draw.text((6, 4), label, fill=(255, 255, 255), font=font)
+                view[t] = np.asarray(image)
     gap = np.full((count, height, 4, 3), _PANEL_BACKGROUND, np.uint8)
     parts: list[np.ndarray] = []
     for view in views:

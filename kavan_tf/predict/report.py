@@ -89,6 +89,11 @@ _SCRIPT = """
   var m=/sort=([A-Za-z0-9_-]+)/.exec(location.hash);
   if(m){menu.value=m[1]; sortBy(menu.value);}
   document.documentElement.setAttribute('data-ready','1');
+  window.addEventListener('load',function(){
+    var broken=Array.prototype.filter.call(document.images,function(i){
+      return !i.complete||i.naturalWidth===0;});
+    document.documentElement.setAttribute('data-images',broken.length?'broken:'+broken.length:'ok');
+  });
 })();
 """
 
