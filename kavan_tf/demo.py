@@ -155,6 +155,10 @@ def run_demo(
     outputs["seconds"] = time.perf_counter() - began
     print(summary_table(results))
     print(f"Done in {outputs['seconds']:.0f} s. Outputs in {output_dir}/")
+    if export:
+        print(f"SavedModel: {outputs['saved_model']}  (try: kavan predict some.gif --model "
+              f"{os.path.dirname(outputs['saved_model'])} --report report.html)")
+        print(f"Overlays: {outputs['overlays']}/  Report: {outputs['report']}")
     return outputs
 
 
@@ -169,13 +173,16 @@ def _export_and_predict(result, test_rows, output_dir: str) -> dict[str, Any]:
     )
     print(f"      {path}")
     print(
-        "[5/5] Predicting a few GIFs with the SavedModel, writing attention overlays ...",
+        "[5/5] Predicting a few GIFs with the SavedModel: attention overlays and a report ...",
         flush=True,
     )
     gifs = test_rows["path"].astype(str).tolist()[:4]
     overlay_dir = os.path.join(output_dir, "overlays")
-    status = run_predict(gifs, str(path), overlay_dir=overlay_dir)
-    return {"saved_model": str(path), "overlays": overlay_dir, "predict_status": status}
+    report = os.path.join(output_dir, "report.html")
+    status = run_predict(gifs, str(path), overlay_dir=overlay_dir, report=report,
+                         note="a demo model, trained on synthetic cartoon GIFs")
+    return {"saved_model": str(path), "overlays": overlay_dir, "report": report,
+            "predict_status": status}
 
 
 def summary_table(results: dict[str, dict[str, float]]) -> str:

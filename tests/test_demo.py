@@ -30,3 +30,5 @@ def test_quick_demo_runs_end_to_end(tmp_path):
     assert os.path.isdir(outputs["saved_model"])
     overlays = [f for f in os.listdir(outputs["overlays"]) if f.endswith(".gif")]
     assert len(overlays) == 4
+    page = open(outputs["report"], encoding="utf-8").read()
+    assert page.count("<article") == 4 and "synthetic" in page

@@ -1,0 +1,73 @@
+"""The README and the docs show commands that exist, with flags that exist."""
+
+import pathlib
+import re
+import shlex
+
+import pytest
+
+from kavan_tf.cli import build_parser
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _code_lines(page):
+    """Command lines of the page's code blocks, continuations joined, comments cut."""
+    text = page.read_text(encoding="utf-8")
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.S | re.M):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.strip()
+            if line.startswith("$ "):
+                line = line[2:]
+            yield line
+
+
+def _kavan_commands():
+    for page in PAGES:
+        for line in _code_lines(page):
+            if line.startswith("kavan "):
+                yield pytest.param(line, id=f"{page.name}: {line[:60]}")
+
+
+def _make_targets():
+    for page in PAGES:
+        for line in _code_lines(page):
+            if line.startswith("make "):
+                yield pytest.param(line, id=f"{page.name}: {line[:40]}")
+
+
+def _forms(line):
+    """The line as written, without its synopsis options (``[--flag VALUE]``), and
+    with them (the first of ``a|b`` choices, without ``...``)."""
+    bare = re.sub(r"\s*\[[^\]]*\]", "", line)
+    full = re.sub(r"\[([^\]]*)\]", r"\1", line).replace("...", "")
+    full = re.sub(r"(\S+?)\|\S+", r"\1", full)
+    return [bare] if bare == line else [bare, full]
+
+
+@pytest.mark.parametrize("line", list(_kavan_commands()))
+def test_documented_kavan_commands_parse(line):
+    for form in _forms(line):
+        words = shlex.split(form, comments=True)
+        # Shell substitutions stand for a value; the parser needs only a word.
+        words = [re.sub(r"\$\(.*?\)|\$\{?\w+\}?", "X", w) for w in words]
+        try:
+            args = build_parser().parse_args(words[1:])
+        except SystemExit as e:
+            pytest.fail(f"`{form}` does not parse (exit {e.code})")
+        assert callable(args.func)
+
+
+@pytest.mark.parametrize("line", list(_make_targets()))
+def test_documented_make_targets_exist(line):
+    targets = re.findall(r"^([A-Za-z][\w.-]*):", (ROOT / "Makefile").read_text(), flags=re.M)
+    target = shlex.split(line, comments=True)[1]
+    assert target in targets, f"`{line}`: no such target in the Makefile"
+
+
+def test_the_readme_shows_commands():
+    lines = [p.values[0] for p in _kavan_commands()]
+    assert any("--report" in line for line in lines) and any("--overlay" in line
+                                                            for line in lines)
