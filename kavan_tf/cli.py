@@ -258,9 +258,14 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from kavan_tf.results import run_results
 
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
-                      num_splits=args.splits)
-    print(out["tables"])
-    print(out["attention"].to_string(index=False))
+                      num_splits=args.splits, seeds=args.seeds,
+                      benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
+                      attention=args.attention)
+    for mode, table in out["tables"].items():
+        print(f"## {mode}\n{table}")
+        print(out["claims"][mode].to_string(index=False))
+    if args.doc:
+        print(f"Wrote {args.doc} ({out['seconds'] / 60:.0f} minutes)")
     return 0
 
 
@@ -382,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-gifs", type=int, default=640)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--splits", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per split and row")
+    p.add_argument("--benchmarks", nargs="+", default=["end", "segment"],
+                   choices=["end", "segment", "change"],
+                   help="synthetic label modes to run the ablation on")
+    p.add_argument("--sigma-votes", nargs="*", type=float, default=[3.0, 12.0],
+                   help="vote budgets of the sigma-weighting experiment (none: skip it)")
+    p.add_argument("--no-attention", dest="attention", action="store_false",
+                   help="skip the attention-on-faces runs")
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
@@ -392,9 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
     )
-    p.add_argument("--label-mode", choices=["change", "end"], default="change",
-                   help="emotion = direction of the expression's change, or where it ends "
-                        "(the demo uses 'end')")
+    from kavan_tf.data.synthetic import LABEL_MODES, SyntheticConfig
+
+    p.add_argument("--label-mode", choices=LABEL_MODES, default=SyntheticConfig.label_mode,
+                   help="emotion = direction of the expression's change, where it ends (the "
+                        "demo uses 'end'), or the expression shown in one half of the GIF, "
+                        "neutral elsewhere ('segment', docs/synthetic.md)")
     p.add_argument("--face-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="head half-width range as a fraction of the frame (demo: 0.27 0.3)")
     p.set_defaults(func=_cmd_synth)

@@ -329,6 +329,16 @@ class LossConfig:
             (logistic: ``softplus(-(y^_k - y^_l) / temperature)``; hinge:
             ``relu(temperature - (y^_k - y^_l))``).
         nmse_epsilon: Added to the per-GIF target variance.
+        sigma_weights: Weight each emotion's squared error in ``L_RG`` by the
+            confidence of its TrueSkill score (needs the manifest's
+            ``<emotion>_sigma`` columns):
+            ``u_k = 1 / (sigma_k^2 + sigma_floor^2)``, ``w_k = E u_k / sum_j u_j``
+            (normalised per GIF, so the weights of a GIF average 1), and
+            ``L_RG = mean_k w_k (y^_k - y_k)^2 / (var_k(y) + epsilon)``.
+            See :func:`kavan_tf.losses.sigma_weights`.
+        sigma_floor: ``s0`` above, in TrueSkill score points (the scale of
+            the sigma columns, 25/3 before any vote); it keeps an emotion
+            with a tiny sigma from taking all the weight.
     """
 
     w_c: float = 1.0
@@ -337,13 +347,18 @@ class LossConfig:
     rank_surrogate: str = "logistic"
     rank_temperature: float = 0.1
     nmse_epsilon: float = 1e-3
+    sigma_weights: bool = False
+    sigma_floor: float = 1.0
 
     def __post_init__(self) -> None:
         _check_non_negative("loss", w_c=self.w_c, w_rank=self.w_rank, w_kp=self.w_kp)
         _check_choice("loss", "rank_surrogate", self.rank_surrogate, ("logistic", "hinge"))
         _check_positive(
-            "loss", rank_temperature=self.rank_temperature, nmse_epsilon=self.nmse_epsilon
+            "loss", rank_temperature=self.rank_temperature, nmse_epsilon=self.nmse_epsilon,
+            sigma_floor=self.sigma_floor,
         )
+        if not isinstance(self.sigma_weights, bool):
+            _fail("loss", "sigma_weights", self.sigma_weights, "must be true or false")
 
 
 @dataclass

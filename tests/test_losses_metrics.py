@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 
@@ -151,3 +152,56 @@ def test_spearman_matches_scipy(batch):
 def test_bad_loss_arguments(make, fragment):
     with pytest.raises(ValueError, match=fragment):
         make()
+
+
+def test_sigma_weights_exact_values():
+    from kavan_tf.losses import sigma_weights
+
+    # u = 1 / (sigma^2 + 1) = (0.5, 0.2, 0.1); w = 3 u / 0.8.
+    np.testing.assert_allclose(sigma_weights([[1.0, 2.0, 3.0]], floor=1.0),
+                               [[1.875, 0.75, 0.375]], rtol=1e-6)
+    # Equal sigmas: every weight is 1, the plain nMSE.
+    np.testing.assert_allclose(sigma_weights([[4.0, 4.0], [0.5, 0.5]]), np.ones((2, 2)))
+
+
+def test_sigma_weighted_nmse_exact_value_and_unweighted_metrics():
+    y_true = np.array([[0.5, 0.0, -0.5]], np.float32)
+    y_pred = np.zeros((1, 3), np.float32)
+    weights = np.array([[1.875, 0.75, 0.375]], np.float32)
+    packed = np.concatenate([y_true, weights], axis=-1)
+    # mean(w (y^ - y)^2) = (1.875 * 0.25 + 0.375 * 0.25) / 3 = 0.1875; var(y) = 1/6.
+    expected = 0.1875 / (1 / 6 + 1e-3)
+    assert float(np.asarray(gif_nmse(packed, y_pred))[0]) == pytest.approx(expected, rel=1e-5)
+    loss = IntensityLoss(rank_weight=0.5)
+    ranking = LogisticRankingLoss(temperature=0.1)
+    assert float(loss(packed, y_pred)) == pytest.approx(
+        expected + 0.5 * float(ranking(y_true, y_pred)), rel=1e-5)
+    # Metrics read the targets only: the weights change the loss, not the scores.
+    for metric in (GifNMSE(), RankError(), SpearmanPerGif(), EmotionNMSE(num_emotions=3)):
+        plain = type(metric).from_config(metric.get_config())
+        metric.update_state(packed, y_pred)
+        plain.update_state(y_true, y_pred)
+        assert float(metric.result()) == pytest.approx(float(plain.result()))
+
+
+def test_sigma_weighting_config_and_targets(tmp_path):
+    from kavan_tf.config import KavanConfig, LossConfig
+    from kavan_tf.data.manifest import sigma_column
+    from kavan_tf.data.pipeline import intensity_targets
+    from kavan_tf.errors import ManifestError
+    from kavan_tf.labels import EMOTIONS
+
+    with pytest.raises(ValueError, match="loss.sigma_floor"):
+        LossConfig(sigma_floor=0.0)
+    rows = pd.DataFrame({e: [25.0, 40.0] for e in EMOTIONS})
+    config = KavanConfig.from_dict({"loss": {"sigma_weights": True}})
+    with pytest.raises(ManifestError, match="sigma columns"):
+        intensity_targets(rows, config)
+    for i, e in enumerate(EMOTIONS):
+        rows[sigma_column(e)] = [1.0 + i, 2.0]
+    targets = intensity_targets(rows, config)
+    assert targets.shape == (2, 2 * len(EMOTIONS))
+    np.testing.assert_allclose(targets[:, :len(EMOTIONS)], [[0.0] * 17, [0.6] * 17], atol=1e-6)
+    np.testing.assert_allclose(targets[1, len(EMOTIONS):], np.ones(17))  # equal sigmas
+    assert targets[0, len(EMOTIONS)] > 1 > targets[0, -1]  # smallest sigma, largest weight
+    assert intensity_targets(rows, KavanConfig()).shape == (2, len(EMOTIONS))

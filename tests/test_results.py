@@ -1,8 +1,10 @@
-"""The attention-on-face measurement of the results page."""
+"""The results page: attention on faces, paired intervals and the claims' verdicts."""
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from kavan_tf.results import face_cell_weights
+from kavan_tf.results import claim_table, face_cell_weights, paired_interval, position_table
 
 
 def test_face_cell_weights_cover_the_ellipse():
@@ -20,3 +22,52 @@ def test_face_cell_weights_rotation():
     a = face_cell_weights(wide, (64, 64), (4, 4), samples=16)
     b = face_cell_weights(tall, (64, 64), (4, 4), samples=16)
     np.testing.assert_allclose(a, b.T, atol=1e-6)
+
+
+def test_paired_interval_is_the_t_interval():
+    mean, low, high = paired_interval(np.array([1.0, 2.0, 3.0]))
+    # mean 2, sd 1, t(0.975, 2) = 4.302653: 2 -+ 4.302653 / sqrt(3).
+    assert mean == 2.0
+    assert low == pytest.approx(2.0 - 2.484138, abs=1e-5)
+    assert high == pytest.approx(2.0 + 2.484138, abs=1e-5)
+    assert np.isnan(paired_interval(np.array([1.0]))[1])
+
+
+def _runs(values_a, values_b, metric="nmse"):
+    lines = []
+    for i, (a, b) in enumerate(zip(values_a, values_b, strict=True)):
+        for row, value in (("a", a), ("b", b)):
+            lines.append({"split": i // 2, "seed": i % 2, "row": row, "accuracy": value,
+                          "nmse": value, "spearman": value})
+    return pd.DataFrame(lines)
+
+
+def test_claims_are_signed_to_favour_the_claim():
+    frame = _runs([0.5, 0.52, 0.49, 0.51], [0.6, 0.61, 0.58, 0.62])
+    table = claim_table(frame, claims=[("a beats b", "a", "b")]).set_index("metric")
+    # Lower nMSE is better: a's nMSE is lower, so the claim holds on nMSE ...
+    assert table.loc["nmse", "verdict"] == "holds" and table.loc["nmse", "mean"] > 0
+    # ... and the same numbers as accuracies contradict it.
+    assert table.loc["accuracy", "verdict"] == "contradicted"
+    assert (table["runs"] == 4).all()
+    noisy = claim_table(_runs([0.5, 0.7, 0.4, 0.6], [0.6, 0.5, 0.55, 0.52]),
+                        claims=[("a beats b", "a", "b")])
+    assert set(noisy["verdict"]) == {"undecided"}
+
+
+def test_position_table_splits_the_test_gifs_by_position():
+    lines = []
+    for split in range(3):
+        for gif, position in (("syn0", "early"), ("syn1", "late")):
+            # "better" wins on early GIFs only.
+            better = 0.3 if position == "early" else 0.5
+            lines += [{"split": split, "seed": 0, "row": "att_hslstm", "gif_id": gif,
+                       "nmse": better + 0.01 * split, "correct": 1},
+                      {"split": split, "seed": 0, "row": "att_lstm", "gif_id": gif,
+                       "nmse": 0.5 + 0.02 * split, "correct": 0}]
+    table = position_table(pd.DataFrame(lines), {"syn0": "early", "syn1": "late"})
+    nmse = table[table["metric"] == "nmse"].set_index("position")
+    assert nmse.loc["early", "verdict"] == "holds"
+    assert nmse.loc["early", "mean"] == pytest.approx(0.2 + 0.01, abs=1e-9)
+    assert nmse.loc["late", "verdict"] == "undecided"
+    assert "middle" not in nmse.index

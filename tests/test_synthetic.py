@@ -458,3 +458,54 @@ def test_votes_round_trip_through_trueskill(tmp_path: pathlib.Path) -> None:
     recovered = recovered.loc[truth.index, list(EMOTIONS)]
     rho = [_spearman(truth[e].to_numpy(), recovered[e].to_numpy()) for e in EMOTIONS]
     assert np.mean(rho) > 0.85 and min(rho) > 0.75, rho
+
+
+def test_segment_windows() -> None:
+    assert [synthetic.segment_window(8, p) for p in synthetic.SEGMENT_POSITIONS] == [
+        (0, 4), (2, 6), (4, 8)]
+    assert [synthetic.segment_window(9, p) for p in synthetic.SEGMENT_POSITIONS] == [
+        (0, 4), (2, 6), (5, 9)]
+    assert synthetic.segment_window(2, "late") == (1, 2)
+
+
+def test_label_mode_segment_ground_truth() -> None:
+    config = SyntheticConfig(label_mode="segment", **{**TINY, "num_frames": (8, 12)})
+    angles = config.angles()
+    seen = set()
+    for i in range(30):
+        example = generate_example(config, i)
+        seen.add(example.position)
+        first, stop = synthetic.segment_window(len(example.frames), example.position)
+        path = example.valence_arousal
+        # Neutral outside the window, one expression inside it ...
+        outside = np.r_[path[:first], path[stop:]]
+        np.testing.assert_array_equal(outside, 0.0)
+        expression = path[first]
+        np.testing.assert_array_equal(path[first:stop] - expression, 0.0)
+        # ... whose direction is the label angle and whose distance sets the strength.
+        direction = math.degrees(math.atan2(expression[1], expression[0])) % 360
+        assert direction == pytest.approx(example.angle % 360, abs=1e-3)
+        strength = 0.95 * float(np.linalg.norm(expression))
+        clean = synthetic.intensity_profile(example.angle, strength, angles,
+                                            config.intensity_sharpness)
+        assert np.abs(example.intensities - clean).max() < 5 * config.intensity_noise + 1e-6
+        assert example.category == _quadrant_category(expression)
+    assert seen == set(synthetic.SEGMENT_POSITIONS)
+    assert generate_example(SyntheticConfig(**TINY), 0).position is None
+
+
+def test_votes_spread_makes_sigma_vary_within_a_gif(tmp_path: pathlib.Path) -> None:
+    from kavan_tf.data import gifgif
+
+    spreads = {}
+    for spread in (0.0, 1.0):
+        root = tmp_path / f"spread{spread}"
+        config = SyntheticConfig(num_gifs=30, votes_per_gif=6.0, votes_spread=spread, **TINY)
+        generate_dataset(root, config)
+        gifgif.votes_to_manifest(root / "votes.csv.gz", root / "voted.csv", progress=False)
+        voted = pd.read_csv(root / "voted.csv")
+        sigma = voted[[f"{e}_sigma" for e in EMOTIONS]].to_numpy()
+        spreads[spread] = float(np.mean(sigma.std(axis=1)))
+        with gzip.open(root / "votes.csv.gz", "rt") as f:
+            assert sum(1 for _ in f) - 1 == 30 * 17 * 6 // 2  # the same vote budget
+    assert spreads[1.0] > 2 * spreads[0.0]

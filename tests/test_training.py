@@ -157,16 +157,52 @@ def test_splits_are_seeded_80_20():
 
 @pytest.mark.slow
 def test_protocol_writes_tables(tmp_path, manifest):
+    from kavan_tf.results import claim_table
+
     config = with_overrides(_config(tmp_path), train={"epochs": 1})
     rows = read_manifest(manifest)
-    frame = run_protocol(config, rows, str(tmp_path / "results"), num_splits=2,
+    frame = run_protocol(config, rows, str(tmp_path / "results"), num_splits=2, seeds=2,
                          ablation_rows=["lstm", "mtl_att_hslstm"],
                          baselines=["color_histogram"])
-    assert len(frame) == 2 * 3
+    # 2 splits x (1 baseline + 2 seeds x 2 rows).
+    assert len(frame) == 2 * (1 + 2 * 2)
     summary = summarise(frame)
     assert set(summary["row"]) == {"lstm", "mtl_att_hslstm", "color_histogram"}
-    assert (summary["splits"] == 2).all()
+    assert dict(zip(summary["row"], summary["splits"])) == {
+        "color_histogram": 2, "lstm": 4, "mtl_att_hslstm": 4}
     text = (tmp_path / "results" / "results.md").read_text()
     assert "MTL Soft-Att + HS-LSTM" in text and "68.27" in text and "Color Histogram" in text
     per_split = pd.read_csv(tmp_path / "results" / "results_per_split.csv")
-    assert len(per_split) == 6
+    assert len(per_split) == 10
+    # Seeds change the run, not the split.
+    lstm = per_split[per_split["row"] == "lstm"].set_index(["split", "seed"])
+    assert lstm.loc[(0, 0), "nmse"] != lstm.loc[(0, 1), "nmse"]
+    assert os.path.isdir(tmp_path / "results" / "split1" / "seed1" / "lstm")
+    per_gif = pd.read_csv(tmp_path / "results" / "per_gif.csv")
+    test_gifs = int(round(0.2 * len(rows)))
+    assert len(per_gif) == 2 * 2 * 2 * test_gifs
+    # Each run's per-GIF nMSE averages to the run's nMSE metric.
+    means = per_gif.groupby(["split", "seed", "row"])["nmse"].mean()
+    np.testing.assert_allclose(means.loc[(0, 0, "lstm")], lstm.loc[(0, 0), "nmse"], rtol=1e-4)
+    claims = claim_table(frame, claims=[("mtl vs lstm", "mtl_att_hslstm", "lstm")])
+    assert list(claims["runs"]) == [4, 4, 4]
+    assert set(claims["verdict"]) <= {"holds", "contradicted", "undecided"}
+
+
+def test_sigma_weights_change_training_not_the_metrics(tmp_path, manifest):
+    from kavan_tf.data.manifest import sigma_column
+
+    rows = read_manifest(manifest)
+    rng = np.random.default_rng(0)
+    for emotion in KavanConfig().labels.emotions:
+        rows[sigma_column(emotion)] = rng.uniform(0.5, 8.0, size=len(rows))
+    config = with_overrides(_config(tmp_path / "plain"), train={"epochs": 1})
+    weighted = with_overrides(config, loss={"sigma_weights": True},
+                              train={"output_dir": str(tmp_path / "weighted")})
+    plain_run = train(config, rows, rows, verbose=0)
+    weighted_run = train(weighted, rows, rows, verbose=0)
+    # Same seed, same data: only the loss's weights differ.
+    assert weighted_run.history["loss"] != plain_run.history["loss"]
+    assert np.isfinite(weighted_run.history["val_intensities_nmse"]).all()
+    # The model still predicts [B, E]; its metrics read the targets, not the weights.
+    assert weighted_run.model.output_shape["intensities"][-1] == 17

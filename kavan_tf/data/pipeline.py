@@ -160,6 +160,32 @@ def targets_of(rows: pd.DataFrame, config: KavanConfig) -> tuple[np.ndarray, np.
     return targets.astype(np.float32), targets_category(targets, config.labels).astype(np.int32)
 
 
+def intensity_targets(rows: pd.DataFrame, config: KavanConfig) -> np.ndarray:
+    """The ``intensities`` targets training reads: ``[N, E]``, or ``[N, 2E]`` with
+    ``loss.sigma_weights`` (each GIF's confidence weights appended, see
+    :func:`kavan_tf.losses.sigma_weights`).
+
+    Raises:
+        ManifestError: ``loss.sigma_weights`` is set and the rows have no
+            ``<emotion>_sigma`` columns.
+    """
+    intensities, _ = targets_of(rows, config)
+    if not config.loss.sigma_weights:
+        return intensities
+    from kavan_tf.data.manifest import sigma_column
+    from kavan_tf.losses.nmse import sigma_weights
+
+    columns = [sigma_column(e) for e in config.labels.emotions]
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        raise ManifestError(
+            f"loss.sigma_weights needs the TrueSkill sigma columns ({missing[0]}, ...); "
+            "`kavan votes` writes them. Received: a manifest without them"
+        )
+    weights = sigma_weights(rows[columns].to_numpy(np.float64), config.loss.sigma_floor)
+    return np.concatenate([intensities, weights], axis=-1)
+
+
 def build_dataset(
     rows: pd.DataFrame,
     config: KavanConfig,
@@ -208,7 +234,8 @@ def build_dataset(
         if "keypoints" in rows.columns
         else [""] * len(rows)
     )
-    intensities, categories = targets_of(rows, config)
+    _, categories = targets_of(rows, config)
+    intensities = intensity_targets(rows, config)
     T = config.model.num_frames
     height, width = config.model.image_size
     h, w = feature_grid

@@ -73,6 +73,10 @@ NUM_KEYPOINTS = 70
 CONFIG_FILE = "synthetic.json"
 """Name of the config sidecar written next to the manifest."""
 ENCODINGS: tuple[str, ...] = ("delta", "restore", "keep")
+LABEL_MODES: tuple[str, ...] = ("change", "end", "segment")
+"""``SyntheticConfig.label_mode`` values (see :class:`SyntheticConfig`)."""
+SEGMENT_POSITIONS: tuple[str, ...] = ("early", "middle", "late")
+"""Where ``label_mode="segment"`` shows the expression (:func:`segment_window`)."""
 """GIF encodings: Pillow's optimised delta frames with a transparent colour,
 full frames with disposal 2, partial frames with disposal 1."""
 
@@ -143,7 +147,12 @@ class SyntheticConfig:
             frame's shorter side (the head is 1.2 times as tall as wide).
         label_mode: ``"change"``: the emotion is the direction of the
             expression's path from the first to the last frame (one frame is
-            ambiguous); ``"end"``: the emotion is where the path ends.
+            ambiguous); ``"end"``: the emotion is where the path ends;
+            ``"segment"``: the expression is shown during one half of the
+            GIF, early (frames ``[0, F/2)``), in the middle (``[F/4, F/4 +
+            F/2)``) or late (the last ``F/2``), drawn uniformly per GIF, and
+            the face is neutral (valence = arousal = 0) elsewhere; the
+            emotion is that expression (see :data:`SEGMENT_POSITIONS`).
         category_weights: Relative frequency of each coarse category, in
             ``labels.category_names`` order.
         intensity_sharpness: Concentration ``kappa`` of the von Mises profile
@@ -181,6 +190,11 @@ class SyntheticConfig:
             is within this margin.
         votes_empty_id_rate: Fraction of vote rows with an empty GIF id (the
             real dump has some).
+        votes_spread: How unevenly the (GIF, emotion) pairs are voted on:
+            each pair takes part in votes at a rate ``exp(spread * z)``,
+            ``z ~ N(0, 1)`` drawn per pair, so TrueSkill's sigma varies
+            between the emotions of one GIF; 0 votes on all pairs equally
+            often.
         votes_gzip: Write ``votes.csv.gz`` rather than ``votes.csv``.
         emotion_angles: Circumplex angle (degrees, 0 = pleasure, 90 =
             arousal) of each emotion in ``labels.emotions`` order; ``None``
@@ -216,6 +230,7 @@ class SyntheticConfig:
     judge_noise: float = 0.3
     neither_margin: float = 0.1
     votes_empty_id_rate: float = 0.0
+    votes_spread: float = 0.0
     votes_gzip: bool = True
     emotion_angles: tuple[float, ...] | None = None
     labels: LabelConfig = field(default_factory=LabelConfig)
@@ -244,8 +259,8 @@ class SyntheticConfig:
         if len(scale) != 2 or not 0.05 <= scale[0] <= scale[1] <= 0.3:
             _fail("face_scale", self.face_scale, "must be a range (low, high) inside [0.05, 0.3]")
         self.face_scale = (float(scale[0]), float(scale[1]))
-        if self.label_mode not in ("change", "end"):
-            _fail("label_mode", self.label_mode, "must be 'change' or 'end'")
+        if self.label_mode not in LABEL_MODES:
+            _fail("label_mode", self.label_mode, f"must be one of {LABEL_MODES}")
         weights = tuple(float(w) for w in self.category_weights)
         if len(weights) != self.labels.num_categories or min(weights) < 0 or sum(weights) <= 0:
             _fail(
@@ -258,7 +273,8 @@ class SyntheticConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 _fail(name, value, "must be a positive number")
-        for name in ("intensity_noise", "keypoint_jitter", "neither_margin", "votes_per_gif"):
+        for name in ("intensity_noise", "keypoint_jitter", "neither_margin", "votes_per_gif",
+                     "votes_spread"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 _fail(name, value, "must be a non-negative number")
@@ -362,6 +378,8 @@ class SyntheticExample:
         intensities: float32 ``[num_emotions]`` targets in ``[-1, 1]``.
         category: The category of the highest intensity.
         encoding: One of :data:`ENCODINGS`.
+        position: For ``label_mode="segment"``, where the expression is
+            shown: one of :data:`SEGMENT_POSITIONS`; else ``None``.
     """
 
     gif_id: str
@@ -377,6 +395,7 @@ class SyntheticExample:
     intensities: np.ndarray
     category: int
     encoding: str
+    position: str | None = None
 
     @property
     def scores(self) -> np.ndarray:
@@ -647,9 +666,14 @@ def _sample_label(
                 break
         end = start + direction * length
         strength = 0.95 * length
-    else:
+    elif config.label_mode == "end":
         length = float(rng.uniform(0.5, 1.0))
         start = _uniform_disc(rng, 0.5)
+        end = direction * length
+        strength = 0.95 * length
+    else:  # "segment": neutral, then the expression for half of the GIF
+        length = float(rng.uniform(0.5, 1.0))
+        start = np.zeros(2)
         end = direction * length
         strength = 0.95 * length
     clean = intensity_profile(angle, strength, angles, config.intensity_sharpness)
@@ -666,6 +690,21 @@ def _sample_label(
 def _uniform_disc(rng: np.random.Generator, radius: float) -> np.ndarray:
     r, theta = radius * math.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
     return np.array([r * math.cos(theta), r * math.sin(theta)])
+
+
+def segment_window(count: int, position: str) -> tuple[int, int]:
+    """Frames ``[first, stop)`` that show the expression in ``label_mode="segment"``."""
+    length = max(1, count // 2)
+    first = {"early": 0, "middle": count // 4, "late": count - length}[position]
+    return first, first + length
+
+
+def _segment_path(end: np.ndarray, count: int, position: str) -> np.ndarray:
+    """Neutral (0, 0), and ``end`` during the window of ``position``."""
+    points = np.zeros((count, 2))
+    first, stop = segment_window(count, position)
+    points[first:stop] = end
+    return points
 
 
 def _path(rng: np.random.Generator, start: np.ndarray, end: np.ndarray, count: int) -> np.ndarray:
@@ -864,7 +903,12 @@ def _render(config: SyntheticConfig, index: int) -> tuple[SyntheticExample, list
     angles = config.angles()
     count = int(rng.integers(config.num_frames[0], config.num_frames[1] + 1))
     category, angle, _, start, end, intensities = _sample_label(rng, config, angles)
-    path = _path(rng, start, end, count)
+    position = None
+    if config.label_mode == "segment":
+        position = SEGMENT_POSITIONS[int(rng.integers(len(SEGMENT_POSITIONS)))]
+        path = _segment_path(end, count, position)
+    else:
+        path = _path(rng, start, end, count)
     factor = config.supersample
     width, height = config.frame_size
     canvas_size = (width * factor, height * factor)
@@ -928,6 +972,7 @@ def _render(config: SyntheticConfig, index: int) -> tuple[SyntheticExample, list
         intensities=intensities.astype(np.float32),
         category=category,
         encoding=encoding,
+        position=position,
     )
     return example, palette_frames
 
@@ -1058,9 +1103,13 @@ def simulate_votes(
         )
     rng = np.random.default_rng([config.seed, _STREAM_VOTES])
     count = int(round(num_gifs * num_emotions * config.votes_per_gif / 2))
-    emotion = rng.integers(num_emotions, size=count)
-    left = rng.integers(num_gifs, size=count)
-    right = (left + rng.integers(1, num_gifs, size=count)) % num_gifs
+    if config.votes_spread > 0:
+        emotion, left, right = _uneven_pairs(rng, num_gifs, num_emotions, count,
+                                             config.votes_spread)
+    else:
+        emotion = rng.integers(num_emotions, size=count)
+        left = rng.integers(num_gifs, size=count)
+        right = (left + rng.integers(1, num_gifs, size=count)) % num_gifs
     perceived = (
         intensities[left, emotion]
         - intensities[right, emotion]
@@ -1082,6 +1131,25 @@ def simulate_votes(
             a, b = ("", b) if empty_side[k] == 0 else (a, "")
         rows.append((config.labels.emotions[emotion[k]], a, b, words[choice[k]]))
     return rows
+
+
+def _uneven_pairs(rng: np.random.Generator, num_gifs: int, num_emotions: int, count: int,
+                  spread: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Votes' emotions and GIF pairs, each GIF drawn at its (GIF, emotion) rate."""
+    rate = np.exp(spread * rng.standard_normal((num_gifs, num_emotions)))
+    emotion = rng.integers(num_emotions, size=count)
+    left = np.zeros(count, np.int64)
+    right = np.zeros(count, np.int64)
+    for e in range(num_emotions):
+        votes = np.flatnonzero(emotion == e)
+        p = rate[:, e] / rate[:, e].sum()
+        left[votes] = rng.choice(num_gifs, size=len(votes), p=p)
+        right[votes] = rng.choice(num_gifs, size=len(votes), p=p)
+        same = votes[right[votes] == left[votes]]
+        while len(same):
+            right[same] = rng.choice(num_gifs, size=len(same), p=p)
+            same = same[right[same] == left[same]]
+    return emotion, left, right
 
 
 def write_votes(path: str | os.PathLike[str], rows: Sequence[tuple[str, str, str, str]]) -> None:

@@ -2,7 +2,7 @@
 
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss, keypoint_loss
-from kavan_tf.losses.nmse import NormalizedMSE, gif_nmse
+from kavan_tf.losses.nmse import NormalizedMSE, gif_nmse, sigma_weights, split_targets
 from kavan_tf.losses.pairwise_ranking import (
     HingeRankingLoss,
     LogisticRankingLoss,
@@ -20,4 +20,6 @@ __all__ = [
     "gif_nmse",
     "keypoint_loss",
     "rank_error_count",
+    "sigma_weights",
+    "split_targets",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from kavan_tf.losses.nmse import gif_nmse
+from kavan_tf.losses.nmse import gif_nmse, split_targets
 from kavan_tf.losses.pairwise_ranking import HingeRankingLoss, LogisticRankingLoss
 
 
@@ -14,6 +14,9 @@ class IntensityLoss(keras.losses.Loss):
 
     Keras takes one loss per output; both ``L_RG`` and ``L_RANK`` read the
     intensities, so they are combined here and ``w_RANK`` lives with them.
+    Targets with per-emotion weights appended (``loss.sigma_weights``, see
+    :func:`kavan_tf.losses.nmse.split_targets`) weight ``L_RG``; the ranking
+    term reads the targets only.
 
     Args:
         rank_weight: ``w_RANK`` (0 disables the ranking term).
@@ -51,7 +54,8 @@ class IntensityLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         loss = gif_nmse(y_true, y_pred, self.epsilon)
         if self.rank_weight:
-            loss = loss + self.rank_weight * self._ranking.call(y_true, y_pred)
+            targets, _ = split_targets(y_true, y_pred)
+            loss = loss + self.rank_weight * self._ranking.call(targets, y_pred)
         return loss
 
     def get_config(self):

@@ -8,6 +8,9 @@ from keras import ops
 
 def _pairs(y_true, y_pred):
     """Score differences ``y^_k - y^_l`` and the mask of pairs with ``y_k > y_l``."""
+    from kavan_tf.losses.nmse import split_targets
+
+    y_true, _ = split_targets(y_true, y_pred)
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")
     diff = y_pred[..., :, None] - y_pred[..., None, :]

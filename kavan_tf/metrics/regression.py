@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kavan_tf.losses.nmse import gif_nmse
+from kavan_tf.losses.nmse import gif_nmse, split_targets
 from kavan_tf.losses.pairwise_ranking import rank_error_count
 
 
@@ -26,6 +26,7 @@ def spearman_per_gif(y_true, y_pred):
     Returns:
         ``[B]`` correlations.
     """
+    y_true, _ = split_targets(y_true, y_pred)
     a = average_ranks(y_true)
     b = average_ranks(y_pred)
     a = a - ops.mean(a, axis=-1, keepdims=True)
@@ -35,12 +36,17 @@ def spearman_per_gif(y_true, y_pred):
     return ops.where(denominator > 0, ops.sum(a * b, axis=-1) / safe, 0.0)
 
 
+def _unweighted_nmse(y_true, y_pred, epsilon=1e-3):
+    targets, _ = split_targets(y_true, y_pred)
+    return gif_nmse(targets, y_pred, epsilon)
+
+
 @keras.saving.register_keras_serializable(package="kavan_tf")
 class GifNMSE(keras.metrics.MeanMetricWrapper):
-    """nMSE per GIF, as the loss ``L_RG``, averaged over GIFs."""
+    """nMSE per GIF, as the loss ``L_RG`` (unweighted), averaged over GIFs."""
 
     def __init__(self, epsilon=1e-3, name="nmse", dtype=None):
-        super().__init__(gif_nmse, name=name, dtype=dtype, epsilon=epsilon)
+        super().__init__(_unweighted_nmse, name=name, dtype=dtype, epsilon=epsilon)
         self.epsilon = epsilon
 
     def get_config(self):
@@ -95,6 +101,7 @@ class EmotionNMSE(keras.metrics.Metric):
         self.count = self.add_variable((), "zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, _ = split_targets(y_true, y_pred)
         y_true = ops.cast(y_true, self.dtype)
         y_pred = ops.cast(y_pred, self.dtype)
         self.sum_squared_error.assign_add(ops.sum(ops.square(y_pred - y_true), axis=0))

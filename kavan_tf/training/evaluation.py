@@ -160,6 +160,31 @@ def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, 
     }
 
 
+def per_gif_results(model, rows: pd.DataFrame, config: KavanConfig) -> pd.DataFrame:
+    """Per-GIF nMSE and category correctness of a trained model on manifest rows.
+
+    Returns:
+        One line per row: ``gif_id``, ``nmse`` (the GIF's nMSE, as the
+        metric) and ``correct`` (1 when the predicted category is the
+        target's).
+    """
+    from kavan_tf.data.pipeline import build_dataset, targets_of
+
+    dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
+    with quiet_dataset_warnings():
+        outputs = [model.predict_on_batch(x) for x, _ in dataset]
+    predicted = np.concatenate([np.asarray(o["intensities"], np.float64) for o in outputs])
+    category = np.concatenate([np.argmax(np.asarray(o["category"]), axis=-1) for o in outputs])
+    targets, target_category = targets_of(rows, config)
+    targets = targets.astype(np.float64)
+    if len(predicted) != len(targets):
+        raise ValueError(f"{len(targets) - len(predicted)} GIF(s) failed to decode")
+    nmse = np.mean((predicted - targets) ** 2, axis=-1) / (
+        np.var(targets, axis=-1) + config.loss.nmse_epsilon)
+    return pd.DataFrame({"gif_id": rows["gif_id"].astype(str).to_numpy(), "nmse": nmse,
+                         "correct": (category == target_category).astype(int)})
+
+
 def _find_metric(model, name: str):
     stack = list(model.metrics)
     while stack:
@@ -177,6 +202,7 @@ def run_protocol(
     *,
     ablation_rows: Sequence[str] | None = None,
     num_splits: int = 5,
+    seeds: int = 1,
     test_fraction: float = 0.2,
     baselines: Sequence[str] = (),
     baseline_options: dict[str, dict[str, Any]] | None = None,
@@ -185,10 +211,13 @@ def run_protocol(
 ) -> pd.DataFrame:
     """Trains and evaluates every ablation row on seeded 80/20 splits (SPEC 7).
 
-    Writes ``results_per_split.csv`` (one line per split and row, with the
-    per-emotion nMSE), ``results.csv`` and ``results.md`` (mean ± std, in the
-    shape of the paper's Tables 1 and 2) to ``output_dir``. Each training run
-    writes to ``output_dir/split<k>/<row>/``.
+    Writes ``results_per_split.csv`` (one line per split, training seed and
+    row, with the per-emotion nMSE), ``per_gif.csv`` (each test GIF's nMSE and
+    whether its category was right, per run), ``results.csv`` and
+    ``results.md`` (mean ± std over all runs, in the shape of the paper's
+    Tables 1 and 2) to ``output_dir``. Each training run writes to
+    ``output_dir/split<k>/<row>/`` (``split<k>/seed<s>/<row>/`` with several
+    seeds).
 
     Args:
         config: The base experiment; each row overrides the model and loss.
@@ -196,6 +225,9 @@ def run_protocol(
         output_dir: Where results and runs go.
         ablation_rows: Row keys (default: all five).
         num_splits: Number of splits (paper: 5).
+        seeds: Training seeds per split and row: run ``s`` of split ``k``
+            trains with seed ``train.seed + k + 100 s`` (weights, shuffling,
+            frame sampling); the split itself does not change.
         test_fraction: Test share (paper: 0.2).
         baselines: Any of ``"color_histogram"``, ``"face_expression"``.
         baseline_options: Extractor settings per baseline, e.g.
@@ -210,9 +242,12 @@ def run_protocol(
 
     selected = select_rows(ablation_rows)
     check_rows(rows, config, "manifest rows")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"`seeds` must be a positive int. Received: seeds={seeds!r}")
     splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
     os.makedirs(output_dir, exist_ok=True)
     results: list[dict[str, Any]] = []
+    per_gif: list[pd.DataFrame] = []
 
     def record(result: dict[str, Any]) -> None:
         results.append(result)
@@ -228,23 +263,30 @@ def run_protocol(
             record(
                 {
                     "split": split,
+                    "seed": 0,
                     "row": kind,
                     "title": _BASELINE_TITLES[kind],
                     "loss": "nMSE",
                     **metrics,
                 }
             )
-        for row in selected:
-            run_dir = os.path.join(output_dir, f"split{split}", row.key)
+        for seed, row in ((s, r) for s in range(seeds) for r in selected):
+            parts = [f"split{split}"] + ([f"seed{seed}"] if seeds > 1 else []) + [row.key]
+            run_dir = os.path.join(output_dir, *parts)
             row_cfg = row_config(
-                with_overrides(config, train={"seed": config.train.seed + split}), row, run_dir
+                with_overrides(config, train={"seed": config.train.seed + split + 100 * seed}),
+                row, run_dir,
             )
-            logger.info("split %d: training %s", split, row.label(row_cfg))
+            logger.info("split %d seed %d: training %s", split, seed, row.label(row_cfg))
             result = train(row_cfg, train_rows, verbose=verbose)
             metrics = evaluate_model(result.model, test_rows, row_cfg)
+            gifs = per_gif_results(result.model, test_rows, row_cfg)
+            per_gif.append(gifs.assign(split=split, seed=seed, row=row.key))
+            pd.concat(per_gif).to_csv(os.path.join(output_dir, "per_gif.csv"), index=False)
             record(
                 {
                     "split": split,
+                    "seed": seed,
                     "row": row.key,
                     "title": row.label(row_cfg),
                     "loss": row.loss_name,
@@ -300,14 +342,14 @@ def _evaluate_baseline(kind, cache, train_idx, test_idx, rows, config) -> dict[s
 def print_result(result: dict[str, Any]) -> None:
     """Prints one protocol result as a progress line (the CLI's ``on_result``)."""
     print(
-        f"split {result['split']} {result['title']:<28} accuracy "
+        f"split {result['split']} seed {result.get('seed', 0)} {result['title']:<28} accuracy "
         f"{100 * result['accuracy']:.2f}% nMSE {result['nmse']:.4f}",
         flush=True,
     )
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over splits of each metric, per row."""
+    """Mean and standard deviation over the runs (splits x seeds) of each metric, per row."""
     groups = frame.groupby(["row", "title", "loss"], sort=False)
     summary = groups[list(METRICS)].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]

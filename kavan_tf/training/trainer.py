@@ -101,6 +101,11 @@ def shard_dataset(directory: str, config: KavanConfig, *, training: bool) -> tf.
     """
     from kavan_tf.data.shards import build_feature_dataset, build_frame_shard_dataset
 
+    if config.loss.sigma_weights:
+        raise ValueError(
+            "loss.sigma_weights: prepared shards hold no TrueSkill sigmas yet; train from "
+            "the manifest (without --shards) to weight the loss by them"
+        )
     if config.model.input_mode == "features":
         shape = backbone_feature_shape(config.model)
         return build_feature_dataset(directory, config, shape, training=training)
