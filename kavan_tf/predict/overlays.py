@@ -59,8 +59,8 @@ def category_colour(category_id: int | None) -> tuple[int, int, int]:
 
 def _jet(values: np.ndarray) -> np.ndarray:
     """Jet colour map: ``[...]`` values in [0, 1] -> ``[..., 3]`` floats in [0, 1]."""
-    v = np.clip(values, 0.0, 1.0)[..., None]
-    centres = np.array([0.75, 0.5, 0.25])
+    v = np.clip(np.asarray(values, np.float32), 0.0, 1.0)[..., None]
+    centres = np.array([0.75, 0.5, 0.25], np.float32)
     return np.clip(1.5 - np.abs(4.0 * v - 4.0 * centres), 0.0, 1.0)
 
 
@@ -95,8 +95,9 @@ def upsample_masks(
 
     x0, x1, fx = taps(xs, masks.shape[2])
     y0, y1, fy = taps(ys, masks.shape[1])
-    rows = masks[:, y0] * (1 - fy)[None, :, None] + masks[:, y1] * fy[None, :, None]
-    return rows[:, :, x0] * (1 - fx) + rows[:, :, x1] * fx
+    # Separable: along x on the small grid first, then along y.
+    cols = masks[:, :, x0] * (1 - fx) + masks[:, :, x1] * fx          # [T, h, W]
+    return cols[:, y0] * (1 - fy)[None, :, None] + cols[:, y1] * fy[None, :, None]
 
 
 def overlay_frames(
@@ -132,8 +133,9 @@ def overlay_frames(
         )
     masks = upsample_masks(attention, frames.shape[1:3], content_box)
     top = float(scale) if scale is not None else float(attention.max())
-    masks = masks / max(top, 1e-12)
-    blended = (1.0 - alpha) * frames.astype(np.float32) + alpha * 255.0 * _jet(masks)
+    masks = masks / np.float32(max(top, 1e-12))
+    blended = np.float32(1.0 - alpha) * frames.astype(np.float32)
+    blended += np.float32(alpha * 255.0) * _jet(masks)
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
@@ -317,10 +319,19 @@ def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None
 
 
 def encode_gif(frames: np.ndarray, duration_ms: int = 250) -> bytes:
-    """Frames -> an animated GIF's bytes (looping, one palette per frame)."""
+    """Frames -> an animated GIF's bytes (looping, one palette per frame).
+
+    Each frame gets its own 256-colour octree palette, without dithering:
+    about 50 times faster than Pillow's default median cut, and the colour
+    maps and text stay sharp.
+    """
     import io
 
-    pil = [Image.fromarray(np.ascontiguousarray(f), "RGB") for f in frames]
+    pil = [
+        Image.fromarray(np.ascontiguousarray(f), "RGB").quantize(
+            256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        for f in frames
+    ]
     buffer = io.BytesIO()
     pil[0].save(buffer, format="GIF", save_all=True, append_images=pil[1:],
                 duration=duration_ms, loop=0, disposal=1)
