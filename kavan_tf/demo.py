@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo run (the defaults fit 5 minutes on 2 CPU cores)."""
+    """Sizes of the demo run (the defaults take about 2 minutes on 2 CPU cores)."""
 
     num_gifs: int = 640
     frame_size: int = 64

@@ -90,6 +90,8 @@ def _check_good(result, top_k=3):
     assert len(values) == top_k and values == sorted(values, reverse=True)
     assert result.top_emotions[0][1] == max(result.intensities.values())
     assert result.category_name == DEFAULT_CATEGORY_NAMES[result.category_id]
+    # Every category is named, also those no GIF of the batch fell into.
+    assert list(result.category_probabilities) == list(DEFAULT_CATEGORY_NAMES)
     assert sum(result.category_probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -356,8 +356,9 @@ class SavedModelPredictor(_FramesPredictor):
             self.num_frames = int(spec.shape[1])
             self.image_size = (int(spec.shape[2]), int(spec.shape[3]))
         labels = _saved_model_labels(path)
-        # Without a model card, the default labels colour the emotions they
-        # name; category names come from the outputs only.
+        # Labels from the model card or the export's info file; without
+        # either, the default labels colour the emotions they name and the
+        # category names come from the outputs only.
         self.emotion_categories = _emotion_categories(labels or LabelConfig())
         self._category_names = tuple(labels.category_names) if labels else ()
 
@@ -446,15 +447,23 @@ def _emotion_categories(labels: Any) -> dict[str, int]:
 
 
 def _saved_model_labels(path: str) -> Any:
-    """The SavedModel's labels from its model card, or ``None``."""
+    """The SavedModel's labels: from its model card, else from the export's
+    ``assets.extra/kavan_export.json``; ``None`` when neither has them."""
+    import json
+
+    from kavan_tf.export.saved_model import EXPORT_INFO_FILE
+    from kavan_tf.export.warmup import WARMUP_DIR
     from kavan_tf.model_card import read_card
 
-    labels = None
-    card = read_card(path) or {}
-    with contextlib.suppress(TypeError, ValueError):
-        if isinstance(card.get("config", {}).get("labels"), dict):
-            labels = LabelConfig(**card["config"]["labels"])
-    return labels
+    candidates = [((read_card(path) or {}).get("config") or {}).get("labels")]
+    with contextlib.suppress(OSError, ValueError):
+        with open(os.path.join(path, WARMUP_DIR, EXPORT_INFO_FILE), encoding="utf-8") as f:
+            candidates.append(json.load(f).get("label_config"))
+    for values in candidates:
+        if isinstance(values, dict):
+            with contextlib.suppress(TypeError, ValueError):
+                return LabelConfig(**values)
+    return None
 
 
 def _names_of(

@@ -52,8 +52,8 @@ width:min(100%,760px)}
 article h2{font-size:14px;margin:0 0 8px;word-break:break-all}
 .media{display:flex;gap:10px;flex-wrap:wrap}
 figure{margin:0}
-figure img,figure video{max-width:360px;max-height:300px;display:block;border-radius:4px;
-background:#ddd}
+figure img,figure video{max-width:360px;max-height:300px;min-height:160px;display:block;
+border-radius:4px;background:#ddd}
 figcaption{font-size:12px;color:#666}
 .category{font-weight:600;margin:8px 0}
 .bars{display:grid;grid-template-columns:110px 1fr 48px;gap:2px 8px;font-size:12px;
