@@ -562,7 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --overlay/--report: show the supervision heatmaps of these "
                         "keypoints beside the attention (a folder from `kavan keypoints`, "
                         "its manifest.csv, or one keypoint file)")
-    p.add_argument("--top-k", type=int, default=3)
+    from kavan_tf.config import TOP_K
+
+    p.add_argument("--top-k", type=int, default=TOP_K, help="emotions listed per file")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--decoder", choices=["graph", "python"], default="graph",
                    help="SavedModels: decode in the graph (as TF Serving does) or with the "

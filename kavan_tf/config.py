@@ -35,6 +35,9 @@ from kavan_tf.labels import DEFAULT_CATEGORY_MEMBERS, DEFAULT_CATEGORY_NAMES, EM
 PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 
 
+#: Emotions ``kavan predict`` lists per file unless asked otherwise (``--top-k``).
+TOP_K = 3
+
 def _fail(section: str, name: str, value: Any, why: str) -> None:
     raise ValueError(f"Invalid `{section}.{name}`: {why}. Received: {name}={value!r}")
 

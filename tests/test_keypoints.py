@@ -9,6 +9,7 @@ import logging
 import numpy as np
 import pytest
 
+from kavan_tf.data.keypoint_sources import make_keypoint_source
 from kavan_tf.data.keypoints import (
     FILE_FORMAT,
     FileSource,
@@ -19,7 +20,6 @@ from kavan_tf.data.keypoints import (
     load_keypoints,
     load_openpose_dir,
     load_openpose_file,
-    make_keypoint_source,
     pad_people,
     save_keypoints,
 )

@@ -60,12 +60,8 @@ from kavan_tf.data.files import (
     failure_cause,
     temp_files_removed_on_exit,
 )
-from kavan_tf.data.keypoints import (
-    KeypointSource,
-    load_keypoints,
-    make_keypoint_source,
-    save_keypoints,
-)
+from kavan_tf.data.keypoint_sources import make_keypoint_source
+from kavan_tf.data.keypoints import KeypointSource, load_keypoints, save_keypoints
 from kavan_tf.data.manifest import write_manifest
 from kavan_tf.data.media import decode_media
 from kavan_tf.data.temporal_fill import fill_gaps

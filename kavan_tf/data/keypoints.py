@@ -500,28 +500,3 @@ class OpenPoseSource(KeypointSource):
             where = os.path.join(self.root, f"{gif_id}_*_keypoints.json")
         _check_count(result, frames, where)
         return result
-
-
-def make_keypoint_source(
-    kind: str, path: str | os.PathLike[str] | None = None, **kwargs: Any
-) -> KeypointSource:
-    """Builds a source by name: ``"file"``, ``"openpose"``, or a face detector
-    (``"dlib"``, ``"dlib-cnn"``, ``"mtcnn"``) feeding dlib's predictor.
-
-    Args:
-        kind: Source name.
-        path: The folder of ``"file"`` and ``"openpose"`` sources.
-        **kwargs: Passed to the source's constructor.
-    """
-    if kind in ("dlib", "dlib-cnn", "mtcnn"):
-        from kavan_tf.data.face_estimator import FaceEstimator
-
-        return FaceEstimator(kind, **kwargs)
-    if kind in ("file", "openpose"):
-        if path is None:
-            raise ValueError(f"A {kind!r} keypoint source needs `path`. Received: path=None")
-        return FileSource(path, **kwargs) if kind == "file" else OpenPoseSource(path, **kwargs)
-    raise ValueError(
-        "`kind` must be one of ('file', 'openpose', 'dlib', 'dlib-cnn', 'mtcnn'). "
-        f"Received: kind={kind!r}"
-    )

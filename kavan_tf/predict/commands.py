@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from kavan_tf.config import TOP_K
 from kavan_tf.errors import KavanError
 from kavan_tf.models.kavan import KavanModel
 from kavan_tf.predict.formats import OUTPUT_FORMATS, write_results
@@ -22,7 +23,7 @@ def run_predict(
     output_format: str = "table",
     output: str | os.PathLike[str] | None = None,
     overlay_dir: str | os.PathLike[str] | None = None,
-    top_k: int = 3,
+    top_k: int = TOP_K,
     batch_size: int = 8,
     progress: bool = True,
     decoder: str = "graph",
