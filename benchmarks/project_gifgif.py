@@ -44,7 +44,8 @@ from face_helpers import face_gif_items, write_face_gifs, write_manifest_csv  # 
 from kavan_tf.config import KavanConfig  # noqa: E402
 from kavan_tf.data.keypoint_extraction import extract_keypoints  # noqa: E402
 from kavan_tf.data.manifest import read_manifest  # noqa: E402
-from kavan_tf.data.prepare import prepare, write_feature_cache  # noqa: E402
+from kavan_tf.data.prepare import prepare  # noqa: E402
+from kavan_tf.training.feature_cache import write_feature_cache  # noqa: E402
 
 GIFGIF_GIFS = 6170
 

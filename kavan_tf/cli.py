@@ -247,8 +247,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     _check_task(args)
     config = _load_config(args.config, args.set)
     rows = _read_rows(config, args.manifest)
+    features = None
+    if args.features:
+        from kavan_tf.training.feature_cache import feature_cache_writer
+
+        features = feature_cache_writer(args.out, config, task_index=args.task_index,
+                                        num_tasks=args.num_tasks)
     report = prepare(rows, args.out, config, shard_size=args.shard_size,
-                     encoding=args.encoding, features=args.features, progress=True,
+                     encoding=args.encoding, feature_cache=features, progress=True,
                      task_index=args.task_index, num_tasks=args.num_tasks)
     print(report.summary())
     return 1 if report.failures else 0

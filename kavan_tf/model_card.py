@@ -36,9 +36,10 @@ import json
 import os
 from typing import Any
 
+from kavan_tf.data.synthetic import data_origin
+
 CARD_FILE = "model_card.json"
 CARD_FORMAT = "kavan-model-card-v1"
-SYNTHETIC_MARKER = "synthetic.json"
 
 
 def _sha256_file(path: str) -> str:
@@ -47,37 +48,6 @@ def _sha256_file(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _synthetic_marker(folders: list[str]) -> dict[str, Any] | None:
-    for folder in folders:
-        path = os.path.join(folder, SYNTHETIC_MARKER)
-        if os.path.isfile(path):
-            try:
-                with open(path, encoding="utf-8") as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                return {}
-    return None
-
-
-def data_origin(rows: Any, manifest_path: str | None = None) -> dict[str, Any]:
-    """Whether the rows are synthetic (the generator's ``synthetic.json`` beside
-    the manifest or the GIFs), and their label mode."""
-    folders = []
-    if manifest_path:
-        folders.append(os.path.dirname(os.path.abspath(manifest_path)))
-    if rows is not None and len(rows):
-        gif_folder = os.path.dirname(str(rows["path"].iloc[0]))
-        folders += [gif_folder, os.path.dirname(gif_folder)]
-    marker = _synthetic_marker(folders)
-    if marker is not None:
-        label_mode = (marker.get("config") or {}).get("label_mode")
-    elif rows is not None and "n_votes" in rows:
-        label_mode = "gifgif votes"
-    else:
-        label_mode = "manifest scores"
-    return {"synthetic": marker is not None, "label_mode": label_mode}
 
 
 def describe_data(rows: Any, manifest_path: str | None = None,

@@ -1,4 +1,5 @@
-"""The code passes the linter configured in pyproject.toml (STYLE.md habit 10)."""
+"""The code passes the linters configured in pyproject.toml: ruff (STYLE.md habit 10) and
+the import layering (import-linter)."""
 
 import pathlib
 import subprocess
@@ -13,3 +14,13 @@ def test_ruff_is_clean():
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_import_layers_hold():
+    """The layering contract of pyproject.toml: no upward import, no import cycle."""
+    lint_imports = pathlib.Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "2 kept, 0 broken" in result.stdout

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kavan_tf.config import ModelConfig
 from kavan_tf.models import KavanModel
-from kavan_tf.training.optimizers import FusedAdam
+from kavan_tf.optimizers import FusedAdam
 
 
 def _train(optimizer, steps=6, policy="float32", embedding=False):
@@ -116,7 +116,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from kavan_tf.training.optimizers import FusedAdam
+    from kavan_tf.optimizers import FusedAdam
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x = np.random.default_rng(0).normal(size=(32, 5)).astype("float32")
     y = np.random.default_rng(1).normal(size=(32, 2)).astype("float32")

@@ -163,6 +163,7 @@ def test_frame_shards_match_direct_pipeline(rows, config, tmp_path):
 def test_feature_cache_trains_the_head(rows, config, tmp_path):
     from kavan_tf.models import KavanModel
     from kavan_tf.models.backbones import build_backbone
+    from kavan_tf.training.feature_cache import feature_cache_writer
     from kavan_tf.training.trainer import with_overrides
 
     # The cache must be made with the weights the model will use: a local file.
@@ -170,8 +171,8 @@ def test_feature_cache_trains_the_head(rows, config, tmp_path):
     build_backbone(config.model).save_weights(weights)
     config = with_overrides(config, model={"backbone_weights": weights})
     out = tmp_path / "shards"
-    report = prepare(rows, str(out), config, shard_size=5, encoding="png", features=True,
-                     progress=False)
+    report = prepare(rows, str(out), config, shard_size=5, encoding="png", progress=False,
+                     feature_cache=feature_cache_writer(str(out), config, progress=False))
     assert report.feature_shards_written == 3
     backbone = build_backbone(config.model)
     features = build_feature_dataset(str(out), config, (2, 2, 128), training=False)

@@ -19,6 +19,7 @@ import glob
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -38,20 +39,15 @@ from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.media import decode_media
 from kavan_tf.data.pipeline import targets_of
 from kavan_tf.data.shards import (
-    FEATURE_PATTERN,
     FRAME_PATTERN,
-    build_frame_shard_dataset,
-    feature_example,
     frame_example,
 )
+from kavan_tf.data.synthetic import data_origin
 from kavan_tf.errors import ManifestError
-from kavan_tf.model_card import data_origin
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "prepare.json"
-FEATURE_FRAMES_PER_CALL = 32
-"""Frames per backbone call when caching features (bounds the memory)."""
 REPORT_FILE = "prepare_report.json"
 
 
@@ -162,7 +158,7 @@ def prepare(
     *,
     shard_size: int = 256,
     encoding: str = "jpeg",
-    features: bool = False,
+    feature_cache: Callable[[], int] | None = None,
     progress: bool = True,
     task_index: int = 0,
     num_tasks: int = 1,
@@ -181,7 +177,11 @@ def prepare(
         config: Supplies image size, resize mode, decode limits, backbone.
         shard_size: GIFs per shard.
         encoding: Frame encoding in the shards, ``"jpeg"`` or ``"png"``.
-        features: Also write feature shards (frozen backbone, float16).
+        feature_cache: Called once the frame shards are written, to write the
+            feature shards (frozen backbone, float16); returns how many it
+            wrote. :func:`kavan_tf.training.feature_cache.feature_cache_writer`
+            makes one (``kavan prepare --features``); the backbone lives
+            above the data layer, so it is passed in.
         progress: Show progress bars.
         task_index: This task, ``0 <= task_index < num_tasks``.
         num_tasks: Tasks the shards are split across.
@@ -254,10 +254,8 @@ def prepare(
             report.failures += failures
             report.warnings += warned
     bar.close()
-    if features:
-        report.feature_shards_written = write_feature_cache(
-            out_dir, config, progress=progress, task_index=task_index, num_tasks=num_tasks
-        )
+    if feature_cache is not None:
+        report.feature_shards_written = feature_cache()
     if num_tasks == 1:
         atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
     else:
@@ -292,101 +290,3 @@ def _read_sidecar(sidecar: str) -> tuple[list[dict[str, str]], list[dict[str, st
     with open(sidecar, encoding="utf-8") as f:
         values = json.load(f)
     return list(values.get("failures", [])), list(values.get("warnings", []))
-
-
-def write_feature_cache(
-    out_dir: str, config: KavanConfig, progress: bool = True, task_index: int = 0,
-    num_tasks: int = 1,
-) -> int:
-    """Runs the frozen backbone once over every frame shard (of this task).
-
-    Every GIF's ``K`` frames per TSN segment are cached
-    (``data.feature_frames_per_segment``, see :mod:`kavan_tf.data.shards`).
-
-    Returns:
-        The number of feature shards written (finished ones are kept).
-    """
-    from kavan_tf.models.backbones import build_backbone
-
-    if config.model.backbone_weights is None:
-        logger.warning(
-            "Caching features of a randomly initialised backbone (backbone_weights=None): "
-            "they only fit a model built with the same weights; save them with "
-            "`save_weights` and pass the file as backbone_weights"
-        )
-    backbone = build_backbone(config.model)
-    grid = tuple(int(v) for v in backbone.output_shape[1:3])
-    frame_shards = [
-        path
-        for path in sorted(
-            glob.glob(os.path.join(out_dir, "frames-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
-        )
-        if int(os.path.basename(path)[7:12]) % num_tasks == task_index
-    ]
-    with temp_files_removed_on_exit() as temp_files:
-        return _write_features(out_dir, config, backbone, grid, frame_shards, temp_files,
-                               progress, num_tasks)
-
-
-def _write_features(out_dir, config, backbone, grid, frame_shards, temp_files, progress,
-                    num_tasks) -> int:
-    written = 0
-    for frame_shard in tqdm(frame_shards, desc="feature cache", unit="shard", disable=not progress):
-        index = int(os.path.basename(frame_shard)[7:12])
-        final = os.path.join(out_dir, FEATURE_PATTERN.format(index=index))
-        if os.path.exists(final):
-            continue
-        tmp = f"{final}.tmp-t{index % num_tasks}-{os.getpid()}"
-        temp_files.append(tmp)
-        dataset = _single_shard_dataset(frame_shard, config, grid)
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for gif_ids, frames, targets in dataset:
-                batch = frames.shape[0]
-                T, K = config.model.num_frames, config.data.feature_frames_per_segment
-                flat = tf.reshape(frames, (-1,) + tuple(frames.shape[2:]))
-                # A bounded number of frames per backbone call: a batch holds
-                # batch_size x T x K frames (192 by default), whose ResNet-50
-                # activations would not fit in a CPU machine's memory at once.
-                feats = np.concatenate([
-                    backbone(flat[i : i + FEATURE_FRAMES_PER_CALL], training=False).numpy()
-                    for i in range(0, int(flat.shape[0]), FEATURE_FRAMES_PER_CALL)
-                ]).reshape((batch, T, K) + tuple(backbone.output_shape[1:]))
-                heatmaps = targets["attention"].numpy().reshape((batch, T, K) + grid)
-                for b in range(batch):
-                    writer.write(
-                        feature_example(
-                            gif_ids[b].numpy().decode("utf-8"),
-                            feats[b],
-                            heatmaps[b],
-                            targets["intensities"][b].numpy(),
-                            int(targets["category"][b]),
-                        )
-                    )
-        os.replace(tmp, final)
-        temp_files.remove(tmp)
-        written += 1
-    return written
-
-
-def _single_shard_dataset(path: str, config: KavanConfig, grid) -> tf.data.Dataset:
-    """``(gif_id, frames, targets)`` of one frame shard, in order: the ``T x K``
-    segment candidates of every GIF (``data.feature_frames_per_segment``)."""
-    ids = tf.data.TFRecordDataset([path]).map(
-        lambda r: tf.io.parse_single_example(r, {"gif_id": tf.io.FixedLenFeature([], tf.string)})[
-            "gif_id"
-        ]
-    )
-    examples = build_frame_shard_dataset(
-        os.path.dirname(path),
-        config,
-        training=False,
-        feature_grid=grid,
-        batch_size=1,
-        files=[path],
-        frames_per_segment=config.data.feature_frames_per_segment,
-    ).unbatch()
-    return (
-        tf.data.Dataset.zip(ids, examples)
-        .map(lambda i, xy: (i, xy[0], xy[1]))
-        .batch(config.data.batch_size)
-    )

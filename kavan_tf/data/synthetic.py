@@ -1173,6 +1173,42 @@ def write_votes(path: str | os.PathLike[str], rows: Sequence[tuple[str, str, str
 # ----------------------------------------------------------------------------
 
 
+def _synthetic_marker(folders: list[str]) -> dict[str, Any] | None:
+    for folder in folders:
+        path = os.path.join(folder, CONFIG_FILE)
+        if os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return {}
+    return None
+
+
+def data_origin(rows: Any, manifest_path: str | None = None) -> dict[str, Any]:
+    """Where manifest rows come from: ``{"synthetic": bool, "label_mode": str}``.
+
+    Synthetic when the generator's ``synthetic.json`` lies beside the
+    manifest or the GIFs (its label mode is then the generator's); else
+    ``"gifgif votes"`` for a ``kavan votes`` manifest, ``"manifest scores"``
+    otherwise. The model card and ``kavan prepare`` record it.
+    """
+    folders = []
+    if manifest_path:
+        folders.append(os.path.dirname(os.path.abspath(manifest_path)))
+    if rows is not None and len(rows):
+        gif_folder = os.path.dirname(str(rows["path"].iloc[0]))
+        folders += [gif_folder, os.path.dirname(gif_folder)]
+    marker = _synthetic_marker(folders)
+    if marker is not None:
+        label_mode = (marker.get("config") or {}).get("label_mode")
+    elif rows is not None and "n_votes" in rows:
+        label_mode = "gifgif votes"
+    else:
+        label_mode = "manifest scores"
+    return {"synthetic": marker is not None, "label_mode": label_mode}
+
+
 def read_config(dataset_dir: str | os.PathLike[str]) -> SyntheticConfig:
     """Reads the :class:`SyntheticConfig` a dataset was generated with."""
     path = pathlib.Path(dataset_dir) / CONFIG_FILE

@@ -20,7 +20,7 @@ from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, Spearma
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
 from kavan_tf.models.distributed_fit import DistributedFitFixes
 from kavan_tf.models.folding import fold_batch_norms
-from kavan_tf.training.optimizers import FusedAdam
+from kavan_tf.optimizers import FusedAdam
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
 
         Args:
             optimizer: ``"auto"`` = Adam with ``learning_rate``, as
-                :class:`kavan_tf.training.optimizers.FusedAdam` (Keras' Adam
+                :class:`kavan_tf.optimizers.FusedAdam` (Keras' Adam
                 with TensorFlow's one-pass update kernel).
             loss: ``"auto"`` or a dict keyed by output name.
             loss_weights: ``"auto"`` or a dict keyed by output name.

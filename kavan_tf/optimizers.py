@@ -22,7 +22,7 @@ per-variable update step is replaced, and it falls back to Keras' for
 
 Example::
 
-    model.compile(optimizer=kavan_tf.training.optimizers.FusedAdam(1e-4))
+    model.compile(optimizer=kavan_tf.optimizers.FusedAdam(1e-4))
 """
 
 from __future__ import annotations
