@@ -13,6 +13,7 @@ accuracy rises well above chance (25 %), not only the training accuracy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--num-gifs", type=int, default=640)
     parser.add_argument("--row", default="att_lstm")
+    parser.add_argument("--segment-fraction", type=float, default=None,
+                        help="share of the frames showing the expression (segment mode)")
     parser.add_argument("--out", default=None, help="keep the data and the run here")
     args = parser.parse_args(argv)
 
@@ -40,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out or tempfile.mkdtemp(prefix="kavan-pilot-")
     settings = DemoSettings(num_gifs=args.num_gifs, epochs=args.epochs, label_mode=args.mode)
-    manifest = generate_dataset(os.path.join(out, "data"), synthetic_config(settings))
+    synthetic = synthetic_config(settings)
+    if args.segment_fraction is not None:
+        synthetic = dataclasses.replace(synthetic, segment_fraction=args.segment_fraction)
+    manifest = generate_dataset(os.path.join(out, "data"), synthetic)
     config = demo_config(settings, os.path.join(out, "run"))
     rows = read_manifest(manifest, config.labels)
     train_idx, test_idx = make_splits(len(rows), 5, seed=config.train.seed)[0]
@@ -48,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     train(run, rows.iloc[train_idx], rows.iloc[test_idx], verbose=0)
     history = pd.read_csv(os.path.join(out, "run", "history.csv"))
-    print(f"label mode {args.mode!r}, {ROWS_BY_KEY[args.row].title}, {args.num_gifs} GIFs, "
+    print(f"label mode {args.mode!r} (segment fraction {synthetic.segment_fraction}), "
+          f"{ROWS_BY_KEY[args.row].title}, {args.num_gifs} GIFs, "
           f"{time.perf_counter() - began:.0f} s")
     print(history[["epoch", "category_accuracy", "val_category_accuracy",
                    "val_intensities_nmse"]].to_string(index=False))

@@ -466,6 +466,10 @@ def test_segment_windows() -> None:
     assert [synthetic.segment_window(9, p) for p in synthetic.SEGMENT_POSITIONS] == [
         (0, 4), (2, 6), (5, 9)]
     assert synthetic.segment_window(2, "late") == (1, 2)
+    assert [synthetic.segment_window(8, p, 0.75) for p in synthetic.SEGMENT_POSITIONS] == [
+        (0, 6), (1, 7), (2, 8)]
+    with pytest.raises(ValueError, match="segment_fraction"):
+        SyntheticConfig(segment_fraction=1.0)
 
 
 def test_label_mode_segment_ground_truth() -> None:

@@ -148,11 +148,11 @@ class SyntheticConfig:
         label_mode: ``"change"``: the emotion is the direction of the
             expression's path from the first to the last frame (one frame is
             ambiguous); ``"end"``: the emotion is where the path ends;
-            ``"segment"``: the expression is shown during one half of the
-            GIF, early (frames ``[0, F/2)``), in the middle (``[F/4, F/4 +
-            F/2)``) or late (the last ``F/2``), drawn uniformly per GIF, and
+            ``"segment"``: the expression is shown during a window of
+            ``segment_fraction`` of the GIF's frames, early (at the start),
+            in the middle or late (at the end), drawn uniformly per GIF, and
             the face is neutral (valence = arousal = 0) elsewhere; the
-            emotion is that expression (see :data:`SEGMENT_POSITIONS`).
+            emotion is that expression (see :func:`segment_window`).
         category_weights: Relative frequency of each coarse category, in
             ``labels.category_names`` order.
         intensity_sharpness: Concentration ``kappa`` of the von Mises profile
@@ -200,6 +200,8 @@ class SyntheticConfig:
             arousal) of each emotion in ``labels.emotions`` order; ``None``
             places the emotions of each default category evenly inside its
             quadrant.
+        segment_fraction: For ``label_mode="segment"``: the share of the
+            frames that show the expression, in ``(0, 1)``.
         labels: Emotions and coarse categories.
     """
 
@@ -233,6 +235,7 @@ class SyntheticConfig:
     votes_spread: float = 0.0
     votes_gzip: bool = True
     emotion_angles: tuple[float, ...] | None = None
+    segment_fraction: float = 0.5
     labels: LabelConfig = field(default_factory=LabelConfig)
 
     def __post_init__(self) -> None:
@@ -261,6 +264,10 @@ class SyntheticConfig:
         self.face_scale = (float(scale[0]), float(scale[1]))
         if self.label_mode not in LABEL_MODES:
             _fail("label_mode", self.label_mode, f"must be one of {LABEL_MODES}")
+        fraction = self.segment_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or \
+                not 0 < fraction < 1:
+            _fail("segment_fraction", fraction, "must be a number in (0, 1)")
         weights = tuple(float(w) for w in self.category_weights)
         if len(weights) != self.labels.num_categories or min(weights) < 0 or sum(weights) <= 0:
             _fail(
@@ -692,17 +699,21 @@ def _uniform_disc(rng: np.random.Generator, radius: float) -> np.ndarray:
     return np.array([r * math.cos(theta), r * math.sin(theta)])
 
 
-def segment_window(count: int, position: str) -> tuple[int, int]:
-    """Frames ``[first, stop)`` that show the expression in ``label_mode="segment"``."""
-    length = max(1, count // 2)
-    first = {"early": 0, "middle": count // 4, "late": count - length}[position]
+def segment_window(count: int, position: str, fraction: float = 0.5) -> tuple[int, int]:
+    """Frames ``[first, stop)`` that show the expression in ``label_mode="segment"``.
+
+    The window has ``L = max(1, floor(fraction * count))`` frames and starts
+    at 0 (early), ``(count - L) // 2`` (middle) or ``count - L`` (late).
+    """
+    length = max(1, int(fraction * count))
+    first = {"early": 0, "middle": (count - length) // 2, "late": count - length}[position]
     return first, first + length
 
 
-def _segment_path(end: np.ndarray, count: int, position: str) -> np.ndarray:
+def _segment_path(end: np.ndarray, count: int, position: str, fraction: float) -> np.ndarray:
     """Neutral (0, 0), and ``end`` during the window of ``position``."""
     points = np.zeros((count, 2))
-    first, stop = segment_window(count, position)
+    first, stop = segment_window(count, position, fraction)
     points[first:stop] = end
     return points
 
@@ -906,7 +917,7 @@ def _render(config: SyntheticConfig, index: int) -> tuple[SyntheticExample, list
     position = None
     if config.label_mode == "segment":
         position = SEGMENT_POSITIONS[int(rng.integers(len(SEGMENT_POSITIONS)))]
-        path = _segment_path(end, count, position)
+        path = _segment_path(end, count, position, config.segment_fraction)
     else:
         path = _path(rng, start, end, count)
     factor = config.supersample
