@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
+from helpers import SIZE, T, tiny_model_config
 
-from kavan_tf.config import DataConfig, ModelConfig
+from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.gif import decode_gif
 from kavan_tf.export import (
@@ -26,21 +27,10 @@ from kavan_tf.export.serving_graph import resize_stretch
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
 
-T, SIZE = 4, 32
-
-
-def _config(**overrides):
-    values = dict(
-        backbone="small", backbone_weights=None, image_size=(SIZE, SIZE), num_frames=T,
-        node_size=2, hidden_size=8, attention_size=4,
-    )
-    values.update(overrides)
-    return ModelConfig(**values)
-
 
 @pytest.fixture(scope="module")
 def model():
-    keras_model = KavanModel(_config())
+    keras_model = KavanModel(tiny_model_config())
     # Non-trivial BatchNorm statistics, so that training=False matters.
     for layer in keras_model.get_layer("backbone").layer.layers:
         if layer.name.startswith("bn"):
@@ -285,7 +275,7 @@ def test_bad_arguments(model, tmp_path):
         export_saved_model(model, tmp_path, "w", warmup_gifs=[])
     with pytest.raises(ValueError, match=r"warmup_gifs=\[<6 bytes>, str\]"):
         export_saved_model(model, tmp_path, "w", warmup_gifs=[b"GIF89a", "x.gif"])
-    features = KavanModel(_config(input_mode="features", feature_shape=(2, 2, 8)))
+    features = KavanModel(tiny_model_config(input_mode="features", feature_shape=(2, 2, 8)))
     with pytest.raises(ValueError, match="input_mode='features'"):
         export_saved_model(features, tmp_path)
 

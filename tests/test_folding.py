@@ -5,6 +5,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
+from helpers import tiny_model_config
 
 from kavan_tf.config import ModelConfig
 from kavan_tf.layers import FoldedAway, FusedConv2D
@@ -33,15 +34,10 @@ def _count(model, cls):
     return sum(type(layer) is cls for layer in model._flatten_layers())
 
 
-def _config(**overrides):
-    values = dict(backbone="small", backbone_weights=None, image_size=(32, 32), num_frames=4,
-                  node_size=2, hidden_size=8, attention_size=4)
-    values.update(overrides)
-    return ModelConfig(**values)
 
 
 def test_small_backbone_folds_every_pair_and_keeps_outputs():
-    backbone = build_backbone(_config())
+    backbone = build_backbone(tiny_model_config())
     assert _randomise_batch_norms(backbone) == 4
     folded = fold_batch_norms(backbone)
     assert _count(folded, keras.layers.BatchNormalization) == 0
@@ -60,7 +56,7 @@ def test_small_backbone_folds_every_pair_and_keeps_outputs():
 
 
 def test_resnet50_folds_all_53_convolutions_of_the_nested_application():
-    backbone = build_backbone(_config(backbone="resnet50", image_size=(64, 64)))
+    backbone = build_backbone(tiny_model_config(backbone="resnet50", image_size=(64, 64)))
     assert _randomise_batch_norms(backbone) == 53
     folded = fold_batch_norms(backbone)
     assert _count(folded, keras.layers.BatchNormalization) == 0
@@ -120,7 +116,7 @@ def test_fused_conv_equals_conv2d(activation):
 
 
 def test_for_inference_keeps_predictions_and_saves(tmp_path):
-    model = KavanModel(_config(trainable_backbone=True))  # as the demo trains it
+    model = KavanModel(tiny_model_config(trainable_backbone=True))  # as the demo trains it
     _randomise_batch_norms(model)
     model.compile()
     frames = np.random.default_rng(5).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
@@ -165,7 +161,7 @@ def test_fold_batch_norm_is_inference_only():
 
 
 def test_loading_a_model_does_not_fetch_its_backbone_weights(tmp_path, monkeypatch):
-    config = _config(backbone="mobilenet_v3_small", image_size=(32, 32),
+    config = tiny_model_config(backbone="mobilenet_v3_small", image_size=(32, 32),
                      backbone_weights="imagenet")
     model = KavanModel(config, load_backbone_weights=False)
     model.save(tmp_path / "model.keras")
@@ -233,7 +229,7 @@ def test_tensors_also_used_by_ops_are_not_folded():
 
 
 def test_efficientnet_folds_and_keeps_its_input_normalisation():
-    model = KavanModel(_config(backbone="efficientnet_b0", image_size=(32, 32)))
+    model = KavanModel(tiny_model_config(backbone="efficientnet_b0", image_size=(32, 32)))
     _randomise_batch_norms(model)
     for layer in model._flatten_layers():  # ImageNet-like statistics, not the 0/1 defaults
         if isinstance(layer, keras.layers.Normalization):
@@ -264,13 +260,13 @@ def test_rebuilding_skips_weights_unless_keras_changes_the_graph(monkeypatch, ba
     from kavan_tf.models.backbones import _APPLICATIONS
     monkeypatch.setattr(keras.applications, _APPLICATIONS[backbone].constructor, fake)
     with pytest.raises(RuntimeError, match="stop"):
-        build_backbone(_config(backbone=backbone, backbone_weights="imagenet"),
+        build_backbone(tiny_model_config(backbone=backbone, backbone_weights="imagenet"),
                        load_weights=False)
     assert seen == [expected]
 
 
 def test_bfloat16_inference_model_reloads_in_bfloat16(tmp_path):
-    model = KavanModel(_config())
+    model = KavanModel(tiny_model_config())
     frames = np.random.default_rng(9).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
     half = for_inference(model, "bfloat16")
     expected = half.predict(frames, verbose=0)["intensities"]

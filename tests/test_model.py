@@ -7,11 +7,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import SIZE, T, tiny_model_config
 
 from kavan_tf.config import LossConfig, ModelConfig
 from kavan_tf.models import KavanModel, build_backbone
-
-T, SIZE = 4, 32
 
 VARIANTS = [
     dict(attention=a, temporal=t, multitask=m)
@@ -19,13 +18,6 @@ VARIANTS = [
 ] + [dict(attention=True, temporal="hslstm", multitask=True, category_prior=False, tiers=3)]
 
 
-def _config(**overrides):
-    values = dict(
-        backbone="small", backbone_weights=None, image_size=(SIZE, SIZE), num_frames=T,
-        node_size=2, hidden_size=8, attention_size=4,
-    )
-    values.update(overrides)
-    return ModelConfig(**values)
 
 
 def _data(batch=2, seed=0):
@@ -48,7 +40,7 @@ def _ids(variant):
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=_ids)
 def test_outputs(variant):
-    model = KavanModel(_config(**variant))
+    model = KavanModel(tiny_model_config(**variant))
     frames, _ = _data()
     outputs = model(frames)
     assert set(outputs) == {"intensities", "category", "attention"}
@@ -62,7 +54,7 @@ def test_outputs(variant):
 
 @pytest.mark.parametrize("variant", VARIANTS + [dict(trainable_backbone=True)], ids=_ids)
 def test_gradients_reach_every_trainable_weight(variant):
-    model = KavanModel(_config(**variant))
+    model = KavanModel(tiny_model_config(**variant))
     model.compile(loss_config=LossConfig(w_c=1.0, w_rank=0.5, w_kp=1.0))
     frames, targets = _data()
     with tf.GradientTape() as tape:
@@ -80,7 +72,7 @@ def test_gradients_reach_every_trainable_weight(variant):
 
 
 def test_regression_only_category_is_category_of_top_emotion():
-    model = KavanModel(_config(multitask=False))
+    model = KavanModel(tiny_model_config(multitask=False))
     frames, _ = _data()
     outputs = model(frames)
     expected = model.label_config.category_of(np.asarray(outputs["intensities"]))
@@ -89,7 +81,7 @@ def test_regression_only_category_is_category_of_top_emotion():
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=_ids)
 def test_saving_round_trip(tmp_path, variant):
-    model = KavanModel(_config(**variant))
+    model = KavanModel(tiny_model_config(**variant))
     model.compile()
     frames, _ = _data()
     path = tmp_path / "model.keras"
@@ -104,7 +96,7 @@ def test_saving_round_trip(tmp_path, variant):
 
 
 def test_compile_defaults_and_fit_on_dataset():
-    model = KavanModel(_config())
+    model = KavanModel(tiny_model_config())
     model.compile(learning_rate=1e-2)
     frames, targets = _data(batch=8, seed=1)
     dataset = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(4)
@@ -119,28 +111,28 @@ def test_compile_defaults_and_fit_on_dataset():
 
 
 def test_compile_leaves_out_unused_losses():
-    model = KavanModel(_config(attention=False, multitask=False))
+    model = KavanModel(tiny_model_config(attention=False, multitask=False))
     model.compile()
     assert set(model.loss) == {"intensities"}
 
 
 def test_features_input_mode():
-    model = KavanModel(_config(input_mode="features", feature_shape=(2, 2, 6)))
+    model = KavanModel(tiny_model_config(input_mode="features", feature_shape=(2, 2, 6)))
     assert model.input_shape == (None, T, 2, 2, 6)
     outputs = model(np.ones((2, T, 2, 2, 6), "float32"))
     assert outputs["attention"].shape == (2, T, 2, 2)
 
 
 def test_features_shape_is_derived_from_backbone():
-    model = KavanModel(_config(input_mode="features"))
+    model = KavanModel(tiny_model_config(input_mode="features"))
     assert model.input_shape == (None, T, 2, 2, 128)
 
 
 def test_w_res_init_default_and_value():
-    model = KavanModel(_config(temporal="lstm"))
+    model = KavanModel(tiny_model_config(temporal="lstm"))
     (w_res,) = [v for v in model.weights if v.name == "w_res"]
     assert float(w_res.numpy()) == pytest.approx(1 / 4)
-    model = KavanModel(_config(temporal="lstm", w_res_init=0.7))
+    model = KavanModel(tiny_model_config(temporal="lstm", w_res_init=0.7))
     (w_res,) = [v for v in model.weights if v.name == "w_res"]
     assert float(w_res.numpy()) == pytest.approx(0.7)
 
@@ -155,7 +147,7 @@ def test_w_res_init_default_and_value():
 )
 def test_bad_backbone_arguments(overrides, fragment):
     with pytest.raises(ValueError, match=fragment):
-        KavanModel(_config(**overrides))
+        KavanModel(tiny_model_config(**overrides))
 
 
 def test_bad_config_argument():
@@ -164,13 +156,13 @@ def test_bad_config_argument():
 
 
 def test_backbone_local_weights_file(tmp_path):
-    config = _config()
+    config = tiny_model_config()
     source = build_backbone(config)
     for v in source.weights:
         v.assign(np.random.default_rng(0).normal(size=v.shape).astype("float32"))
     path = str(tmp_path / "small.weights.h5")
     source.save_weights(path)
-    loaded = build_backbone(_config(backbone_weights=path))
+    loaded = build_backbone(tiny_model_config(backbone_weights=path))
     for a, b in zip(source.weights, loaded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -226,7 +218,7 @@ def test_mirrored_strategy_two_logical_cpus(run_script):
 def test_mixed_precision_trains_with_float32_outputs(policy):
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = KavanModel(_config())
+        model = KavanModel(tiny_model_config())
         model.compile()
         frames, targets = _data()
         outputs = model(frames)
@@ -241,7 +233,7 @@ def test_mixed_precision_trains_with_float32_outputs(policy):
 def test_with_precision_copies_weights_and_stays_close():
     from kavan_tf.models import with_precision
 
-    model = KavanModel(_config())
+    model = KavanModel(tiny_model_config())
     model.compile()
     fast = with_precision(model, "mixed_bfloat16")
     assert keras.mixed_precision.global_policy().name == "float32"

@@ -18,17 +18,12 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import tiny_config
 
-from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.training.cluster import check_tf_config
 from kavan_tf.training.trainer import train
-
-SMALL_MODEL = {
-    "backbone": "small", "backbone_weights": None, "image_size": [32, 32], "num_frames": 4,
-    "node_size": 2, "hidden_size": 8, "attention_size": 4,
-}
 
 # Trains with train() and, with a second argument, sleeps after every batch
 # (so that a test can kill a worker mid-epoch).
@@ -63,12 +58,8 @@ def manifest(tmp_path_factory):
 
 
 def _config(path, distribute="auto", epochs=2):
-    return KavanConfig.from_dict({
-        "model": SMALL_MODEL,
-        "data": {"batch_size": 4},
-        "train": {"epochs": epochs, "learning_rate": 1e-2, "output_dir": str(path),
-                  "distribute": distribute},
-    })
+    return tiny_config(path, train={"epochs": epochs, "learning_rate": 1e-2,
+                                    "distribute": distribute})
 
 
 def _free_ports(count):

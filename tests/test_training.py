@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import tiny_config
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
@@ -16,11 +17,6 @@ from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.errors import ManifestError
 from kavan_tf.training.evaluation import make_splits, run_protocol, summarise
 from kavan_tf.training.trainer import split_frame, train, with_overrides
-
-SMALL_MODEL = {
-    "backbone": "small", "backbone_weights": None, "image_size": [32, 32], "num_frames": 4,
-    "node_size": 2, "hidden_size": 8, "attention_size": 4,
-}
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +27,7 @@ def manifest(tmp_path_factory):
 
 
 def _config(tmp_path, **train):
-    return KavanConfig.from_dict({
-        "model": SMALL_MODEL,
-        "data": {"batch_size": 4},
-        "train": {"epochs": 2, "learning_rate": 1e-2, "output_dir": str(tmp_path / "run"),
-                  "distribute": "none", **train},
-    })
+    return tiny_config(tmp_path / "run", train={"learning_rate": 1e-2, **train})
 
 
 def test_same_seed_same_metrics(tmp_path, manifest):

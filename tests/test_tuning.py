@@ -7,6 +7,7 @@ import keras_tuner
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TINY_MODEL, tiny_config
 
 from kavan_tf import cli
 from kavan_tf.config import KavanConfig
@@ -29,18 +30,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:getName:DeprecationWarning"),
 ]
 
-TINY_MODEL = {
-    "backbone": "small", "backbone_weights": None, "image_size": [32, 32], "num_frames": 4,
-    "node_size": 2, "hidden_size": 8, "attention_size": 4,
-}
 
 
 def _config(**model) -> KavanConfig:
-    return KavanConfig.from_dict({
-        "model": {**TINY_MODEL, **model},
-        "data": {"batch_size": 4},
-        "train": {"epochs": 1, "distribute": "none"},
-    })
+    return tiny_config(model=model, train={"epochs": 1})
 
 
 @pytest.fixture(scope="module")
