@@ -260,13 +260,26 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
+def _results_command(args: argparse.Namespace) -> str:
+    """The ``kavan results`` command line of ``args``, written on the page it makes."""
+    words = ["kavan results", f"--num-gifs {args.num_gifs}", f"--epochs {args.epochs}",
+             f"--splits {args.splits}", f"--seeds {args.seeds}",
+             " ".join(["--benchmarks", *args.benchmarks]),
+             " ".join(["--sigma-votes", *(f"{v:g}" for v in args.sigma_votes)])]
+    if not args.attention:
+        words.append("--no-attention")
+    if args.doc != "docs/results.md":
+        words.append(f"--doc {args.doc}")
+    return " ".join(words)
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     from kavan_tf.results import run_results
 
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
-                      attention=args.attention)
+                      attention=args.attention, command=_results_command(args))
     for mode, table in out["tables"].items():
         print(f"## {mode}\n{table}")
         print(out["claims"][mode].to_string(index=False))
@@ -394,9 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--seeds", type=int, default=3, help="training seeds per split and row")
-    p.add_argument("--benchmarks", nargs="+", default=["end", "segment"],
+    p.add_argument("--benchmarks", nargs="*", default=["end", "segment"],
                    choices=["end", "segment", "change"],
-                   help="synthetic label modes to run the ablation on")
+                   help="synthetic label modes to run the ablation on (none: skip it)")
     p.add_argument("--sigma-votes", nargs="*", type=float, default=[3.0, 12.0],
                    help="vote budgets of the sigma-weighting experiment (none: skip it)")
     p.add_argument("--no-attention", dest="attention", action="store_false",

@@ -281,6 +281,7 @@ def run_results(
     baselines: tuple[str, ...] = ("color_histogram", "face_expression"),
     sigma_votes: tuple[float, ...] = (3.0, 12.0),
     attention: bool = True,
+    command: str = "kavan results",
 ) -> dict[str, Any]:
     """Runs everything on the results page and writes it.
 
@@ -297,6 +298,7 @@ def run_results(
         sigma_votes: Vote budgets of the sigma-weighting experiment (empty:
             skip it).
         attention: Measure where the attention goes (three more runs).
+        command: The command line that reproduces the run, for the page.
 
     Returns:
         ``{"tables": {mode: str}, "claims": {mode: DataFrame}, "positions",
@@ -392,7 +394,7 @@ def run_results(
     seconds = time.perf_counter() - began
     settings = DemoSettings(num_gifs=num_gifs, epochs=epochs)
     page = results_page(tables, claims, positions, attention_frame, sigma, settings,
-                        num_splits, seeds, seconds, timings)
+                        num_splits, seeds, seconds, timings, command)
     if doc_path:
         with open(doc_path, "w", encoding="utf-8") as f:
             f.write(page)
@@ -409,37 +411,44 @@ def _metric_name(metric: str) -> str:
 
 
 def results_page(tables, claims, positions, attention, sigma, settings, num_splits: int,
-                 seeds: int, seconds: float, timings: dict[str, float]) -> str:
+                 seeds: int, seconds: float, timings: dict[str, float],
+                 command: str = "kavan results") -> str:
     """The Markdown of docs/results.md."""
     spent = ", ".join(f"{name} {value / 60:.0f}" for name, value in timings.items())
     lines = [
         "# Results",
         "",
-        "Reproduce everything on this page with `kavan results` (writes this file). This run "
+        f"Reproduce everything on this page with `{command}` (writes this file). This run "
         f"took {seconds / 60:.0f} minutes on the 2-core CPU machine ({spent} minutes).",
         "",
         f"Setting: {settings.num_gifs} synthetic GIFs per benchmark ({settings.frame_size} x "
         f"{settings.frame_size}, see [synthetic.md](synthetic.md)); small backbone trained "
         f"from scratch, hidden size {settings.hidden_size}, {settings.epochs} epochs, T = 8; "
-        f"{num_splits} seeded 80/20 splits x {seeds} training seeds = "
-        f"{num_splits * seeds} runs per row. The paper's numbers are on GIFGIF (6,119 real "
-        "GIFs, ResNet-50, ImageNet weights): **other data**, shown only for the shape of "
-        "the tables, not for comparison.",
+        f"{num_splits} seeded 80/20 splits"
+        + (f" x {seeds} training seeds = {num_splits * seeds} runs per row" if tables else "")
+        + ". The paper's numbers are on GIFGIF (6,119 real GIFs, ResNet-50, ImageNet "
+        "weights): **other data**, shown only for the shape of the tables, not for "
+        "comparison.",
         "",
-        "The two benchmarks:",
-        "",
-        "- **`end`**: the emotion is the expression the face ends on (read off the last "
-        "frames); the demo's benchmark.",
-        "- **`segment`**: the expression is shown during one half of the GIF, early, in the "
-        "middle or late (uniformly), and the face is neutral elsewhere; the emotion is that "
-        "expression. A model must find and keep the expressive frames wherever they are: "
-        "the test of HS-LSTM's claim that it keeps early frames an LSTM forgets.",
-        "",
-        "How the claims are judged (fixed before the runs): each claim compares two rows on "
-        "the runs they share (same split, same seed). The difference is signed so that a "
-        "positive value favours the claim; the table gives its mean and a 95 % t interval "
-        "over the runs. A claim **holds** when the whole interval is above 0, is "
-        "**contradicted** when it is below 0, and is **undecided** otherwise.",
+    ]
+    if tables:
+        lines += [
+            "The benchmarks:",
+            "",
+            "- **`end`**: the emotion is the expression the face ends on (read off the last "
+            "frames); the demo's benchmark.",
+            "- **`segment`**: the expression is shown during one half of the GIF, early, in "
+            "the middle or late (uniformly), and the face is neutral elsewhere; the emotion is "
+            "that expression. A model must find and keep the expressive frames wherever they "
+            "are: the test of HS-LSTM's claim that it keeps early frames an LSTM forgets.",
+            "",
+        ]
+    lines += [
+        "How the claims are judged (fixed before the runs): each claim compares two rows, or "
+        "two settings, on the runs they share (same split, same seed). The difference is "
+        "signed so that a positive value favours the claim; the table gives its mean and a "
+        "95 % t interval over the runs. A claim **holds** when the whole interval is above "
+        "0, is **contradicted** when it is below 0, and is **undecided** otherwise.",
         "",
     ]
     for mode, table in tables.items():

@@ -146,6 +146,8 @@ def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, 
     """
     from kavan_tf.data.pipeline import build_dataset
 
+    # The metrics read the targets only: the rows need no sigmas.
+    config = with_overrides(config, loss={"sigma_weights": False})
     dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
     with quiet_dataset_warnings():
         logs = model.evaluate(dataset, verbose=0, return_dict=True)
@@ -170,6 +172,7 @@ def per_gif_results(model, rows: pd.DataFrame, config: KavanConfig) -> pd.DataFr
     """
     from kavan_tf.data.pipeline import build_dataset, targets_of
 
+    config = with_overrides(config, loss={"sigma_weights": False})
     dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
     with quiet_dataset_warnings():
         outputs = [model.predict_on_batch(x) for x, _ in dataset]
