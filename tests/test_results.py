@@ -71,3 +71,23 @@ def test_position_table_splits_the_test_gifs_by_position():
     assert nmse.loc["early", "mean"] == pytest.approx(0.2 + 0.01, abs=1e-9)
     assert nmse.loc["late", "verdict"] == "undecided"
     assert "middle" not in nmse.index
+
+
+def test_results_page_states_each_verdict():
+    from kavan_tf.demo import DemoSettings
+    from kavan_tf.results import results_page, sigma_claims
+
+    claims = claim_table(_runs([0.5, 0.52, 0.49, 0.51], [0.6, 0.61, 0.58, 0.62]),
+                         claims=[("a beats b", "a", "b")])
+    sigma = sigma_claims(pd.DataFrame([
+        {"votes": 3.0, "split": s, "sigma_weights": w, "nmse": 0.9 - 0.05 * w + 0.01 * s,
+         "spearman": 0.5 + 0.05 * w + 0.01 * s, "accuracy": 0.5, "sigma_median": 6.0,
+         "sigma_within_gif_std": 1.5}
+        for s in range(3) for w in (False, True)]))
+    page = results_page({"end": "TABLE"}, {"end": claims}, None, None, sigma, DemoSettings(),
+                        3, 1, 120.0, {"end": 60.0, "sigma": 60.0},
+                        command="kavan results --seeds 1")
+    assert "`kavan results --seeds 1`" in page and "TABLE" in page
+    assert "- `end`: a beats b: accuracy contradicted, nMSE holds, Spearman contradicted." in page
+    assert "- 3 votes: sigma weights recover the true intensities better: Spearman holds, " \
+           "nMSE holds, accuracy undecided." in page
