@@ -132,3 +132,19 @@ def test_write_report_is_atomic(tmp_path):
     path = write_report([], tmp_path / "sub" / "empty.html")
     assert os.listdir(tmp_path / "sub") == ["empty.html"]
     assert "0 file(s)" in open(path, encoding="utf-8").read()
+
+
+def test_large_reports_keep_their_images_beside_the_page(model_path, inputs, tmp_path,
+                                                          monkeypatch):
+    from kavan_tf.predict import report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_PAGE_BYTES", 1000)
+    page_path = tmp_path / "big.html"
+    assert run_predict([inputs], model_path, report=page_path, progress=False) == 1
+    page = page_path.read_text(encoding="utf-8")
+    sources = re.findall(r"""<(?:img|video)[^>]* src="([^"]+)\"""", page)
+    assert len(sources) == 8 and not any(s.startswith("data:") for s in sources)
+    for source in sources:
+        assert source.startswith("big_files/") and (tmp_path / source).is_file()
+    with Image.open(tmp_path / sources[1]) as overlay:
+        assert overlay.format == "GIF" and overlay.n_frames == T

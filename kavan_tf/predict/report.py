@@ -1,8 +1,9 @@
 """``kavan predict --report out.html``: one self-contained HTML page of predictions.
 
 The page needs no server and no network: the original files and the
-overlays are embedded as ``data:`` URLs, and the styles and the script are
-inline. Per file it shows the original (a GIF, WebP or APNG as an image, a
+overlays are embedded as ``data:`` URLs (for very large reports, written to a
+folder beside the page instead, :data:`MAX_PAGE_BYTES`), and the styles and
+the script are inline. Per file it shows the original (a GIF, WebP or APNG as an image, a
 video as a looping ``<video>``), the attention overlay, the category and a
 bar chart of every emotion's intensity coloured by its category. A menu
 sorts the files by any emotion (or the category's probability); the page
@@ -22,9 +23,11 @@ write_report(results, "report.html")
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 
 from kavan_tf.data.media import sniff_format
@@ -33,6 +36,9 @@ from kavan_tf.predict.predictor import GifResult
 
 #: Files larger than this are shown by their first sampled frame only.
 MAX_EMBEDDED_BYTES = 8 * 2**20
+#: Above this many bytes of images in all, they are written beside the page
+#: (``<name>_files/``) instead of inside it, so that browsers can open it.
+MAX_PAGE_BYTES = 64 * 2**20
 _MIME = {"GIF": "image/gif", "WebP": "image/webp", "PNG": "image/png", "MP4": "video/mp4",
          "WebM": "video/webm"}
 
@@ -110,12 +116,32 @@ def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+class _Media:
+    """Where the page's images go: inside it (``data:`` URLs) or into a folder beside it."""
+
+    _SUFFIX = {"image/gif": ".gif", "image/webp": ".webp", "image/png": ".png",
+               "video/mp4": ".mp4", "video/webm": ".webm"}
+
+    def __init__(self, folder: str | None = None, link: str | None = None) -> None:
+        self.folder, self.link, self.count = folder, link, 0
+
+    def url(self, data: bytes, mime: str) -> str:
+        if self.folder is None:
+            return _data_url(data, mime)
+        os.makedirs(self.folder, exist_ok=True)
+        self.count += 1
+        name = f"{self.count:05d}{self._SUFFIX.get(mime, '.bin')}"
+        with open(os.path.join(self.folder, name), "wb") as f:
+            f.write(data)
+        return f"{self.link}/{name}"
+
+
 def _key(emotion: str) -> str:
     """An emotion's name as an HTML data attribute (``data-<key>``)."""
     return "e-" + "".join(c if c.isalnum() else "-" for c in emotion.lower())
 
 
-def _original(result: GifResult) -> str:
+def _original(result: GifResult, media: _Media) -> str:
     try:
         size = os.path.getsize(result.path)
         if size <= MAX_EMBEDDED_BYTES:
@@ -123,7 +149,7 @@ def _original(result: GifResult) -> str:
                 data = f.read()
             fmt = result.media_format or sniff_format(data) or "GIF"
             mime = _MIME.get(fmt, "image/gif")
-            url = _data_url(data, mime)
+            url = html.escape(media.url(data, mime))
             if mime.startswith("video/"):
                 return (f'<video src="{url}" autoplay loop muted playsinline '
                         f'title="original"></video>')
@@ -137,7 +163,7 @@ def _original(result: GifResult) -> str:
 
         buffer = io.BytesIO()
         Image.fromarray(result.frames[0]).save(buffer, format="PNG")
-        return f'<img src="{_data_url(buffer.getvalue(), "image/png")}" alt="first frame">'
+        return f'<img src="{media.url(buffer.getvalue(), "image/png")}" alt="first frame">'
     return "<p>(original not available)</p>"
 
 
@@ -162,6 +188,7 @@ def render_report(
     *,
     title: str = "kavan predictions",
     note: str | None = None,
+    media: _Media | None = None,
 ) -> str:
     """The report's HTML.
 
@@ -171,8 +198,10 @@ def render_report(
             (:func:`kavan_tf.predict.overlays.render_overlay`).
         title: The page's heading.
         note: A line under the heading (e.g. the synthetic-model warning).
+        media: Where the images go (default: inside the page).
     """
     overlays = overlays or {}
+    media = media if media is not None else _Media()
     emotions = next((list(r.intensities) for r in results if r.ok), [])
     categories = next((list(r.category_probabilities) for r in results if r.ok), [])
     options = ['<option value="">file order</option>',
@@ -192,16 +221,16 @@ def render_report(
             continue
         values = " ".join(f'data-{_key(e)}="{v:.6f}"' for e, v in r.intensities.items())
         probability = r.category_probabilities.get(r.category_name or "", 0.0)
-        media = [f"<figure>{_original(r)}<figcaption>original</figcaption></figure>"]
+        figures = [f"<figure>{_original(r, media)}<figcaption>original</figcaption></figure>"]
         if r.path in overlays:
-            media.append(
-                f'<figure><img src="{_data_url(overlays[r.path], "image/gif")}" '
+            figures.append(
+                f'<figure><img src="{html.escape(media.url(overlays[r.path], "image/gif"))}" '
                 f'alt="attention"><figcaption>attention and top emotions</figcaption></figure>'
             )
         cards.append(
             f'<article data-order="{order}" data-category-p="{probability:.6f}" {values}>'
             f"<h2>{html.escape(r.path)}</h2>"
-            f'<div class="media">{"".join(media)}</div>'
+            f'<div class="media">{"".join(figures)}</div>'
             f'<p class="category"><i class="swatch" '
             f'style="background:rgb{category_colour(r.category_id)}"></i>'
             f"{html.escape(r.category_name or '')} (p = {probability:.2f})</p>"
@@ -230,14 +259,29 @@ def write_report(
     overlays: Mapping[str, bytes] | None = None,
     **kwargs: str | None,
 ) -> str:
-    """Writes :func:`render_report` to ``path`` (atomically) and returns the path."""
+    """Writes :func:`render_report` to ``path`` (atomically) and returns the path.
+
+    The images are embedded while they total at most :data:`MAX_PAGE_BYTES`;
+    beyond that they are written to ``<name>_files/`` beside the page, which
+    then links to them (keep the two together).
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    total = sum(len(v) for v in (overlays or {}).values())
+    for r in results:
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(r.path)
+            total += size if size <= MAX_EMBEDDED_BYTES else 0
+    media = _Media()
+    if total > MAX_PAGE_BYTES:
+        link = os.path.splitext(os.path.basename(path))[0] + "_files"
+        media = _Media(os.path.join(folder, link), link)
+        shutil.rmtree(media.folder, ignore_errors=True)
     temp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
     try:
         with open(temp, "w", encoding="utf-8") as f:
-            f.write(render_report(results, overlays, **kwargs))
+            f.write(render_report(results, overlays, media=media, **kwargs))
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
@@ -245,4 +289,4 @@ def write_report(
     return path
 
 
-__all__ = ["MAX_EMBEDDED_BYTES", "render_report", "write_report"]
+__all__ = ["MAX_EMBEDDED_BYTES", "MAX_PAGE_BYTES", "render_report", "write_report"]
