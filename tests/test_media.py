@@ -102,6 +102,9 @@ def test_bad_files_get_one_line_errors_naming_file_and_format(tmp_path):
     with pytest.raises(MediaDecodeError, match=r"^x\.bin: cannot decode GIF: not a GIF file"):
         decode_media(b"definitely not an image", DataConfig(), name="x.bin")
     assert media_format(b"\x00" * 16, "a.MP4") == "MP4" and media_format(b"", "a") == "GIF"
+    # A video suffix goes to FFmpeg (or names the missing extra): still one line.
+    with pytest.raises(MediaDecodeError, match=r"^x\.mp4: cannot decode MP4: "):
+        decode_media(b"definitely not an image", DataConfig(), name="x.mp4")
     with pytest.raises(MediaDecodeError, match=r"missing\.webp: cannot decode WebP: cannot read"):
         decode_media(tmp_path / "missing.webp", DataConfig())
     # A damaged body after a sound header.

@@ -9,12 +9,14 @@ keypoints``). It looks at the first bytes, not the file name:
 | ``GIF87a`` / ``GIF89a`` | GIF | :mod:`kavan_tf.data.gif`, the reference decoder |
 | ``RIFF....WEBP`` | WebP (still or animated) | Pillow |
 | ``\\x89PNG`` | PNG / APNG | Pillow |
-| ``....ftyp`` | MP4 (also MOV, M4V) | PyAV, the optional ``video`` extra |
+| ``....ftyp`` (or another ISO box) | MP4 (also MOV, M4V) | PyAV, the optional ``video`` extra |
 | ``\\x1aE\\xdf\\xa3`` | WebM (also Matroska) | PyAV |
 
 Anything else goes to the GIF decoder, which refuses it with the same
 message as the served model (``not a GIF file ...``), unless the file's name
-ends in another format's suffix, which then names that format.
+ends in another format's suffix: a ``.webp`` or ``.png`` is then refused as
+not that format, and a video suffix (``.mp4``, ``.mov``, ``.webm``, ...) goes
+to FFmpeg, which probes the container itself.
 
 Every format is decoded into the same :class:`~kavan_tf.data.gif.DecodedGif`:
 composited RGB frames (transparent pixels show ``DataConfig.background``),
@@ -66,6 +68,8 @@ _SUFFIX_FORMAT = {
     ".mov": "MP4", ".webm": "WebM", ".mkv": "WebM",
 }
 _SHORTEST_MS = 10
+# ISO base media (MP4, MOV, M4V) files start with one of these boxes.
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 _DEFAULT_DELAY_MS = 100
 
 
@@ -77,7 +81,7 @@ def sniff_format(data: bytes) -> str | None:
         return "WebP"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "PNG"
-    if data[4:8] == b"ftyp":
+    if data[4:8] in _ISO_BOXES:
         return "MP4"
     if data[:4] == b"\x1a\x45\xdf\xa3":
         return "WebM"
@@ -111,9 +115,11 @@ def decode_media(
     """
     data, name = _read(source, name)
     found = media_format(data, name)
-    if found != "GIF" and sniff_format(data) is None:
+    if found in ("WebP", "PNG") and sniff_format(data) is None:
         raise MediaDecodeError(name, f"not a {found} file (its first bytes are "
                                      f"{data[:12]!r})", found)
+    # A video named by its suffix goes to FFmpeg, which knows more containers
+    # than the first bytes tell; it refuses what it cannot read.
     if found == "GIF":
         return decode_gif_with_config(data, config, name=name)
     if found in ("WebP", "PNG"):
