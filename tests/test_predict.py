@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers import SIZE, T, tiny_model_config
 from PIL import Image
 
-from kavan_tf.config import ModelConfig
 from kavan_tf.data.gif import decode_gif
 from kavan_tf.export import export_saved_model, tiny_gif
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
@@ -32,15 +32,10 @@ from kavan_tf.predict import predictor as predictor_module
 from kavan_tf.predict.overlays import MIN_SIDE, supervision_heatmaps, upsample_masks
 from kavan_tf.predict.predictor import DISPLAY_MAX, display_frames
 
-T, SIZE = 4, 32
-
 
 @pytest.fixture(scope="module")
 def keras_path(tmp_path_factory):
-    model = KavanModel(ModelConfig(
-        backbone="small", backbone_weights=None, image_size=(SIZE, SIZE), num_frames=T,
-        node_size=2, hidden_size=8, attention_size=4,
-    ))
+    model = KavanModel(tiny_model_config())
     path = tmp_path_factory.mktemp("model") / "kavan.keras"
     model.save(path)
     return str(path)

@@ -8,26 +8,22 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import T, tiny_model_config
 from PIL import Image
 
-from kavan_tf.config import ModelConfig
 from kavan_tf.export import tiny_gif
 from kavan_tf.labels import EMOTIONS
 from kavan_tf.models import KavanModel
 from kavan_tf.predict import load_predictor, predict_paths, run_predict, write_report
 from kavan_tf.predict.report import render_report
 
-T, SIZE = 4, 32
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
                                                        "google-chrome")) if p), None)
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    model = KavanModel(ModelConfig(
-        backbone="small", backbone_weights=None, image_size=(SIZE, SIZE), num_frames=T,
-        node_size=2, hidden_size=8, attention_size=4,
-    ))
+    model = KavanModel(tiny_model_config())
     path = tmp_path_factory.mktemp("model") / "kavan.keras"
     model.save(path)
     return str(path)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kavan_tf.config import DataConfig
-from kavan_tf.errors import DecompressionBombError, GifDecodeError
+from kavan_tf.errors import DecompressionBombError, GifDecodeError, MediaDecodeError
 
 logger = logging.getLogger(__name__)
 
@@ -214,12 +214,15 @@ def decode_gif_with_config(
         DecompressionBombError: The GIF exceeds one of the limits.
         GifDecodeError: The GIF cannot be read or decoded, or holds no frame.
     """
-    data, name = _read(source, name)
+    data, name = read_source(source, name)
     stream = _parse(data, name, config)
     return _composite(stream, name, config)
 
 
-def _read(source: GifSource, name: str | None) -> tuple[bytes, str]:
+def read_source(source: GifSource, name: str | None, fmt: str = "GIF") -> tuple[bytes, str]:
+    """``(bytes, name)`` of a path or in-memory bytes; an unreadable path raises
+    :class:`~kavan_tf.errors.MediaDecodeError` naming ``fmt``
+    (:class:`~kavan_tf.errors.GifDecodeError` for GIFs)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "<bytes>"
     if isinstance(source, (str, os.PathLike)):
@@ -228,7 +231,8 @@ def _read(source: GifSource, name: str | None) -> tuple[bytes, str]:
             with open(path, "rb") as f:
                 return f.read(), name or str(path)
         except OSError as e:
-            raise GifDecodeError(name or str(path), f"cannot read the file ({e})") from e
+            error = GifDecodeError if fmt == "GIF" else MediaDecodeError
+            raise error(name or str(path), f"cannot read the file ({e})", fmt) from e
     raise TypeError(
         "`source` must be a path or bytes. "
         f"Received: source of type {type(source).__name__}"

@@ -56,7 +56,7 @@ import warnings
 import numpy as np
 
 from kavan_tf.config import DataConfig
-from kavan_tf.data.gif import DecodedGif, GifSource, decode_gif_with_config
+from kavan_tf.data.gif import DecodedGif, GifSource, decode_gif_with_config, read_source
 from kavan_tf.errors import DecompressionBombError, MediaDecodeError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def decode_media(
             :class:`~kavan_tf.errors.GifDecodeError` for GIFs), or a video
             arrives without PyAV installed.
     """
-    data, name = _read(source, name)
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
+    data, name = read_source(source, name, media_format(b"", name or path))
     found = media_format(data, name)
     if found in ("WebP", "PNG") and sniff_format(data) is None:
         raise MediaDecodeError(name, f"not a {found} file (its first bytes are "
@@ -125,24 +126,6 @@ def decode_media(
     if found in ("WebP", "PNG"):
         return _decode_pillow(data, name, found, config)
     return _decode_video(data, name, found, config)
-
-
-def _read(source: GifSource, name: str | None) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "<bytes>"
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        try:
-            with open(path, "rb") as f:
-                return f.read(), name or path
-        except OSError as e:
-            raise MediaDecodeError(
-                name or path, f"cannot read the file ({e.strerror or e})",
-                _SUFFIX_FORMAT.get(os.path.splitext(path)[1].lower(), "GIF"),
-            ) from e
-    raise TypeError(
-        f"`source` must be a path or bytes. Received: source of type {type(source).__name__}"
-    )
 
 
 def _check_limits(name: str, fmt: str, width: int, height: int, count: int | None,

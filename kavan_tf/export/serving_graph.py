@@ -251,29 +251,24 @@ def gif_to_model_frames(
     Returns:
         float32 ``[T, height, width, 3]``, raw RGB 0-255.
     """
-    data = data_config if data_config is not None else DataConfig()
-    where = tf.strings.format("gifs[{}]", index) if index is not None else "gif"
-    frames = decode_gif_sampled(
-        gif,
-        num_frames,
-        background=tuple(int(c) for c in data.background),
-        max_frame_pixels=data.max_frame_pixels,
-        max_total_pixels=data.max_total_pixels,
-        max_frames=data.max_frames,
-        where=where,
-    )
+    frames, _ = gif_to_sampled_frames(gif, num_frames, index=index, data_config=data_config)
     return resize_stretch(frames, image_size)
 
 
 def gif_to_sampled_frames(
-    gif: tf.Tensor, num_frames: int, *, data_config: DataConfig | None = None
+    gif: tf.Tensor,
+    num_frames: int,
+    *,
+    index: tf.Tensor | None = None,
+    data_config: DataConfig | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The ``T`` sampled frames of one GIF at its own size, and their indices.
 
-    The same decoding and sampling as :func:`gif_to_model_frames`, before the
-    resize: uint8 ``[T, H, W, 3]`` and int32 ``[T]``.
+    :func:`gif_to_model_frames` before the resize: uint8 ``[T, H, W, 3]`` and
+    int32 ``[T]``.
     """
     data = data_config if data_config is not None else DataConfig()
+    where = tf.strings.format("gifs[{}]", index) if index is not None else "gif"
     return decode_gif_sampled(
         gif,
         num_frames,
@@ -281,6 +276,7 @@ def gif_to_sampled_frames(
         max_frame_pixels=data.max_frame_pixels,
         max_total_pixels=data.max_total_pixels,
         max_frames=data.max_frames,
+        where=where,
         with_indices=True,
     )
 
