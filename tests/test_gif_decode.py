@@ -639,6 +639,52 @@ def random_lzw_stream(
     return _pack(codes)
 
 
+def segmented_lzw_stream(rng, min_code_size, segment_lengths, invalid_at=None) -> bytes:
+    """A stream whose segments (codes between clear codes) have the given
+    lengths; ``invalid_at`` (segment, code) names an entry not made yet there."""
+    clear = 1 << min_code_size
+    codes = []
+    for s, length in enumerate(segment_lengths):
+        width, next_code = min_code_size + 1, clear + 2
+        codes.append((clear, width))
+        for j in range(length):
+            top = min(next_code, 4095)
+            if j == 0 or rng.random() < 0.3:
+                code = int(rng.integers(clear))
+            else:
+                code = int(rng.integers(max(clear + 2, top - 64), top + 1))
+            if (s, j) == invalid_at:
+                code = min(next_code + 1, (1 << width) - 1)
+            codes.append((code, width))
+            if j and next_code < 4096:
+                next_code += 1
+            if next_code >= (1 << width) and width < 12:
+                width += 1
+    codes.append((clear + 1, width))
+    return _pack(codes)
+
+
+def test_lzw_long_and_short_segments_in_any_order_match_reference_decoder():
+    """Long segments (read with the code-width schedule) and short ones (read
+    many at a time) in turn, with invalid codes in later segments."""
+    rng = np.random.default_rng(11)
+    for trial in range(30):
+        min_code_size = int(rng.integers(2, 9))
+        short, full = (1 << min_code_size) - 2, 4096 - (1 << min_code_size)
+        choices = [1, 2, short, short + 1, 3 * short, full - 1, full, full + 300]
+        lengths = [int(rng.choice(choices)) for _ in range(int(rng.integers(2, 9)))]
+        invalid = None
+        if trial % 3 == 0:
+            seg = int(rng.integers(1, len(lengths)))
+            invalid = (seg, int(rng.integers(1, lengths[seg]))) if lengths[seg] > 1 else None
+        data = segmented_lzw_stream(rng, min_code_size, lengths, invalid)
+        if trial % 4 == 1:
+            data = data[: int(rng.integers(1, len(data) + 1))]
+        for max_pixels in (10**7, int(rng.integers(1, 20000))):
+            _assert_lzw_matches_oracle(data, min_code_size, max_pixels,
+                                       f"trial {trial}: {lengths}, invalid {invalid}")
+
+
 def _assert_lzw_matches_oracle(data, min_code_size, max_pixels, what):
     expected, complete = reference_lzw(data, min_code_size, max_pixels)
     indices, problem = lzw_decode(data, min_code_size, max_pixels)

@@ -628,14 +628,15 @@ def lzw_decode(data: bytes, min_code_size: int, max_pixels: int) -> tuple[np.nda
     # clear + 1 + j); decoding stops at the first code that names more.
     problem = None
     seg_starts = np.cumsum(lengths) - lengths
-    segment_of = np.repeat(np.arange(lengths.size), lengths)
-    j = np.arange(codes.size) - seg_starts[segment_of]
-    bad = codes > clear + 1 + j
+    j = np.arange(codes.size, dtype=np.int32) - np.repeat(seg_starts.astype(np.int32), lengths)
+    bad = codes > j + (clear + 1)
     if bad.any():
         cut = int(bad.argmax())
         problem = f"invalid LZW code {int(codes[cut])}"
-        codes, segment_of, j = codes[:cut], segment_of[:cut], j[:cut]
-        lengths = np.bincount(segment_of)
+        codes, j = codes[:cut], j[:cut]
+        last = int(np.searchsorted(seg_starts, cut, side="right")) - 1
+        lengths = lengths[: last + 1].copy()
+        lengths[last] = cut - seg_starts[last]
     if codes.size == 0:
         return np.zeros(0, dtype=dtype), problem or stream_problem or "no image data"
     # Global ids: literals keep their value; the entries of each segment
@@ -643,23 +644,25 @@ def lzw_decode(data: bytes, min_code_size: int, max_pixels: int) -> tuple[np.nda
     per_segment = _MAX_CODES - 2 - clear  # entries a segment can make
     made = np.clip(lengths - 1, 0, per_segment)
     first_entry = clear + np.cumsum(made) - made
-    gid = np.where(codes < clear, codes, codes + (first_entry - clear - 2)[segment_of])
-    gid = gid.astype(np.int32)
+    offset = np.repeat((first_entry - clear - 2).astype(np.int32), lengths)
+    gid = np.where(codes < clear, codes, codes + offset).astype(np.int32, copy=False)
     # Code j < made of a segment makes an entry: its string, then the first
     # character of code j + 1.
-    makes = np.flatnonzero(j < made[segment_of])
+    makes = np.flatnonzero(j < np.repeat(made.astype(np.int32), lengths))
     prefix = np.concatenate([np.arange(clear, dtype=np.int32), gid[makes]])
 
     # Pointer jumping gives every entry its first literal (root) and length.
+    # Only the entries whose root is not yet a literal take part in a step.
     root = prefix.copy()
     depth = np.ones(prefix.size, dtype=np.int32)
     depth[:clear] = 0
-    while True:
-        hop = root[root]
-        if np.array_equal(hop, root):
-            break
-        depth += depth[root]
-        root = hop
+    active = np.flatnonzero(root >= clear)
+    while active.size:
+        hop = root[active]
+        depth[active] += depth[hop]
+        hop = root[hop]
+        root[active] = hop
+        active = active[hop >= clear]
     length = depth + 1
     suffix = np.concatenate([np.arange(clear, dtype=np.int32), root[gid[makes + 1]]])
 
@@ -706,14 +709,17 @@ def _expand(
     # at_least[n]: how many codes have strings of n characters or more.
     at_least = np.bincount(lengths)[::-1].cumsum()[::-1]
     longest = at_least.size - 1
+    # Stop after the step that makes the fewest steps + copies left the cheapest.
+    left = np.append(at_least[2:], 0)  # codes still unwritten after each step
+    last_step = int(np.argmin(_STEP_COST_IN_COPIES * np.arange(1, longest + 1) + left))
     for step in range(longest):
         n_now = int(at_least[step + 1])
         out[position[:n_now] - step] = suffix[current[:n_now]]
-        n_next = int(at_least[step + 2]) if step + 2 <= longest else 0
+        n_next = int(left[step])
         if not n_next:
             return
         current[:n_next] = prefix[current[:n_next]]
-        if n_next < (longest - step - 1) * _STEP_COST_IN_COPIES:
+        if step == last_step:
             break
     # current[i] is now the unwritten head of code i's string.
     rest = np.argsort(position[:n_next])
@@ -762,36 +768,40 @@ def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray
     lengths: list[np.ndarray] = []
     pos = 0
     batch = 4096
+    chunk = 1024  # first read of a long segment: the last long one's length
+    after_long = False
     while True:
-        # Fast path: constant-width codes from a segment start.
-        count = min(batch, (nbits - pos) // first_width)
-        if count <= 0:
+        # Fast path: constant-width codes from a segment start (after a short
+        # segment; after a long one the next is most likely long too).
+        if (nbits - pos) // first_width <= 0:
             return (*_joined(parts, lengths), "image data ends without an end code")
-        bits = pos + first_width * np.arange(count, dtype=np.int64)
-        codes = ((words[bits >> 3] >> (bits & 7).astype(np.uint32))
-                 & np.uint32((1 << first_width) - 1)).astype(np.int32)
-        special = np.flatnonzero((codes | 1) == end_code)
-        if special.size:
-            gaps = np.diff(special, prepend=-1) - 1  # codes before each special
-            long = np.flatnonzero(gaps > short)
-            usable = int(long[0]) if long.size else special.size
-            ends_stream = np.flatnonzero(codes[special[:usable]] == end_code)
-            if ends_stream.size:
-                usable = int(ends_stream[0]) + 1
-            if usable:
-                last = int(special[usable - 1])
-                keep = np.ones(last + 1, dtype=bool)
-                keep[special[:usable]] = False
-                parts.append(codes[: last + 1][keep])
-                seg = gaps[:usable]
-                lengths.append(seg[seg > 0])
-                if codes[last] == end_code:
-                    return (*_joined(parts, lengths), None)
-                pos = int(bits[last]) + first_width
-                batch = min(batch * 2, 1 << 20)
-                continue
+        if not after_long:
+            count = min(batch, (nbits - pos) // first_width)
+            bits = pos + first_width * np.arange(count, dtype=np.int64)
+            codes = ((words[bits >> 3] >> (bits & 7).astype(np.uint32))
+                     & np.uint32((1 << first_width) - 1)).astype(np.int32)
+            special = np.flatnonzero((codes | 1) == end_code)
+            if special.size:
+                gaps = np.diff(special, prepend=-1) - 1  # codes before each special
+                long = np.flatnonzero(gaps > short)
+                usable = int(long[0]) if long.size else special.size
+                ends_stream = np.flatnonzero(codes[special[:usable]] == end_code)
+                if ends_stream.size:
+                    usable = int(ends_stream[0]) + 1
+                if usable:
+                    last = int(special[usable - 1])
+                    keep = np.ones(last + 1, dtype=bool)
+                    keep[special[:usable]] = False
+                    parts.append(codes[: last + 1][keep])
+                    seg = gaps[:usable]
+                    lengths.append(seg[seg > 0])
+                    if codes[last] == end_code:
+                        return (*_joined(parts, lengths), None)
+                    pos = int(bits[last]) + first_width
+                    batch = min(batch * 2, 1 << 20)
+                    continue
         # A long segment (or no special code in sight): the schedule.
-        segment, pos, finished = _read_segment(words, nbits, pos, min_code_size)
+        segment, pos, finished = _read_segment(words, nbits, pos, min_code_size, chunk)
         if segment.size:
             parts.append(segment)
             lengths.append(np.array([segment.size]))
@@ -799,6 +809,8 @@ def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray
             return (*_joined(parts, lengths), None)
         if finished == "data":
             return (*_joined(parts, lengths), "image data ends without an end code")
+        after_long = segment.size > short
+        chunk = max(1024, segment.size + 1) if after_long else 1024
         batch = 4096
 
 
@@ -809,7 +821,7 @@ def _joined(parts: list[np.ndarray], lengths: list[np.ndarray]) -> tuple[np.ndar
 
 
 def _read_segment(
-    words: np.ndarray, nbits: int, pos: int, min_code_size: int
+    words: np.ndarray, nbits: int, pos: int, min_code_size: int, chunk: int = 1024
 ) -> tuple[np.ndarray, int, str]:
     """Reads one segment from bit ``pos`` with the code-width schedule.
 
@@ -821,7 +833,6 @@ def _read_segment(
     byte_at, shift_at, end_at, mask_at = _code_schedule(min_code_size)
     parts = []
     start = 0
-    chunk = 1024
     base, bit = pos >> 3, pos & 7
     while True:
         if start < _SCHEDULE:

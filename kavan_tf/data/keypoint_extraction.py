@@ -335,6 +335,9 @@ def extract_keypoints(
         bar.set_postfix_str(f"{frames_done / elapsed:.1f} frames/s", refresh=False)
         bar.update(1)
 
+    # Largest files first, so that no worker is left with a big GIF at the end
+    # while the others idle (longest-processing-time-first scheduling).
+    todo.sort(key=lambda job: -_file_size(job[1]))
     init = (source, options, fill, data)
     with temp_files_removed_on_exit() as temp_files:
         if workers == 1 or len(todo) <= 1:
@@ -359,6 +362,13 @@ def extract_keypoints(
     atomic_json(_part_path(out_dir, task_index, num_tasks), part)
     merge_parts(rows, out_dir, num_tasks, manifest_out=manifest_out, labels=labels)
     return report
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # reported when it is read
+        return 0
 
 
 def _run_pool(todo, init, workers, record, temp_files) -> None:
