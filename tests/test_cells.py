@@ -140,35 +140,6 @@ def test_temporal_encoder_bad_temporal():
         TemporalEncoder(temporal="gru")
 
 
-@pytest.mark.parametrize(
-    "make_cell, shape",
-    [
-        (lambda: AttentionLSTMCell(4, attention_size=3), (3, 5, 2)),
-        (lambda: AttentionLSTMCell(4, attention=False), (3, 5, 2)),
-        (lambda: HSLSTMCell(4, node_size=2, tiers=3, attention_size=3), (2, 2, 5, 2)),
-    ],
-)
-def test_cells_saving_round_trip(tmp_path, make_cell, shape):
-    inputs = keras.Input(shape)
-    outputs = keras.layers.RNN(make_cell(), return_sequences=True)(inputs)
-    model = keras.Model(inputs, outputs)
-    data = np.random.default_rng(0).normal(size=(2,) + shape).astype("float32")
-    model.save(tmp_path / "cell.keras")
-    restored = keras.saving.load_model(tmp_path / "cell.keras")
-    np.testing.assert_array_equal(model.predict(data, verbose=0), restored.predict(data, verbose=0))
-
-
-def test_temporal_encoder_saving_round_trip(tmp_path):
-    inputs = keras.Input((4, 2, 2, 3))
-    rep, masks = TemporalEncoder(temporal="hslstm", units=4, node_size=2, attention_size=3)(inputs)
-    model = keras.Model(inputs, [rep, masks])
-    data = np.random.default_rng(0).normal(size=(2, 4, 2, 2, 3)).astype("float32")
-    model.save(tmp_path / "encoder.keras")
-    restored = keras.saving.load_model(tmp_path / "encoder.keras")
-    for a, b in zip(model.predict(data, verbose=0), restored.predict(data, verbose=0)):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_orthogonal_initialiser_matches_keras_and_builds_bfloat16():
     from kavan_tf.layers.lstm_math import Orthogonal
 
@@ -241,34 +212,35 @@ def test_gate_major_lstm_cell_refuses_keras_call():
     assert plain(inputs, state)[0].shape == (1, 3)
 
 
-def test_last_tier_kernel_gradient_is_gathered_once():
-    """The last tier's kernel is split once per call, not once per frame: the
-    gradient of a split writes a full-size kernel (zeros for the unused part),
-    which at paper size is 134 MB per frame."""
+@pytest.mark.parametrize("tiers", [2, 3])
+def test_hs_lstm_gradients_equal_the_keras_rnn_driven_cell(tiers):
+    """The unrolled nodes (weights read once per call) against
+    ``keras.layers.RNN`` stepping the same cell node by node: the same
+    gradient for every weight. (Speed and memory: benchmarks/bench_head_training.py.)"""
     import tensorflow as tf
 
-    encoder = TemporalEncoder("hslstm", units=5, attention_size=3, tiers=2, node_size=2)
-    features = tf.random.normal((3, 8, 2, 2, 3))
+    rng = np.random.default_rng(5)
+    features = tf.constant(rng.normal(size=(3, 8, 2, 2, 3)).astype("float32"))
+    encoder = TemporalEncoder("hslstm", units=5, attention_size=3, tiers=tiers, node_size=2)
     encoder(features)
-    kernel = encoder.cell.last_tier.lstm.kernel  # [3 + 5, 4 x 5]; no other tensor has its shape
+    weights = rng.normal(size=(3, 5)).astype("float32")  # a loss that weighs every unit
 
-    @tf.function
-    def gradients(x):
-        with tf.GradientTape() as tape:
-            representation, masks = encoder(x, training=True)
-            loss = tf.reduce_sum(representation) + tf.reduce_sum(masks)
-        return tape.gradient(loss, encoder.trainable_variables)
+    def loss_of(representation, masks):
+        return tf.reduce_sum(representation * weights) + tf.reduce_sum(masks * masks)
 
-    graph = gradients.get_concrete_function(features).graph
-    kernel_shape = tuple(kernel.shape)
-    splits = [op for op in graph.get_operations()
-              if op.type in ("Split", "SplitV", "ConcatV2")
-              and any(tuple(t.shape) == kernel_shape for t in list(op.inputs) + op.outputs)]
-    assert [op.type for op in splits] == ["SplitV", "ConcatV2"], [op.name for op in splits]
-    values = gradients(features)
-    assert all(np.isfinite(v).all() for v in values)
-    index = [v is kernel for v in encoder.trainable_variables].index(True)
-    assert np.abs(values[index]).max() > 0
+    with tf.GradientTape() as tape:
+        fast = loss_of(*encoder(features, training=True))
+    fast_grads = tape.gradient(fast, encoder.trainable_variables)
+    with tf.GradientTape() as tape:
+        parts = encoder.cell.split_output(
+            encoder.rnn(tf.reshape(features, (3, 4, 2, 4, 3)), training=True))
+        plain = loss_of(parts["hidden"][:, -1], parts["attention"])
+    plain_grads = tape.gradient(plain, encoder.trainable_variables)
+    np.testing.assert_allclose(fast, plain, rtol=1e-5)
+    for variable, a, b in zip(encoder.trainable_variables, fast_grads, plain_grads, strict=True):
+        assert a is not None and b is not None, variable.path
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=variable.path)
+        assert np.abs(np.asarray(a)).max() > 0, variable.path
 
 
 def test_attention_cell_step_with_weights_read_once_equals_plain_step():

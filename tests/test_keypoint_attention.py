@@ -76,24 +76,6 @@ def test_wrong_number_of_inputs():
         layer([np.ones((1, 3, 2), "float32"), np.ones((1, 2), "float32")])
 
 
-def test_saving_round_trip(tmp_path):
-    features = keras.Input((6, 5))
-    query = keras.Input((3,))
-    context = keras.Input((4,))
-    x, alpha = KeypointAttention(attention_size=4, w_res_init=0.3, use_context=True)(
-        [features, query, context]
-    )
-    model = keras.Model([features, query, context], [x, alpha])
-    rng = np.random.default_rng(1)
-    data = [rng.normal(size=(2,) + tuple(t.shape[1:])).astype("float32") for t in model.inputs]
-    path = tmp_path / "attention.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    for a, b in zip(model.predict(data, verbose=0), restored.predict(data, verbose=0)):
-        np.testing.assert_array_equal(a, b)
-    assert restored.layers[-1].get_config()["w_res_init"] == pytest.approx(0.3)
-
-
 def test_masks_are_computed_in_float32_under_bfloat16():
     # Large scores: a softmax without the max shift overflows exp().
     rng = np.random.default_rng(1)
