@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kavan_tf.layers import AttentionLSTMCell, HSLSTMCell, TemporalEncoder
+from kavan_tf.layers.attention_lstm_cell import attention_lstm_step, step_weights
 
 
 def test_attention_lstm_cell_is_attention_then_lstm():
@@ -251,10 +252,18 @@ def test_attention_cell_step_with_weights_read_once_equals_plain_step():
     context = rng.normal(size=(2, 6)).astype("float32")
     states = [rng.normal(size=(2, 5)).astype("float32") for _ in range(2)]
     plain, plain_states = cell(inputs, states, context=context)
-    weights = cell.step_weights(context)
-    hoisted, hoisted_states = cell(inputs, states, context=context,
-                                   context_z=weights["context_z"], kernels=weights["kernels"])
+    weights = step_weights(cell, context)
+    hoisted, hoisted_states = attention_lstm_step(cell, inputs, states, context, weights)
     np.testing.assert_allclose(hoisted, plain, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(hoisted_states[1], plain_states[1], rtol=1e-6, atol=1e-6)
-    assert cell.step_weights()["context_z"] is None
+    assert step_weights(cell)["context_z"] is None
+    # The plain step is the attention, then an LSTM on [x, context] (Eqs. 1-3, 10).
+    x, alpha = cell.keypoint_attention([inputs, states[0], context])
+    lstm = keras.layers.LSTMCell(5)
+    lstm.build((2, 9))
+    lstm.set_weights(cell.lstm.get_weights())
+    h, (_, c) = lstm(np.concatenate([x, context], -1), states)
+    np.testing.assert_allclose(plain[:, :5], h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain[:, 5:], alpha, rtol=1e-6)
+    np.testing.assert_allclose(plain_states[1], c, rtol=1e-5, atol=1e-6)
     assert np.abs(np.asarray(plain)).max() > 0

@@ -71,3 +71,26 @@ def test_the_readme_shows_commands():
     lines = [p.values[0] for p in _kavan_commands()]
     assert any("--report" in line for line in lines) and any("--overlay" in line
                                                             for line in lines)
+
+
+def _equation_rows():
+    text = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    section = text.split("## Equation index", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in section.splitlines() if r.startswith("| ") and "`kavan_tf/" in r]
+    assert len(rows) >= 12, "the equation index lost its rows"
+    return rows
+
+
+def test_equation_index_names_functions_that_exist():
+    """Every function docs/model.md's equation index names is defined in a
+    file that its row names."""
+    for row in _equation_rows():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        folder = re.search(r"`(kavan_tf/[\w/]+)/\w+\.py`", cells[2]).group(1)
+        files = [ROOT / (p if p.startswith("kavan_tf/")
+                         else f"kavan_tf/{p}" if "/" in p else f"{folder}/{p}")
+                 for p in re.findall(r"`([\w/]+\.py)`", cells[2])]
+        source = "".join(f.read_text(encoding="utf-8") for f in files)
+        for name in re.findall(r"`([A-Za-z_][\w.]*)`", re.sub(r"\([^)]*\)", "", cells[3])):
+            last = name.split(".")[-1]
+            assert re.search(rf"^\s*(def|class) {last}\b", source, flags=re.M), (row, name)

@@ -107,51 +107,19 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.lstm.kernel_splits = (channels, context_dim) if context_dim else (channels,)
         self.lstm.build((batch, channels + context_dim))
 
-    def call(
-        self, inputs, states, training=False, context=None, context_z=None, kernels=None
-    ):
-        """One step. ``context_z``: ``context``'s share of the LSTM pre-activations,
-        and ``kernels``: the LSTM kernels the step multiplies by, both from
-        :meth:`step_weights`, when the caller runs several steps (then the
-        weights are read, and their gradients gathered, once rather than per
-        step); otherwise computed here."""
-        h_prev, c_prev = states[0], states[1]
-        if self.keypoint_attention is not None:
-            attention_inputs = [inputs, h_prev] + ([context] if self.use_context else [])
-            x, alpha = self.keypoint_attention(attention_inputs)
-        else:
-            x = ops.mean(inputs, axis=1)
-            alpha = ops.ones_like(inputs[..., 0]) / ops.cast(ops.shape(inputs)[1], inputs.dtype)
-        if kernels is None or (self.use_context and context_z is None):
-            weights = self.step_weights(context if context_z is None else None)
-            kernels = weights["kernels"] if kernels is None else kernels
-            context_z = weights["context_z"] if context_z is None else context_z
-        kernel_x, recurrent_kernel = kernels
-        if self.use_context:
-            # [x, context] W = x W_x + context W_context: the context part is per node.
-            z = ops.add(input_projection(self.lstm, x, kernel_x, bias=False), context_z)
-        else:
-            z = input_projection(self.lstm, x, kernel_x)
-        h, c = lstm_update(self.lstm, z, h_prev, c_prev, recurrent_kernel)
-        return ops.concatenate([h, ops.cast(alpha, h.dtype)], axis=-1), [h, c]
+    def call(self, inputs, states, training=False, context=None):
+        """One step: Eqs. 5-6 (or Eq. 10 with ``context``), Eq. 4, then Eqs. 1-3.
 
-    def step_weights(self, context=None):
-        """What every step reads from the LSTM's weights, read once.
+        Args:
+            inputs: The frame's feature cells ``C_t`` ``[B, K, D]``.
+            states: ``[h_{t-1}, c_{t-1}]``.
+            training: Unused (no dropout); part of the cell protocol.
+            context: ``sum_l H_l^i`` ``[B, d_H]`` (``use_context=True`` only).
 
-        Returns ``{"kernels": (W_x, U), "context_z": context W_context + b}``:
-        the input kernel's block for the attended features, the recurrent
-        kernel, and (``use_context`` and a ``context`` ``[..., d_H]`` given;
-        else ``None``) the context's constant share of the pre-activations.
-        Call it from a layer's ``call`` (mixed precision casts the weights
-        there).
+        Returns:
+            ``(concat([h_t, alpha_t]), [h_t, c_t])``.
         """
-        if not self.use_context:
-            return {"kernels": (self.lstm.kernel, self.lstm.recurrent_kernel), "context_z": None}
-        kernel_x, kernel_context = split_kernel(self.lstm, self.lstm.kernel_splits[0])
-        context_z = None
-        if context is not None:
-            context_z = input_projection(self.lstm, context, kernel_context)
-        return {"kernels": (kernel_x, self.lstm.recurrent_kernel), "context_z": context_z}
+        return attention_lstm_step(self, inputs, states, context)
 
     def split_output(self, outputs):
         """Splits ``concat([h, alpha])`` (any leading axes) into ``(h, alpha)``."""
@@ -173,3 +141,50 @@ class AttentionLSTMCell(keras.layers.Layer):
             }
         )
         return config
+
+
+def attention_lstm_step(cell: AttentionLSTMCell, inputs, states, context=None, weights=None):
+    """:meth:`AttentionLSTMCell.call`, given the weights every step reads.
+
+    A caller that runs many steps (the unrolled HS-LSTM, whose last tier is
+    this cell) passes ``weights`` from :func:`step_weights`: the kernels, and
+    the context's share of the pre-activations, are then read once for all
+    steps, and their gradients gathered once, instead of once per step. With
+    ``weights=None`` they are read here, which is the cell's own ``call``.
+    """
+    h_prev, c_prev = states[0], states[1]
+    if cell.keypoint_attention is not None:
+        attention_inputs = [inputs, h_prev] + ([context] if cell.use_context else [])
+        x, alpha = cell.keypoint_attention(attention_inputs)
+    else:
+        x = ops.mean(inputs, axis=1)
+        alpha = ops.ones_like(inputs[..., 0]) / ops.cast(ops.shape(inputs)[1], inputs.dtype)
+    if weights is None:
+        weights = step_weights(cell, context)
+    kernel_x, recurrent_kernel = weights["kernels"]
+    if cell.use_context:
+        # [x, context] W + b = x W_x + (context W_context + b).
+        z = ops.add(input_projection(cell.lstm, x, kernel_x, bias=False), weights["context_z"])
+    else:
+        z = input_projection(cell.lstm, x, kernel_x)
+    h, c = lstm_update(cell.lstm, z, h_prev, c_prev, recurrent_kernel)
+    return ops.concatenate([h, ops.cast(alpha, h.dtype)], axis=-1), [h, c]
+
+
+def step_weights(cell: AttentionLSTMCell, context=None):
+    """What every step of ``cell`` reads from its LSTM's weights, read once.
+
+    Returns ``{"kernels": (W_x, U), "context_z": context W_context + b}``:
+    the input kernel's block for the attended features, the recurrent
+    kernel, and (``use_context`` and a ``context`` ``[..., d_H]`` given;
+    else ``None``) the context's constant share of the pre-activations.
+    Call it from a layer's ``call`` (mixed precision casts the weights
+    there).
+    """
+    if not cell.use_context:
+        return {"kernels": (cell.lstm.kernel, cell.lstm.recurrent_kernel), "context_z": None}
+    kernel_x, kernel_context = split_kernel(cell.lstm, cell.lstm.kernel_splits[0])
+    context_z = None
+    if context is not None:
+        context_z = input_projection(cell.lstm, context, kernel_context)
+    return {"kernels": (kernel_x, cell.lstm.recurrent_kernel), "context_z": context_z}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
+from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell, attention_lstm_step, step_weights
 from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
 
 
@@ -115,11 +115,46 @@ class HSLSTMCell(keras.layers.Layer):
         self.last_tier.build((batch, cells, channels), context_shape=(batch, self.units))
 
     def call(self, inputs, states, training=False):
-        outputs, new_states = self.run_nodes(ops.expand_dims(inputs, 1), states, training)
-        return outputs[:, 0], new_states
+        """One node, tier by tier, with the plain cells: Keras ``LSTMCell`` calls
+        for the segment tiers and :meth:`AttentionLSTMCell.call` for the last.
+
+        Args:
+            inputs: The node's frames ``[B, node_size, K, D]``.
+            states: ``state_size`` tensors (tiers 2..L's ``h`` and ``c``).
+            training: Passed to the cells.
+
+        Returns:
+            ``(concat([h, alpha_1..alpha_n, H_1..H_{L-1}]), new states)``.
+        """
+        pooled = ops.mean(inputs, axis=2)  # [B, n, D]: the un-attended features
+        zeros = ops.zeros((ops.shape(inputs)[0], self.units), dtype=self.compute_dtype)
+        state = [zeros, zeros]  # tier 1 starts from zeros at every node
+        for step in range(self.node_size):
+            _, state = self.segment_cells[0](pooled[:, step], state, training=training)
+        segments = [state[0]]
+        context = state[0]
+        new_states = []
+        for index, cell in enumerate(self.segment_cells[1:]):
+            state = list(states[2 * index : 2 * index + 2])
+            for step in range(self.node_size):
+                frame = ops.concatenate([pooled[:, step], context], axis=-1)
+                _, state = cell(frame, state, training=training)
+            new_states.extend(state)
+            segments.append(state[0])
+            context = context + state[0]
+        state = list(states[-2:])
+        masks = []
+        for step in range(self.node_size):
+            output, state = self.last_tier(inputs[:, step], state, training=training,
+                                           context=context)
+            masks.append(self.last_tier.split_output(output)[1])
+        new_states.extend(state)
+        return ops.concatenate([state[0]] + masks + segments, axis=-1), new_states
 
     def run_nodes(self, inputs, states=None, training=False):
-        """Runs the cell over all nodes, as ``keras.layers.RNN(cell, return_sequences=True)``.
+        """The fast path: the cell over all nodes, equal to
+        ``keras.layers.RNN(cell, return_sequences=True)`` up to rounding (tested,
+        with its gradients), as Keras' ``LSTM`` keeps a fused path beside its cell.
 
         Products that do not depend on the recurrence are taken once for all
         frames and nodes (tier 1, which restarts at every node, runs all nodes
@@ -172,7 +207,7 @@ class HSLSTMCell(keras.layers.Layer):
             contexts = contexts + segments[-1]
 
         # The last tier's weights are read once for all steps (step_weights).
-        weights = self.last_tier.step_weights(contexts)  # context_z: [B, N, 4U]
+        weights = step_weights(self.last_tier, contexts)  # context_z: [B, N, 4U]
         context_z = weights["context_z"]
         state = list(states[-2:])
         if state[0] is None:
@@ -182,13 +217,12 @@ class HSLSTMCell(keras.layers.Layer):
         for node in range(nodes):
             masks = []
             for step in range(self.node_size):
-                output, state = self.last_tier(
+                output, state = attention_lstm_step(
+                    self.last_tier,
                     inputs[:, node, step],
                     state,
-                    training=training,
                     context=contexts[:, node],
-                    context_z=context_z[:, node],
-                    kernels=weights["kernels"],
+                    weights={"kernels": weights["kernels"], "context_z": context_z[:, node]},
                 )
                 masks.append(self.last_tier.split_output(output)[1])
             outputs.append(
