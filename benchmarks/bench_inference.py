@@ -7,7 +7,7 @@ Issue 6, goals 1 and 2, measured as ratios in one process:
    T = 8, batch 8, float32, hidden 2048) against the ResNet-50 backbone alone
    on the same 64 frames. Goal: >= 0.95. Measured for the model as trained
    and for the inference graph ``kavan export`` serves (batch normalisation
-   folded, :func:`kavan_tf.models.for_inference`), each against its own
+   folded, :func:`kavan_tf.inference.for_inference`), each against its own
    backbone.
 2. The same end-to-end call in bfloat16 (``for_inference(model, "bfloat16")``:
    bfloat16 weights and compute, float32 outputs) against float32, both
@@ -32,7 +32,8 @@ from PIL import Image
 
 from kavan_tf.config import ModelConfig
 from kavan_tf.export.saved_model import KavanServingModule
-from kavan_tf.models import KavanModel, for_inference
+from kavan_tf.inference import for_inference
+from kavan_tf.models import KavanModel
 
 
 def make_gifs(count: int = 8, size: int = 240, frames: int = 24, seed: int = 0) -> list[bytes]:

@@ -7,7 +7,7 @@ for one ``[batch, 2048] x [2048, 8192]`` product in float32 and bfloat16,
 against a plain reduction over 1 GiB (the machine's read bandwidth), and
 prints the time the head's weight traffic alone needs per batch, with the
 kernel stored input-major (as trained) and gate-major (as
-``kavan_tf.models.for_inference`` stores it for serving).
+``kavan_tf.inference.for_inference`` stores it for serving).
 
     python benchmarks/bench_lstm_bandwidth.py [--batch 8]
 """
@@ -19,7 +19,8 @@ import argparse
 import tensorflow as tf
 from bench_inference import per_second  # same directory
 
-from kavan_tf.layers.lstm_math import product, to_gate_major
+from kavan_tf.inference.gate_major import GateMajorLSTMCell, to_gate_major
+from kavan_tf.layers.lstm_math import SplitLSTMCell
 
 HIDDEN = 2048
 # Kernel reads per batch of the head (2 tiers, T = 8, node size 4), in units of
@@ -37,7 +38,8 @@ def main() -> None:
 
     big = tf.random.normal((256 * 1024 * 1024,))  # 1 GiB of float32
     read_rate = big.shape[0] * 4 * per_second(tf.function(tf.reduce_sum), big, repeats=5)
-    products = {g: tf.function(lambda x, w, g=g: product(x, w, g)) for g in (False, True)}
+    cells = {False: SplitLSTMCell(HIDDEN), True: GateMajorLSTMCell(HIDDEN)}
+    products = {g: tf.function(lambda x, w, g=g: cells[g].project(x, w)) for g in (False, True)}
     print("| measurement | time | weights streamed | head's weight traffic per batch |")
     print("|---|---|---|---|")
     print(f"| reduce_sum over 1 GiB (read bandwidth) | | {read_rate / 1e9:.1f} GB/s | |")
@@ -46,7 +48,7 @@ def main() -> None:
         rows = tf.cast(tf.random.normal((args.batch, HIDDEN)), dtype)
         nbytes = HIDDEN * 4 * HIDDEN * dtype.size
         # The kernel as stored for training (input-major), and gate-major as
-        # `for_inference` stores it (kavan_tf.layers.lstm_math.product).
+        # `for_inference` stores it (GateMajorLSTMCell.project).
         gate_major = tf.constant(to_gate_major(kernel.numpy()))
         for layout, value, is_gate_major in (("input-major", kernel, False),
                                              ("gate-major", gate_major, True)):

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from kavan_tf.config import ModelConfig
     from kavan_tf.export import export_saved_model
-    from kavan_tf.models import KavanModel, for_inference
+    from kavan_tf.inference import for_inference
+    from kavan_tf.models import KavanModel
     from kavan_tf.predict import load_predictor, predict_paths
     from kavan_tf.predict.overlays import encode_gif, render_overlay
     from kavan_tf.predict.report import write_report

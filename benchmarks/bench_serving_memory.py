@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from kavan_tf.config import ModelConfig
     from kavan_tf.export import export_saved_model, tiny_gif
-    from kavan_tf.models import KavanModel, for_inference
+    from kavan_tf.inference import for_inference
+    from kavan_tf.models import KavanModel
 
     work = tempfile.mkdtemp(prefix="kavan-bench-memory-")
     model = KavanModel(ModelConfig(backbone="small", backbone_weights=None, image_size=(64, 64),

@@ -25,8 +25,9 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from kavan_tf.config import ModelConfig
 from kavan_tf.export.saved_model import KavanServingModule
-from kavan_tf.models import KavanModel, for_inference
-from kavan_tf.models.precision import PRECISIONS
+from kavan_tf.inference import for_inference
+from kavan_tf.inference.precision import PRECISIONS
+from kavan_tf.models import KavanModel
 
 _CONTAINERS = {"While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
                "StatefulPartitionedCall"}

@@ -223,18 +223,6 @@ class ModelConfig:
             ``None`` follows the global policy. ``"float32"`` keeps it in
             float32 under mixed precision, which is faster on CPUs, where
             small-batch bfloat16 recurrences are slower than float32 ones.
-        fold_batch_norm: Inference graph: the backbone's batch normalisations
-            are folded into its convolutions (see
-            :func:`kavan_tf.models.fold_batch_norms`), which is faster and
-            gives the same results. Set by :func:`kavan_tf.models.for_inference`
-            and ``kavan export``; train models without it.
-        gate_major_lstm: Inference layout: the LSTM kernels are stored
-            gate-major (:mod:`kavan_tf.layers.lstm_math`), which small-batch
-            recurrences read faster on CPU. Set by
-            :func:`kavan_tf.models.for_inference`, which converts the weights;
-            ``set_weights`` from a model without it would scramble them. Train
-            models without it (built from scratch with it, the recurrent
-            kernels would not start orthogonal).
     """
 
     num_frames: int = 8
@@ -255,8 +243,6 @@ class ModelConfig:
     category_prior: bool = True
     dropout: float = 0.0
     temporal_dtype: str | None = None
-    fold_batch_norm: bool = False
-    gate_major_lstm: bool = False
 
     def __post_init__(self) -> None:
         s = "model"
@@ -284,12 +270,6 @@ class ModelConfig:
             _fail(s, "backbone", self.backbone, "must be a backbone name")
         if self.backbone_weights is not None and not isinstance(self.backbone_weights, str):
             _fail(s, "backbone_weights", self.backbone_weights, f"must be {BACKBONE_WEIGHTS_HELP}")
-        if self.fold_batch_norm and self.trainable_backbone:
-            _fail(
-                s, "fold_batch_norm", self.fold_batch_norm,
-                "is for inference graphs and cannot be combined with trainable_backbone=True "
-                "(a folded backbone has no batch normalisation left to train)",
-            )
         if self.temporal == "hslstm":
             if self.tiers < 2:
                 _fail(s, "tiers", self.tiers, "HS-LSTM needs at least 2 tiers; use temporal='lstm'")

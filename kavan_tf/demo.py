@@ -164,7 +164,7 @@ def run_demo(
 
 def _export_and_predict(result, test_rows, output_dir: str) -> dict[str, Any]:
     from kavan_tf.export import export_saved_model
-    from kavan_tf.models import for_inference
+    from kavan_tf.inference import for_inference
     from kavan_tf.predict import run_predict
 
     print("[4/5] Exporting a SavedModel (batch norm folded, as `kavan export`) ...", flush=True)

@@ -167,52 +167,6 @@ def test_temporal_encoder_runs_all_nodes_as_keras_rnn_would(tiers):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_gate_major_layout_round_trip_and_blocks():
-    from kavan_tf.layers.lstm_math import to_gate_major
-
-    kernel = np.arange(5 * 8, dtype="float32").reshape(5, 8)
-    packed = to_gate_major(kernel, (3, 2))
-    assert packed.shape == kernel.shape
-    # Each row block holds the bytes of its transpose.
-    np.testing.assert_array_equal(packed[:3].reshape(8, 3), kernel[:3].T)
-    np.testing.assert_array_equal(packed[3:].reshape(8, 2), kernel[3:].T)
-    np.testing.assert_array_equal(to_gate_major(packed, (3, 2), inverse=True), kernel)
-    with pytest.raises(ValueError, match="must sum to the kernel's 5 rows"):
-        to_gate_major(kernel, (3, 3))
-
-
-@pytest.mark.parametrize("temporal,tiers", [("lstm", 2), ("hslstm", 2), ("hslstm", 3)])
-def test_gate_major_encoder_equals_input_major(temporal, tiers):
-    from kavan_tf.layers.lstm_math import convert_kernels
-
-    rng = np.random.default_rng(5)
-    features = rng.normal(size=(2, 4, 2, 2, 3)).astype("float32")
-    kwargs = dict(units=5, attention_size=3, tiers=tiers, node_size=2)
-    plain = TemporalEncoder(temporal, **kwargs)
-    packed = TemporalEncoder(temporal, gate_major=True, **kwargs)
-    expected = plain(features)
-    packed(features)
-    packed.set_weights(plain.get_weights())
-    # The input-major values read gate-major give other results ...
-    assert not np.allclose(packed(features)[0], expected[0], atol=1e-3)
-    convert_kernels(packed.lstm_cells())
-    # ... converted, the same.
-    for a, b in zip(packed(features), expected):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert TemporalEncoder.from_config(packed.get_config()).gate_major
-
-
-def test_gate_major_lstm_cell_refuses_keras_call():
-    from kavan_tf.layers.lstm_math import lstm_cell
-
-    cell = lstm_cell(3, name="tier", dtype="float32", gate_major=True)
-    inputs, state = np.ones((1, 2), "float32"), [np.zeros((1, 3), "float32")] * 2
-    with pytest.raises(ValueError, match="'tier' stores its kernels gate-major"):
-        cell(inputs, state)
-    plain = lstm_cell(3, name="plain", dtype="float32")
-    assert plain(inputs, state)[0].shape == (1, 3)
-
-
 @pytest.mark.parametrize("tiers", [2, 3])
 def test_hs_lstm_gradients_equal_the_keras_rnn_driven_cell(tiers):
     """The unrolled nodes (weights read once per call) against

@@ -1,16 +1,28 @@
 """Batch normalisation folded into convolutions: same results, fewer ops, saved and served."""
 
-import dataclasses
 
 import keras
 import numpy as np
 import pytest
 from helpers import tiny_model_config
 
-from kavan_tf.config import ModelConfig
-from kavan_tf.layers import FoldedAway, FusedConv2D
-from kavan_tf.models import KavanModel, build_backbone, fold_batch_norms, for_inference
-from kavan_tf.models.precision import with_precision
+from kavan_tf.inference import (
+    FoldedAway,
+    FusedConv2D,
+    InferenceModel,
+    fold_batch_norms,
+    for_inference,
+    with_precision,
+)
+from kavan_tf.inference.gate_major import (
+    GateMajorLSTMCell,
+    GateMajorTemporalEncoder,
+    convert_kernels,
+    to_gate_major,
+)
+from kavan_tf.layers import TemporalEncoder
+from kavan_tf.layers.lstm_math import lstm_cell
+from kavan_tf.models import KavanModel, build_backbone
 
 
 def _randomise_batch_norms(model, seed=0):
@@ -120,7 +132,7 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     frames = np.random.default_rng(5).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
     expected = model.predict(frames, verbose=0)
     fast = for_inference(model)
-    assert fast.model_config.fold_batch_norm and not model.model_config.fold_batch_norm
+    assert isinstance(fast, InferenceModel) and fast.fold_batch_norm and fast.gate_major_lstm
     assert not fast.model_config.trainable_backbone
     assert _count(fast, keras.layers.BatchNormalization) == 0
     assert set(fast.loss) == set(model.loss)  # evaluates like the original
@@ -130,11 +142,11 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     # A folded model round-trips through .keras with the folded graph.
     fast.save(tmp_path / "fast.keras")
     again = keras.saving.load_model(tmp_path / "fast.keras")
-    assert again.model_config.fold_batch_norm and again.model_config.gate_major_lstm
+    assert isinstance(again, InferenceModel) and again.fold_batch_norm and again.gate_major_lstm
+    assert isinstance(again.get_layer("temporal"), GateMajorTemporalEncoder)
     np.testing.assert_allclose(again.predict(frames, verbose=0)["intensities"],
                                got["intensities"], rtol=1e-6, atol=1e-7)
     # The LSTM kernels are stored gate-major, and convert back exactly.
-    assert fast.model_config.gate_major_lstm and not model.model_config.gate_major_lstm
     source, packed = model.get_layer("temporal"), fast.get_layer("temporal")
     assert not np.array_equal(packed.lstm_cells()[0].kernel, source.lstm_cells()[0].kernel)
     back = with_precision(fast, "float32", gate_major_lstm=False).get_layer("temporal")
@@ -155,7 +167,7 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
 
 def test_fold_batch_norm_is_inference_only():
     with pytest.raises(ValueError, match="fold_batch_norm.*trainable_backbone=True"):
-        ModelConfig(fold_batch_norm=True, trainable_backbone=True)
+        InferenceModel(tiny_model_config(trainable_backbone=True))
 
 
 def test_loading_a_model_does_not_fetch_its_backbone_weights(tmp_path, monkeypatch):
@@ -174,7 +186,7 @@ def test_loading_a_model_does_not_fetch_its_backbone_weights(tmp_path, monkeypat
     for a, b in zip(model.weights, again.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     copy = with_precision(again, "float32", fold_batch_norm=True)
-    assert dataclasses.asdict(copy.model_config)["fold_batch_norm"]
+    assert copy.fold_batch_norm and not copy.gate_major_lstm
 
 
 class _CountingLayer(keras.layers.Layer):
@@ -281,3 +293,45 @@ def test_framewise_merges_frames_of_a_frozen_layer_in_training():
     counting = _CountingLayer(trainable=False)
     Framewise(counting)(np.zeros((2, 3, 4, 4, 3), "float32"), training=True)
     assert counting.calls == 1
+
+
+def test_gate_major_layout_round_trip_and_blocks():
+    kernel = np.arange(5 * 8, dtype="float32").reshape(5, 8)
+    packed = to_gate_major(kernel, (3, 2))
+    assert packed.shape == kernel.shape
+    # Each row block holds the bytes of its transpose.
+    np.testing.assert_array_equal(packed[:3].reshape(8, 3), kernel[:3].T)
+    np.testing.assert_array_equal(packed[3:].reshape(8, 2), kernel[3:].T)
+    np.testing.assert_array_equal(to_gate_major(packed, (3, 2), inverse=True), kernel)
+    with pytest.raises(ValueError, match="must sum to the kernel's 5 rows"):
+        to_gate_major(kernel, (3, 3))
+
+
+@pytest.mark.parametrize("temporal,tiers", [("lstm", 2), ("hslstm", 2), ("hslstm", 3)])
+def test_gate_major_encoder_equals_input_major(temporal, tiers):
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(2, 4, 2, 2, 3)).astype("float32")
+    kwargs = dict(units=5, attention_size=3, tiers=tiers, node_size=2)
+    plain = TemporalEncoder(temporal, **kwargs)
+    packed = GateMajorTemporalEncoder(temporal, **kwargs)
+    expected = plain(features)
+    packed(features)
+    packed.set_weights(plain.get_weights())
+    # The input-major values read gate-major give other results ...
+    assert not np.allclose(packed(features)[0], expected[0], atol=1e-3)
+    convert_kernels(packed.lstm_cells())
+    # ... converted, the same.
+    for a, b in zip(packed(features), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    again = GateMajorTemporalEncoder.from_config(packed.get_config())
+    again(features)
+    assert isinstance(again.lstm_cells()[0], GateMajorLSTMCell)
+
+
+def test_gate_major_lstm_cell_refuses_keras_call():
+    cell = lstm_cell(3, name="tier", dtype="float32", cell_class=GateMajorLSTMCell)
+    inputs, state = np.ones((1, 2), "float32"), [np.zeros((1, 3), "float32")] * 2
+    with pytest.raises(ValueError, match="'tier' stores its kernels gate-major"):
+        cell(inputs, state)
+    plain = lstm_cell(3, name="plain", dtype="float32")
+    assert plain(inputs, state)[0].shape == (1, 3)

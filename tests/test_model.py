@@ -228,7 +228,7 @@ def test_mixed_precision_trains_with_float32_outputs(policy):
 
 
 def test_with_precision_copies_weights_and_stays_close():
-    from kavan_tf.models import with_precision
+    from kavan_tf.inference import with_precision
 
     model = KavanModel(tiny_model_config())
     model.compile()

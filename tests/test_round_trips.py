@@ -7,6 +7,8 @@ from harness import run_layer_test
 
 from kavan_tf import layers as kl
 from kavan_tf.config import LabelConfig
+from kavan_tf.inference import FoldedAway, FusedConv2D
+from kavan_tf.inference import gate_major as gm
 
 
 def _rnn(layer, inputs):
@@ -36,9 +38,12 @@ LAYERS = {
              sharpness=4.0), [(17,)], None),
     "image_preprocessing": (kl.ImagePreprocessing, dict(mode="torch"), [(4, 4, 3)], None),
     "framewise": (kl.Framewise, dict(layer=keras.layers.Conv2D(2, 1)), [(3, 4, 4, 3)], None),
-    "fused_conv": (kl.FusedConv2D, dict(filters=3, kernel_size=(3, 3), padding="same",
+    "fused_conv": (FusedConv2D, dict(filters=3, kernel_size=(3, 3), padding="same",
                                         activation="relu"), [(5, 5, 2)], None),
-    "folded_away": (kl.FoldedAway, dict(name="bn_folded"), [(3,)], None),
+    "folded_away": (FoldedAway, dict(name="bn_folded"), [(3,)], None),
+    "gate_major_temporal_encoder": (
+        gm.GateMajorTemporalEncoder, dict(temporal="hslstm", units=4, node_size=2,
+                                          attention_size=3), [(4, 2, 2, 3)], None),
 }
 
 

@@ -3,7 +3,6 @@
 from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
 from kavan_tf.layers.category_from_intensities import CategoryFromIntensities
 from kavan_tf.layers.framewise import Framewise
-from kavan_tf.layers.fused_conv import FoldedAway, FusedConv2D
 from kavan_tf.layers.hs_lstm_cell import HSLSTMCell
 from kavan_tf.layers.image_preprocessing import ImagePreprocessing
 from kavan_tf.layers.keypoint_attention import KeypointAttention
@@ -12,9 +11,7 @@ from kavan_tf.layers.temporal_encoder import TemporalEncoder
 __all__ = [
     "AttentionLSTMCell",
     "CategoryFromIntensities",
-    "FoldedAway",
     "Framewise",
-    "FusedConv2D",
     "HSLSTMCell",
     "ImagePreprocessing",
     "KeypointAttention",

@@ -6,7 +6,13 @@ import keras
 from keras import ops
 
 from kavan_tf.layers.keypoint_attention import KeypointAttention
-from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
+from kavan_tf.layers.lstm_math import (
+    SplitLSTMCell,
+    input_projection,
+    lstm_cell,
+    lstm_update,
+    split_kernel,
+)
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -33,8 +39,6 @@ class AttentionLSTMCell(keras.layers.Layer):
         attention_size: Attention projection size (paper: 32).
         w_res_init: Initial residual weight of Eq. 4.
         use_context: Whether calls pass an HS-LSTM context (Eq. 10).
-        gate_major: Store the LSTM kernels gate-major, an inference layout
-            (:mod:`kavan_tf.layers.lstm_math`).
         **kwargs: Base layer arguments.
 
     Example:
@@ -46,6 +50,8 @@ class AttentionLSTMCell(keras.layers.Layer):
     ```
     """
 
+    lstm_cell_class = SplitLSTMCell  # its LSTM (an inference copy's subclass changes it)
+
     def __init__(
         self,
         units,
@@ -53,7 +59,6 @@ class AttentionLSTMCell(keras.layers.Layer):
         attention_size=32,
         w_res_init=0.0,
         use_context=False,
-        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -64,11 +69,10 @@ class AttentionLSTMCell(keras.layers.Layer):
         self.attention_size = attention_size
         self.w_res_init = w_res_init
         self.use_context = bool(use_context)
-        self.gate_major = bool(gate_major)
         self.state_size = [units, units]
         self.output_size = None  # units + K, known once the input is seen
         self.lstm = lstm_cell(
-            units, name="lstm", dtype=self.dtype_policy, gate_major=gate_major
+            units, name="lstm", dtype=self.dtype_policy, cell_class=self.lstm_cell_class
         )
         self.keypoint_attention = (
             KeypointAttention(
@@ -137,7 +141,6 @@ class AttentionLSTMCell(keras.layers.Layer):
                 "attention_size": self.attention_size,
                 "w_res_init": self.w_res_init,
                 "use_context": self.use_context,
-                "gate_major": self.gate_major,
             }
         )
         return config

@@ -6,7 +6,13 @@ import keras
 from keras import ops
 
 from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell, attention_lstm_step, step_weights
-from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
+from kavan_tf.layers.lstm_math import (
+    SplitLSTMCell,
+    input_projection,
+    lstm_cell,
+    lstm_update,
+    split_kernel,
+)
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -38,8 +44,6 @@ class HSLSTMCell(keras.layers.Layer):
         attention: Soft attention in the last tier (else average pooling).
         attention_size: Attention projection size (paper: 32).
         w_res_init: Initial residual weight of Eq. 4.
-        gate_major: Store the LSTM kernels gate-major, an inference layout
-            (:mod:`kavan_tf.layers.lstm_math`).
         **kwargs: Base layer arguments.
 
     Example:
@@ -52,6 +56,10 @@ class HSLSTMCell(keras.layers.Layer):
     ```
     """
 
+    # The cells of its tiers (an inference copy's subclass changes them).
+    lstm_cell_class = SplitLSTMCell
+    attention_cell_class = AttentionLSTMCell
+
     def __init__(
         self,
         units,
@@ -60,7 +68,6 @@ class HSLSTMCell(keras.layers.Layer):
         attention=True,
         attention_size=32,
         w_res_init=0.0,
-        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,23 +84,22 @@ class HSLSTMCell(keras.layers.Layer):
         self.attention = bool(attention)
         self.attention_size = attention_size
         self.w_res_init = w_res_init
-        self.gate_major = bool(gate_major)
         # Tier 1 restarts at every node, so only tiers 2..L carry state.
         self.state_size = [units] * (2 * (tiers - 1))
         self.output_size = None
         self.segment_cells = [
             lstm_cell(
-                units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy, gate_major=gate_major
+                units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy,
+                cell_class=self.lstm_cell_class,
             )
             for tier in range(1, tiers)
         ]
-        self.last_tier = AttentionLSTMCell(
+        self.last_tier = self.attention_cell_class(
             units,
             attention=attention,
             attention_size=attention_size,
             w_res_init=w_res_init,
             use_context=True,
-            gate_major=gate_major,
             name=f"tier_{tiers}_attention_lstm",
             dtype=self.dtype_policy,
         )
@@ -261,7 +267,6 @@ class HSLSTMCell(keras.layers.Layer):
                 "attention": self.attention,
                 "attention_size": self.attention_size,
                 "w_res_init": self.w_res_init,
-                "gate_major": self.gate_major,
             }
         )
         return config

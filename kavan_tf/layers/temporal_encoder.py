@@ -25,9 +25,6 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init: Initial residual weight of Eq. 4.
         tiers: HS-LSTM tiers.
         node_size: HS-LSTM frames per node.
-        gate_major: Store the LSTM kernels gate-major, an inference layout
-            (:mod:`kavan_tf.layers.lstm_math`; :func:`kavan_tf.models.for_inference`
-            sets it and converts the weights).
         **kwargs: Base layer arguments.
 
     Call arguments:
@@ -36,6 +33,10 @@ class TemporalEncoder(keras.layers.Layer):
     Returns:
         ``(representation [B, units], attention [B, T, h, w])``.
     """
+
+    # The cells it runs (an inference copy's subclass changes them).
+    lstm_cell_class = AttentionLSTMCell
+    hs_lstm_cell_class = HSLSTMCell
 
     def __init__(
         self,
@@ -46,7 +47,6 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init=0.0,
         tiers=2,
         node_size=4,
-        gate_major=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -61,25 +61,22 @@ class TemporalEncoder(keras.layers.Layer):
         self.w_res_init = w_res_init
         self.tiers = tiers
         self.node_size = node_size
-        self.gate_major = bool(gate_major)
         if temporal == "lstm":
-            self.cell = AttentionLSTMCell(
+            self.cell = self.lstm_cell_class(
                 units,
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
-                gate_major=gate_major,
                 dtype=self.dtype_policy,
             )
         else:
-            self.cell = HSLSTMCell(
+            self.cell = self.hs_lstm_cell_class(
                 units,
                 node_size=node_size,
                 tiers=tiers,
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
-                gate_major=gate_major,
                 dtype=self.dtype_policy,
             )
         self.rnn = keras.layers.RNN(
@@ -142,7 +139,6 @@ class TemporalEncoder(keras.layers.Layer):
                 "w_res_init": self.w_res_init,
                 "tiers": self.tiers,
                 "node_size": self.node_size,
-                "gate_major": self.gate_major,
             }
         )
         return config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -19,7 +19,6 @@ from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
 from kavan_tf.models.distributed_fit import DistributedFitFixes
-from kavan_tf.models.folding import fold_batch_norms
 from kavan_tf.optimizers import FusedAdam
 
 logger = logging.getLogger(__name__)
@@ -46,8 +45,12 @@ class KavanModel(DistributedFitFixes, keras.Model):
         label_config: A :class:`LabelConfig` or a dict of its fields.
         load_backbone_weights: Load ``model_config.backbone_weights`` into the
             backbone. ``False`` when every weight is about to be overwritten
-            (loading a ``.keras`` file, :func:`with_precision`), so that no
-            ImageNet download or weights file is needed.
+            (loading a ``.keras`` file, :func:`kavan_tf.inference.with_precision`),
+            so that no ImageNet download or weights file is needed.
+        backbone_transform: Applied to the built backbone (for the inference
+            copies of :mod:`kavan_tf.inference`, which fold it).
+        temporal_encoder_class: The :class:`TemporalEncoder` class (an
+            inference copy uses a subclass that stores its kernels gate-major).
         **kwargs: ``keras.Model`` arguments (e.g. ``name``).
 
     Example:
@@ -67,6 +70,8 @@ class KavanModel(DistributedFitFixes, keras.Model):
         label_config: LabelConfig | dict[str, Any] | None = None,
         *,
         load_backbone_weights: bool = True,
+        backbone_transform: Callable[[keras.Model], keras.Model] | None = None,
+        temporal_encoder_class: type[TemporalEncoder] = TemporalEncoder,
         **kwargs: Any,
     ) -> None:
         model_config = _as_dataclass(ModelConfig, model_config, "model_config")
@@ -74,13 +79,13 @@ class KavanModel(DistributedFitFixes, keras.Model):
         # The global dtype policy the layers were built under (saved, so that a
         # bfloat16 inference copy reloads in bfloat16).
         policy = keras.mixed_precision.global_policy().name
-        inputs, features = _inputs(model_config, load_backbone_weights)
+        inputs, features = _inputs(model_config, load_backbone_weights, backbone_transform)
         grid_cells = features.shape[2] * features.shape[3]
         w_res_init = model_config.w_res_init
         if w_res_init is None:
             w_res_init = 1.0 / grid_cells
 
-        representation, attention = TemporalEncoder(
+        representation, attention = temporal_encoder_class(
             temporal=model_config.temporal,
             units=model_config.hidden_size,
             attention=model_config.attention,
@@ -88,7 +93,6 @@ class KavanModel(DistributedFitFixes, keras.Model):
             w_res_init=w_res_init,
             tiers=model_config.tiers,
             node_size=model_config.node_size,
-            gate_major=model_config.gate_major_lstm,
             dtype=model_config.temporal_dtype,
             name="temporal",
         )(features)
@@ -274,7 +278,7 @@ def global_policy(policy: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _inputs(config: ModelConfig, load_backbone_weights: bool = True):
+def _inputs(config: ModelConfig, load_backbone_weights: bool = True, backbone_transform=None):
     """The model input and the ``[B, T, h, w, D]`` features tensor."""
     frames = config.num_frames
     if config.input_mode == "features":
@@ -283,8 +287,8 @@ def _inputs(config: ModelConfig, load_backbone_weights: bool = True):
         return inputs, inputs
     inputs = keras.Input(shape=(frames,) + config.image_size + (3,), name="frames")
     backbone = build_backbone(config, load_weights=load_backbone_weights)
-    if config.fold_batch_norm:
-        backbone = fold_batch_norms(backbone)
+    if backbone_transform is not None:
+        backbone = backbone_transform(backbone)
     features = Framewise(backbone, name="backbone")(
         inputs, training=None if config.trainable_backbone else False
     )

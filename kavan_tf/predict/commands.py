@@ -140,10 +140,10 @@ def run_export(
         warmup_gifs: GIF files for the warm-up requests; a generated GIF when
             ``None``.
         precision: ``"float32"`` or ``"bfloat16"`` (see
-            :func:`kavan_tf.models.for_inference`).
+            :func:`kavan_tf.inference.for_inference`).
         fold_batch_norm: Serve the backbone with its batch normalisations
             folded into the convolutions (same results, faster; see
-            :func:`kavan_tf.models.for_inference`).
+            :func:`kavan_tf.inference.for_inference`).
 
     Returns:
         The version folder.
@@ -162,7 +162,7 @@ def run_export(
         raise ValueError(
             f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
         )
-    from kavan_tf.models.precision import for_inference, with_precision
+    from kavan_tf.inference import for_inference, with_precision
 
     if fold_batch_norm:
         model = for_inference(model, precision)

@@ -545,7 +545,7 @@ def load_predictor(
         decoder: For SavedModels: ``"graph"`` (GIF bytes to ``serving_default``)
             or ``"python"`` (reference decoder, frames to ``serving_frames``).
             ``.keras`` models always use the Python decoder, and run as
-            :func:`kavan_tf.models.for_inference` graphs.
+            :func:`kavan_tf.inference.for_inference` graphs.
         data_config: Settings of the Python decoder.
 
     Returns:
@@ -563,7 +563,7 @@ def load_predictor(
             raise ValueError(f"{path}: expected a .keras file or a SavedModel folder")
         import keras
 
-        from kavan_tf.models.precision import for_inference
+        from kavan_tf.inference import for_inference
 
         model = keras.saving.load_model(path, compile=False)
         if not isinstance(model, KavanModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from kavan_tf.layers.fused_conv import FoldedAway, FusedConv2D
+from kavan_tf.inference.fused_conv import FoldedAway, FusedConv2D
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ class FusedConv2D(keras.layers.Conv2D):
     last). The bias is added with ``tf.nn.bias_add`` and a ReLU applied with
     ``tf.nn.relu``, the pattern Grappler's remapper turns into one fused
     (oneDNN) convolution, so that the output is written once instead of three
-    times. :func:`kavan_tf.models.fold_batch_norms` builds these layers.
+    times. :func:`kavan_tf.inference.fold_batch_norms` builds these layers.
 
     Example:
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 from kavan_tf.config import PRECISION_POLICIES as POLICIES
 from kavan_tf.config import LossConfig
-from kavan_tf.layers.lstm_math import convert_kernels
-from kavan_tf.models.folding import fold_batch_norms, refresh_state
+from kavan_tf.inference.folding import fold_batch_norms, refresh_state
+from kavan_tf.inference.gate_major import convert_kernels
+from kavan_tf.inference.model import InferenceModel
 from kavan_tf.models.kavan import KavanModel, global_policy
 
 
@@ -48,8 +49,11 @@ def with_precision(
             convolutions (an inference graph, see :func:`fold_batch_norms`);
             ``None`` keeps the model's setting.
         gate_major_lstm: Store the LSTM kernels gate-major, the layout
-            small-batch inference reads fastest (``ModelConfig.gate_major_lstm``);
+            small-batch inference reads fastest (:mod:`kavan_tf.inference.gate_major`);
             the weights are converted. ``None`` keeps the model's setting.
+
+    Returns:
+        An :class:`InferenceModel` when either is set, else a :class:`KavanModel`.
 
     Example:
 
@@ -58,25 +62,30 @@ def with_precision(
     export_saved_model(fast, "savedmodels", "kavan_bf16")
     ```
     """
-    fold = model.model_config.fold_batch_norm if fold_batch_norm is None else fold_batch_norm
-    if model.model_config.fold_batch_norm and not fold:
+    source_fold = getattr(model, "fold_batch_norm", False)
+    source_layout = getattr(model, "gate_major_lstm", False)
+    fold = source_fold if fold_batch_norm is None else bool(fold_batch_norm)
+    if source_fold and not fold:
         raise ValueError(
             "The model's batch normalisations are already folded and cannot be restored. "
             "Received: fold_batch_norm=False"
         )
-    source_layout = model.model_config.gate_major_lstm
     if gate_major_lstm is None:
         gate_major_lstm = source_layout
-    config = dataclasses.replace(
-        model.model_config, temporal_dtype=temporal_dtype, gate_major_lstm=bool(gate_major_lstm)
-    )
+    config = dataclasses.replace(model.model_config, temporal_dtype=temporal_dtype)
     if fold:  # an inference graph: nothing left to fine-tune in the backbone
-        config = dataclasses.replace(config, fold_batch_norm=True, trainable_backbone=False)
+        config = dataclasses.replace(config, trainable_backbone=False)
     with dtype_policy(policy):
-        copy = KavanModel(
-            config, model.label_config, name=model.name, load_backbone_weights=False
-        )
-    if fold and not model.model_config.fold_batch_norm and config.input_mode == "frames":
+        if fold or gate_major_lstm:
+            copy: KavanModel = InferenceModel(
+                config, model.label_config, fold_batch_norm=fold,
+                gate_major_lstm=bool(gate_major_lstm), name=model.name,
+                load_backbone_weights=False,
+            )
+        else:
+            copy = KavanModel(config, model.label_config, name=model.name,
+                              load_backbone_weights=False)
+    if fold and not source_fold and config.input_mode == "frames":
         for layer in copy.layers:
             source = model.get_layer(layer.name)
             if layer.name == "backbone":  # Framewise(backbone)
@@ -85,7 +94,7 @@ def with_precision(
                 layer.set_weights(source.get_weights())
     else:
         copy.set_weights(model.get_weights())
-    if config.gate_major_lstm != source_layout:
+    if bool(gate_major_lstm) != source_layout:
         convert_kernels(copy.get_layer("temporal").lstm_cells(), inverse=source_layout)
     refresh_state(copy)
     loss_config = getattr(model, "_kavan_compile_args", None)
@@ -105,7 +114,7 @@ def for_inference(
 
     The backbone's batch normalisations are folded into its convolutions
     (:func:`fold_batch_norms`), the LSTM kernels are stored gate-major
-    (``ModelConfig.gate_major_lstm``) and the model computes in ``precision``:
+    (:mod:`kavan_tf.inference.gate_major`) and the model computes in ``precision``:
 
     - ``"float32"``;
     - ``"bfloat16"``: weights stored and computed in bfloat16 (AVX-512 BF16
