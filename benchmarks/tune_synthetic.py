@@ -1,12 +1,12 @@
 """The tuning run behind the ``LossConfig`` defaults (``docs/tuning.md``).
 
-Generates the demo's synthetic data (:func:`kavan_tf.demo.synthetic_config`:
+Generates the demo's synthetic data (:func:`kavan_tf.experiments.demo.synthetic_config`:
 64 x 64 frames, large faces, ``label_mode="end"``; 400 GIFs), takes the
-demo's model (:func:`kavan_tf.demo.demo_config`: small backbone, full MTL
+demo's model (:func:`kavan_tf.experiments.demo.demo_config`: small backbone, full MTL
 Soft-Att + HS-LSTM, T = 8, hidden size 64, batch 16), holds out a seeded
 20 % of the ``train`` split for validation (the ``test`` split is not used)
 and searches ``w_c``, ``w_rank``, ``w_kp`` and the learning rate with
-:func:`kavan_tf.tuning.run_tuning`.
+:func:`kavan_tf.experiments.tuning.run_tuning`.
 
 Each trial's score is its best-epoch validation nMSE averaged over
 ``--executions`` seeds. With ``--check-seeds N`` it then retrains the best
@@ -37,9 +37,8 @@ import pandas as pd
 from kavan_tf.config import KavanConfig, LossConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.synthetic import generate_dataset
-from kavan_tf.demo import DemoSettings, demo_config, synthetic_config
-from kavan_tf.training.trainer import configure_run, split_frame, with_overrides
-from kavan_tf.tuning import (
+from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+from kavan_tf.experiments.tuning import (
     RESULTS_CSV,
     KavanHyperModel,
     holdout_split,
@@ -47,6 +46,7 @@ from kavan_tf.tuning import (
     results_markdown,
     run_tuning,
 )
+from kavan_tf.training.trainer import configure_run, split_frame, with_overrides
 
 SEARCHED = ("w_c", "w_rank", "w_kp", "learning_rate")
 

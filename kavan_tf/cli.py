@@ -274,7 +274,7 @@ def _results_command(args: argparse.Namespace) -> str:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from kavan_tf.results import run_results
+    from kavan_tf.experiments.results import run_results
 
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
@@ -289,8 +289,13 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from kavan_tf.experiments.tuning import (
+        holdout_split,
+        resolve_objective,
+        results_markdown,
+        run_tuning,
+    )
     from kavan_tf.training.trainer import split_frame
-    from kavan_tf.tuning import holdout_split, resolve_objective, results_markdown, run_tuning
 
     objective = resolve_objective(args.objective)
     config = _load_config(args.config, args.set)
@@ -324,7 +329,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from kavan_tf.demo import run_demo
+    from kavan_tf.experiments.demo import run_demo
 
     run_demo(args.out, quick=args.quick)
     return 0

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from kavan_tf.demo import DemoSettings, run_demo
+from kavan_tf.experiments.demo import DemoSettings, run_demo
 
 
 @pytest.mark.slow

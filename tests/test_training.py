@@ -148,7 +148,7 @@ def test_splits_are_seeded_80_20():
 
 @pytest.mark.slow
 def test_protocol_writes_tables(tmp_path, manifest):
-    from kavan_tf.results import claim_table
+    from kavan_tf.experiments.results import claim_table
 
     config = with_overrides(_config(tmp_path), train={"epochs": 1})
     rows = read_manifest(manifest)

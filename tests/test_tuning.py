@@ -13,8 +13,7 @@ from kavan_tf import cli
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
-from kavan_tf.training.trainer import configure_run
-from kavan_tf.tuning import (
+from kavan_tf.experiments.tuning import (
     RESULTS_CSV,
     RESULTS_MD,
     KavanHyperModel,
@@ -23,6 +22,7 @@ from kavan_tf.tuning import (
     resolve_objective,
     run_tuning,
 )
+from kavan_tf.training.trainer import configure_run
 
 # Keras Tuner 1.4 still calls threading.currentThread().getName().
 pytestmark = [

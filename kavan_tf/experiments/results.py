@@ -200,7 +200,7 @@ def sigma_experiment(
     from kavan_tf.data.gifgif import votes_to_manifest
     from kavan_tf.data.manifest import read_manifest, sigma_column
     from kavan_tf.data.synthetic import generate_dataset
-    from kavan_tf.demo import demo_config, synthetic_config
+    from kavan_tf.experiments.demo import demo_config, synthetic_config
     from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, make_splits, row_config
     from kavan_tf.training.trainer import train, with_overrides
 
@@ -306,7 +306,7 @@ def run_results(
     """
     from kavan_tf.data.manifest import read_manifest
     from kavan_tf.data.synthetic import generate_dataset, generate_example
-    from kavan_tf.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
     from kavan_tf.training.evaluation import (
         print_result,
         results_markdown,

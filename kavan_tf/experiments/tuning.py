@@ -11,7 +11,7 @@ from.
 Example:
 
 ```python
-from kavan_tf.tuning import run_tuning
+from kavan_tf.experiments.tuning import run_tuning
 
 table = run_tuning(config, train_rows, val_rows, "runs/tuning",
                    objective="val_intensities_nmse", max_trials=10, epochs=5)
