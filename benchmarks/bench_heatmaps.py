@@ -21,8 +21,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from kavan_tf.data.face_estimator import DlibFaceEstimator
 from kavan_tf.data.heatmaps import keypoint_heatmaps, keypoint_heatmaps_from_list
+from kavan_tf.keypoints.dlib import DlibFaceEstimator
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp")
 ROOT = pathlib.Path(__file__).resolve().parent.parent

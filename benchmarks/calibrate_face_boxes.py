@@ -23,8 +23,8 @@ import pathlib
 import numpy as np
 from PIL import Image
 
-from kavan_tf.data import face_estimator as fe
-from kavan_tf.data.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
+from kavan_tf.keypoints import dlib as fe
+from kavan_tf.keypoints.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

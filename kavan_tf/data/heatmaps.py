@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from kavan_tf.config import DataConfig
-from kavan_tf.data.keypoints import MOUTH_SLICE, NUM_KEYPOINTS, pad_people
+from kavan_tf.keypoints import MOUTH_SLICE, NUM_KEYPOINTS, pad_people
 
 NORMS = ("softmax", "l1")
 

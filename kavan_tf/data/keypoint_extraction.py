@@ -2,10 +2,10 @@
 
 Every frame of every GIF gets keypoints (training may sample any frame of a
 segment), from a face detector feeding dlib's 68-point predictor
-(:class:`kavan_tf.data.face_estimator.FaceEstimator`: ``dlib``, ``dlib-cnn``
+(:class:`kavan_tf.keypoints.dlib.FaceEstimator`: ``dlib``, ``dlib-cnn``
 or ``mtcnn``) or from OpenPose output (``openpose:DIR``). Short gaps where
 the detector missed a face are filled from the neighbouring frames
-(:func:`kavan_tf.data.temporal_fill.fill_gaps`).
+(:func:`kavan_tf.keypoints.temporal_fill.fill_gaps`).
 
 Output folder ``OUT``:
 
@@ -60,12 +60,11 @@ from kavan_tf.data.files import (
     failure_cause,
     temp_files_removed_on_exit,
 )
-from kavan_tf.data.keypoint_sources import make_keypoint_source
-from kavan_tf.data.keypoints import KeypointSource, load_keypoints, save_keypoints
 from kavan_tf.data.manifest import write_manifest
 from kavan_tf.data.media import decode_media
-from kavan_tf.data.temporal_fill import fill_gaps
 from kavan_tf.errors import ManifestError
+from kavan_tf.keypoints import KeypointSource, load_keypoints, make_keypoint_source, save_keypoints
+from kavan_tf.keypoints.temporal_fill import fill_gaps
 
 logger = logging.getLogger(__name__)
 

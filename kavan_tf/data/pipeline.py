@@ -34,10 +34,10 @@ import tensorflow as tf
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.heatmaps import keypoint_heatmaps
-from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.manifest import scores_to_targets, targets_category
 from kavan_tf.data.media import decode_media
 from kavan_tf.errors import KeypointFileError, ManifestError
+from kavan_tf.keypoints import load_keypoints, pad_people
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,6 @@ from kavan_tf.data.files import (
     failure_cause,
     temp_files_removed_on_exit,
 )
-from kavan_tf.data.keypoints import load_keypoints, pad_people
 from kavan_tf.data.media import decode_media
 from kavan_tf.data.pipeline import targets_of
 from kavan_tf.data.shards import (
@@ -44,6 +43,7 @@ from kavan_tf.data.shards import (
 )
 from kavan_tf.data.synthetic import data_origin
 from kavan_tf.errors import ManifestError
+from kavan_tf.keypoints import load_keypoints, pad_people
 
 logger = logging.getLogger(__name__)
 

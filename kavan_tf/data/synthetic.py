@@ -67,7 +67,7 @@ from kavan_tf.config import LabelConfig
 logger = logging.getLogger(__name__)
 
 KEYPOINT_FORMAT = "kavan-keypoints-v1"
-"""Format tag of the keypoint files (see :mod:`kavan_tf.data.keypoints`)."""
+"""Format tag of the keypoint files (see :mod:`kavan_tf.keypoints`)."""
 NUM_KEYPOINTS = 70
 """iBUG 68 points + 2 pupils (OpenPose face layout)."""
 CONFIG_FILE = "synthetic.json"

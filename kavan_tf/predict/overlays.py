@@ -293,8 +293,8 @@ def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None
     from kavan_tf.config import DataConfig
     from kavan_tf.data import sampling
     from kavan_tf.data.heatmaps import keypoint_heatmaps
-    from kavan_tf.data.keypoints import load_keypoints, pad_people
     from kavan_tf.errors import KeypointFileError
+    from kavan_tf.keypoints import load_keypoints, pad_people
 
     if (result.attention is None or result.frame_indices is None or result.source_size is None
             or result.model_size is None):

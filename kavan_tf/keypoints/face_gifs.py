@@ -1,7 +1,7 @@
 """Animated GIFs of real faces with known landmarks, built from annotated photos.
 
 A photo with human-annotated 68-point landmarks (menpo ``.pts``, dlib's
-imglab XML, see :mod:`kavan_tf.data.landmark_files`) becomes a short GIF:
+imglab XML, see :mod:`kavan_tf.keypoints.landmark_files`) becomes a short GIF:
 each frame scales, rotates and shifts the photo, and the landmarks move
 with it, so every frame has its ground truth. Some frames move the faces
 out of the picture (their truth is empty). The tests and

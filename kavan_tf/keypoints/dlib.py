@@ -73,16 +73,16 @@ from typing import Any
 
 import numpy as np
 
-from kavan_tf.data.keypoints import (
+from kavan_tf.errors import KeypointEstimatorError
+from kavan_tf.keypoints.layout import (
     LEFT_EYE,
     LEFT_PUPIL,
     NUM_KEYPOINTS,
     RIGHT_EYE,
     RIGHT_PUPIL,
-    KeypointSource,
     empty_frame,
 )
-from kavan_tf.errors import KeypointEstimatorError
+from kavan_tf.keypoints.sources import KeypointSource
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kavan_tf.data.keypoints import check_frame_keypoints
+from kavan_tf.keypoints.layout import check_frame_keypoints
 
 
 def _face_size(person: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 Three formats, all returned as float64 ``[68, 2]`` ``(x, y)`` arrays in
 0-based pixel coordinates with pixel centres at integers (the keypoint
-convention of :mod:`kavan_tf.data.keypoints`):
+convention of :mod:`kavan_tf.keypoints`):
 
 - iBUG / menpo ``.pts`` files (1-based, Matlab style, as menpo's importer assumes);
 - menpo ``.ljson`` files (points stored as ``(y, x)``, 0-based);
