@@ -6,7 +6,7 @@ paper's sizes (T = 8, 224 x 224, 7 x 7 heatmaps), on:
 
 - the three test corpora (``../shared/testdata/gifs``; files our decoder
   rejects are left out),
-- synthetic GIFs with keypoint files (``kavan_tf.data.synthetic``),
+- synthetic GIFs with keypoint files (``kavan_tf.synthetic``),
 - and votes/s of TrueSkill on a generated GIFGIF-sized dump (2.7 M votes).
 
     python benchmarks/bench_data.py [--synthetic 100] [--votes 2700000]
@@ -64,7 +64,7 @@ def main() -> None:
         rows.append((f"{corpus} corpus ({count} GIFs)", rate))
 
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+    from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest = generate_dataset(tmp, SyntheticConfig(num_gifs=args.synthetic))

@@ -172,8 +172,8 @@ def accuracy_gap(extra_gifs: int = 1024) -> None:
     import tempfile
 
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.data.synthetic import generate_dataset
     from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
     from kavan_tf.training.trainer import split_frame, train
 

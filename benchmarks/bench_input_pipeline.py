@@ -21,8 +21,8 @@ import tensorflow as tf
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.pipeline import build_dataset
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.models import KavanModel
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import psutil
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.prepare import prepare
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 
 def main() -> None:

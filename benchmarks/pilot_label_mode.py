@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.data.synthetic import generate_dataset
     from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, make_splits, row_config
     from kavan_tf.training.trainer import train
 

@@ -36,7 +36,6 @@ import pandas as pd
 
 from kavan_tf.config import KavanConfig, LossConfig
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.synthetic import generate_dataset
 from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
 from kavan_tf.experiments.tuning import (
     RESULTS_CSV,
@@ -46,6 +45,7 @@ from kavan_tf.experiments.tuning import (
     results_markdown,
     run_tuning,
 )
+from kavan_tf.synthetic import generate_dataset
 from kavan_tf.training.trainer import configure_run, split_frame, with_overrides
 
 SEARCHED = ("w_c", "w_rank", "w_kp", "learning_rate")

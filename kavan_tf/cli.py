@@ -60,7 +60,7 @@ def apply_sets(config, sets: Sequence[str]):
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+    from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
     config = SyntheticConfig(
         num_gifs=args.num_gifs,
@@ -429,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
     )
-    from kavan_tf.data.synthetic import LABEL_MODES, SyntheticConfig
+    from kavan_tf.synthetic import LABEL_MODES, SyntheticConfig
 
     p.add_argument("--label-mode", choices=LABEL_MODES, default=SyntheticConfig.label_mode,
                    help="emotion = direction of the expression's change, where it ends (the "

@@ -36,7 +36,7 @@ import json
 import os
 from typing import Any
 
-from kavan_tf.data.synthetic import data_origin
+from kavan_tf.synthetic import data_origin
 
 CARD_FILE = "model_card.json"
 CARD_FORMAT = "kavan-model-card-v1"

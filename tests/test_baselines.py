@@ -26,7 +26,7 @@ from kavan_tf.baselines import pipeline as pipeline_module
 from kavan_tf.config import LabelConfig
 from kavan_tf.data.gif import decode_gif
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 METRIC_KEYS = {"accuracy", "nmse", "emotion_nmse", "rank_error", "spearman"}
 

@@ -9,7 +9,7 @@ import pytest
 import kavan_tf
 from kavan_tf.cli import apply_sets, main
 from kavan_tf.config import KavanConfig
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 
 @pytest.fixture(scope="module")

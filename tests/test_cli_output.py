@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 NATIVE_NOISE = ("I0000", "W0000", "E0000", "All log messages before absl", "oneDNN",
                 "cuda", "cuInit")

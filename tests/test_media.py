@@ -168,7 +168,7 @@ def test_prepare_and_the_pipeline_sample_webp_by_time(tmp_path):
     from kavan_tf.data.pipeline import load_example
     from kavan_tf.data.prepare import prepare
     from kavan_tf.data.shards import build_frame_shard_dataset
-    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+    from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
     generate_dataset(tmp_path / "synth", SyntheticConfig(num_gifs=2, frame_size=(32, 32),
                                                          num_frames=(4, 5)))

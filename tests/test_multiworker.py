@@ -21,7 +21,7 @@ import pytest
 from helpers import tiny_config
 
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.training.cluster import check_tf_config
 from kavan_tf.training.trainer import train
 

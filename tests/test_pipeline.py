@@ -12,9 +12,9 @@ from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.pipeline import build_dataset, check_rows, load_example
 from kavan_tf.data.prepare import prepare
 from kavan_tf.data.shards import build_feature_dataset, build_frame_shard_dataset, shard_files
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.errors import ManifestError
 from kavan_tf.keypoints import load_keypoints, pad_people
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 GRID = (2, 2)
 

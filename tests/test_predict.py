@@ -323,7 +323,7 @@ def test_overlays_show_the_supervision_heatmaps_of_training(keras_path, keras_pr
                                                             tmp_path):
     from kavan_tf.config import KavanConfig
     from kavan_tf.data.pipeline import load_example
-    from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
+    from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
     generate_dataset(tmp_path / "synth", SyntheticConfig(num_gifs=2, frame_size=(48, 48),
                                                          num_frames=(5, 9)))

@@ -1,4 +1,4 @@
-"""Tests of the synthetic GIF generator (kavan_tf.data.synthetic)."""
+"""Tests of the synthetic GIF generator (kavan_tf.synthetic)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageSequence
 
+from kavan_tf import synthetic
 from kavan_tf.config import LabelConfig
-from kavan_tf.data import synthetic
-from kavan_tf.data.synthetic import (
+from kavan_tf.labels import EMOTIONS
+from kavan_tf.synthetic import (
     SyntheticConfig,
     default_emotion_angles,
     generate_dataset,
     generate_example,
     read_config,
 )
-from kavan_tf.labels import EMOTIONS
 
 # Small and fast: labels and keypoint statistics do not need big frames.
 DATASET = {"num_gifs": 40, "seed": 7, "votes_per_gif": 1.0, "keypoint_missing_gif_rate": 0.25}
@@ -350,11 +350,11 @@ def test_keypoints_lie_on_the_drawn_face() -> None:
             for k in (68, 69):
                 x, y = np.round(xy[k]).astype(int)
                 colour = example.frames[t, y, x].astype(int)
-                pupil_errors.append(np.abs(colour - synthetic._PUPIL_COLOUR).max())
+                pupil_errors.append(np.abs(colour - synthetic.config._PUPIL_COLOUR).max())
             if xy[66, 1] - xy[62, 1] >= 2.5:  # Open mouth: the inside shows.
                 x, y = np.round((xy[62] + xy[66]) / 2).astype(int)
                 colour = example.frames[t, y, x].astype(int)
-                mouth_errors.append(np.abs(colour - synthetic._MOUTH_INSIDE_COLOUR).max())
+                mouth_errors.append(np.abs(colour - synthetic.config._MOUTH_INSIDE_COLOUR).max())
             assert np.all(points[:, 2] == 1.0)
     assert max(pupil_errors) <= 40
     assert len(mouth_errors) > 10 and max(mouth_errors) <= 40

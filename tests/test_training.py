@@ -13,8 +13,8 @@ from helpers import tiny_config
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.errors import ManifestError
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.training.evaluation import make_splits, run_protocol, summarise
 from kavan_tf.training.trainer import split_frame, train, with_overrides
 

@@ -12,7 +12,6 @@ from helpers import TINY_MODEL, tiny_config
 from kavan_tf import cli
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.data.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.experiments.tuning import (
     RESULTS_CSV,
     RESULTS_MD,
@@ -22,6 +21,7 @@ from kavan_tf.experiments.tuning import (
     resolve_objective,
     run_tuning,
 )
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.training.trainer import configure_run
 
 # Keras Tuner 1.4 still calls threading.currentThread().getName().

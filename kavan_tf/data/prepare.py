@@ -41,9 +41,9 @@ from kavan_tf.data.shards import (
     FRAME_PATTERN,
     frame_example,
 )
-from kavan_tf.data.synthetic import data_origin
 from kavan_tf.errors import ManifestError
 from kavan_tf.keypoints import load_keypoints, pad_people
+from kavan_tf.synthetic import data_origin
 
 logger = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def synthetic_config(settings: DemoSettings):
     few hundred GIFs can learn on a CPU in minutes (``"change"`` needs far
     more data).
     """
-    from kavan_tf.data.synthetic import SyntheticConfig
+    from kavan_tf.synthetic import SyntheticConfig
 
     return SyntheticConfig(
         num_gifs=settings.num_gifs, seed=settings.seed,
@@ -118,7 +118,7 @@ def run_demo(
     """
     from kavan_tf.data.manifest import read_manifest
     from kavan_tf.data.pipeline import targets_of
-    from kavan_tf.data.synthetic import generate_dataset
+    from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
     from kavan_tf.training.trainer import split_frame, train
 

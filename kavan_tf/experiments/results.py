@@ -61,7 +61,7 @@ def attention_on_faces(model, rows: pd.DataFrame, config: KavanConfig, synthetic
     """
     from kavan_tf.data.pipeline import build_dataset
     from kavan_tf.data.sampling import sample_indices
-    from kavan_tf.data.synthetic import generate_example
+    from kavan_tf.synthetic import generate_example
     from kavan_tf.training.trainer import feature_grid
 
     grid = feature_grid(config)
@@ -199,8 +199,8 @@ def sigma_experiment(
     """
     from kavan_tf.data.gifgif import votes_to_manifest
     from kavan_tf.data.manifest import read_manifest, sigma_column
-    from kavan_tf.data.synthetic import generate_dataset
     from kavan_tf.experiments.demo import demo_config, synthetic_config
+    from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, make_splits, row_config
     from kavan_tf.training.trainer import train, with_overrides
 
@@ -305,8 +305,8 @@ def run_results(
         "attention", "sigma", "seconds"}``.
     """
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.data.synthetic import generate_dataset, generate_example
     from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.synthetic import generate_dataset, generate_example
     from kavan_tf.training.evaluation import (
         print_result,
         results_markdown,
