@@ -1,0 +1,100 @@
+"""The ``kavan`` command line.
+
+Examples:
+
+```
+kavan demo                                   # the whole pipeline on synthetic GIFs
+kavan synth data/synth --num-gifs 300        # write a synthetic dataset
+kavan votes gifgif-dataset-20150121-v1.csv.gz data/manifest.csv --images gifs/
+kavan keypoints --manifest data/manifest.csv --out data/keypoints --source dlib
+kavan train --config experiment.toml --manifest data/manifest.csv
+kavan evaluate --config experiment.toml --manifest data/manifest.csv --out results/
+kavan tune --manifest data/manifest.csv --out runs/tuning --trials 10 --epochs 5
+kavan export runs/kavan/model.keras --name kavan
+kavan predict some.gif --model savedmodels/kavan
+```
+
+Each subcommand is a module of this package with ``add_parser(sub)`` and
+``run(args)``; the package owns the command's printing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from kavan_tf.cli import (
+    demo,
+    evaluate,
+    export,
+    info,
+    keypoints,
+    predict,
+    prepare,
+    results,
+    synth,
+    train,
+    tune,
+    votes,
+)
+from kavan_tf.cli.common import apply_sets
+
+logger = logging.getLogger("kavan_tf")
+
+COMMANDS = (demo, results, synth, prepare, keypoints, votes, train, evaluate, tune, export, info,
+            predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kavan", description="Emotion recognition in animated GIFs (KAVAN, ICME 2019)."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kavan`` command.
+
+    Errors in the input are one line, ``kavan <command>: <path>: <cause>``,
+    with exit status 2. TensorFlow's native start-up output is kept off the
+    terminal (``-v`` shows it) and printed only when the command fails
+    unexpectedly (:mod:`kavan_tf.quiet`).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kavan_tf.errors import KavanError
+    from kavan_tf.quiet import native_stderr_captured
+
+    with native_stderr_captured(enabled=not args.verbose) as captured:
+        try:
+            return int(args.func(args) or 0)
+        except (KavanError, ValueError, FileNotFoundError) as e:
+            print(f"kavan {args.command}: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"kavan {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except ImportError as e:
+            sys.stderr.write(captured.text())
+            print(f"kavan {args.command}: cannot import {e.name or 'a module'}: {e}",
+                  file=sys.stderr)
+            return 1
+        except BaseException:
+            sys.stderr.write(captured.text())
+            raise
+
+
+__all__ = ["apply_sets", "build_parser", "main"]

@@ -1,0 +1,72 @@
+"""``kavan predict``: emotions of GIF (WebP, APNG, MP4, WebM) files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kavan_tf.cli.common import require_path
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("predict", help="emotions of GIF (WebP, APNG, MP4, WebM) files")
+    p.add_argument("inputs", nargs="+",
+                   help="GIF, WebP, APNG, MP4 or WebM files, or folders of them (video needs "
+                        "the video extra: pip install 'kavan_tf[video]')")
+    p.add_argument("--model", required=True, help="a SavedModel folder or a .keras file")
+    p.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.add_argument("--overlay", metavar="DIR",
+                   help="write attention overlays (animated GIFs at the file's own size, at "
+                        "most 480 px, with the top emotions) here")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write one self-contained HTML page: originals, overlays, intensity "
+                        "bars, sortable by emotion")
+    p.add_argument("--keypoints", metavar="PATH",
+                   help="with --overlay/--report: show the supervision heatmaps of these "
+                        "keypoints beside the attention (a folder from `kavan keypoints`, "
+                        "its manifest.csv, or one keypoint file)")
+    from kavan_tf.config import TOP_K
+
+    p.add_argument("--top-k", type=int, default=TOP_K, help="emotions listed per file")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--decoder", choices=["graph", "python"], default="graph",
+                   help="SavedModels: decode in the graph (as TF Serving does) or with the "
+                        "reference Python decoder")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    require_path(args.model, "model (a SavedModel folder or a .keras file)")
+    for path in args.inputs:
+        require_path(path, "input (a GIF, WebP, PNG or video file, or a folder of them)")
+    if args.keypoints is not None:
+        require_path(args.keypoints, "keypoints (a keypoint file, a folder of them or a "
+                                      "manifest)")
+        if args.overlay is None and args.report is None:
+            raise ValueError("--keypoints: draws supervision heatmaps on the overlays; "
+                             "give --overlay DIR or --report FILE as well")
+    if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
+        raise ValueError(f"--report: {args.report}: the report is an HTML page; "
+                         "name it <something>.html")
+    from kavan_tf.model_card import read_card, synthetic_warning
+
+    warning = synthetic_warning(read_card(args.model), args.model)
+    if warning:
+        print(f"kavan predict: {warning}", file=sys.stderr)
+    from kavan_tf.predict import run_predict
+
+    return run_predict(
+        args.inputs,
+        args.model,
+        output_format=args.format,
+        output=args.output,
+        overlay_dir=args.overlay,
+        top_k=args.top_k,
+        batch_size=args.batch_size,
+        decoder=args.decoder,
+        report=args.report,
+        keypoints=args.keypoints,
+        note=warning,
+    )
