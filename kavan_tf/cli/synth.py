@@ -6,17 +6,18 @@ import argparse
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
-    p.add_argument("out", help="output folder")
-    p.add_argument("--num-gifs", type=int, default=300)
-    p.add_argument("--size", type=int, default=96, help="frame width and height")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--votes-per-gif", type=float, default=0.0, help="also simulate GIFGIF-style pairwise votes"
-    )
     from kavan_tf.synthetic import LABEL_MODES, SyntheticConfig
 
-    p.add_argument("--label-mode", choices=LABEL_MODES, default=SyntheticConfig.label_mode,
+    defaults = SyntheticConfig  # its field defaults are the CLI's
+    p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--num-gifs", type=int, default=defaults.num_gifs)
+    p.add_argument("--size", type=int, default=defaults.frame_size[0],
+                   help="frame width and height")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--votes-per-gif", type=float, default=defaults.votes_per_gif,
+                   help="also simulate GIFGIF-style pairwise votes")
+    p.add_argument("--label-mode", choices=LABEL_MODES, default=defaults.label_mode,
                    help="emotion = direction of the expression's change, where it ends (the "
                         "demo uses 'end'), or the expression shown in one half of the GIF, "
                         "neutral elsewhere ('segment', docs/synthetic.md)")
