@@ -8,7 +8,7 @@ dlib's 68-point predictor was trained on the HOG detector's square boxes.
 For every test face that the HOG detector and another detector both find,
 this prints the median offset of the HOG box's centre (in units of the other
 box's width and height) and the median ratio of its side to ``sqrt(w h)``:
-the constants of ``BOX_CALIBRATION`` in ``kavan_tf/data/face_estimator.py``.
+the constants of ``BOX_CALIBRATION`` in ``kavan_tf/keypoints/dlib.py``.
 It then prints the predictor's mean point error (over the inter-ocular
 distance) against the annotated faces, with the raw and the calibrated boxes.
 Images wider than 1000 px are halved first (the CNN takes a minute on them).

@@ -424,11 +424,36 @@ class KavanConfig:
             json.dump(self.to_dict(), f, indent=2)
 
 
+# ModelConfig keys that configs and models saved before kavan_tf.inference held.
+LEGACY_MODEL_KEYS = ("fold_batch_norm", "gate_major_lstm")
+
+
+def without_legacy_model_keys(values: dict[str, Any], where: str = "model") -> dict[str, Any]:
+    """A saved ``ModelConfig`` dict without the inference flags it used to hold.
+
+    ``False`` (every trained model's value) is dropped. ``True`` marked an
+    inference copy, which is :class:`kavan_tf.inference.InferenceModel` now,
+    and is refused with a message saying so.
+    """
+    values = dict(values)
+    for key in LEGACY_MODEL_KEYS:
+        if values.pop(key, False):
+            raise ValueError(
+                f"`{where}.{key}=True` marked an inference copy, which is "
+                "kavan_tf.inference.InferenceModel now; rebuild it from the trained model "
+                "with kavan_tf.inference.for_inference (or `kavan export`). "
+                f"Received: {key}=True"
+            )
+    return values
+
+
 def _from_dict(cls: type, values: Any, where: str) -> Any:
     if isinstance(values, cls):
         return values
     if not isinstance(values, dict):
         raise ValueError(f"`{where}` must be a table/dict. Received: {values!r}")
+    if cls is ModelConfig:
+        values = without_legacy_model_keys(values, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}

@@ -37,7 +37,8 @@ def _assert_outputs_equal(expected, actual, what: str) -> None:
 def _assert_configs_equal(actual: dict, expected: dict, what: str) -> None:
     """Equal as saved: compared after a JSON round trip (tuples become lists)."""
     actual, expected = (json.loads(json.dumps(c, default=str)) for c in (actual, expected))
-    differ = {k for k in set(actual) | set(expected) if actual.get(k) != expected.get(k)}
+    differ = {k for k in set(actual) | set(expected)
+              if k not in actual or k not in expected or actual[k] != expected[k]}
     assert not differ, f"{what}: config differs in {sorted(differ)}: " + ", ".join(
         f"{k}={actual.get(k)!r} (expected {expected.get(k)!r})" for k in sorted(differ))
 
@@ -94,7 +95,9 @@ def run_layer_test(
     config = layer.get_config()
     plain = {k: v for k, v in init_kwargs.items()
              if isinstance(v, (bool, int, float, str, list, tuple, type(None)))}
-    _assert_configs_equal({k: config.get(k) for k in plain}, plain,
+    missing = sorted(set(plain) - set(config))
+    assert not missing, f"{layer_cls.__name__}.get_config lacks the arguments {missing}"
+    _assert_configs_equal({k: config[k] for k in plain}, plain,
                           f"{layer_cls.__name__}.get_config against its arguments")
     twin = type(layer).from_config(copy.deepcopy(config))  # some from_configs pop keys
     _assert_configs_equal(twin.get_config(), config, f"{type(layer).__name__}.from_config")

@@ -92,5 +92,10 @@ def test_equation_index_names_functions_that_exist():
                  for p in re.findall(r"`([\w/]+\.py)`", cells[2])]
         source = "".join(f.read_text(encoding="utf-8") for f in files)
         for name in re.findall(r"`([A-Za-z_][\w.]*)`", re.sub(r"\([^)]*\)", "", cells[3])):
-            last = name.split(".")[-1]
+            *owner, last = name.split(".")
             assert re.search(rf"^\s*(def|class) {last}\b", source, flags=re.M), (row, name)
+            if owner:  # Class.method: the method is defined in that class's body
+                body = re.search(rf"^class {owner[-1]}\b.*?(?=^\S)", source + "\nend",
+                                 flags=re.M | re.S)
+                assert body and re.search(rf"^\s+def {last}\b", body.group(0), flags=re.M), (
+                    row, name)

@@ -350,11 +350,11 @@ def test_keypoints_lie_on_the_drawn_face() -> None:
             for k in (68, 69):
                 x, y = np.round(xy[k]).astype(int)
                 colour = example.frames[t, y, x].astype(int)
-                pupil_errors.append(np.abs(colour - synthetic.config._PUPIL_COLOUR).max())
+                pupil_errors.append(np.abs(colour - synthetic.render.PUPIL_COLOUR).max())
             if xy[66, 1] - xy[62, 1] >= 2.5:  # Open mouth: the inside shows.
                 x, y = np.round((xy[62] + xy[66]) / 2).astype(int)
                 colour = example.frames[t, y, x].astype(int)
-                mouth_errors.append(np.abs(colour - synthetic.config._MOUTH_INSIDE_COLOUR).max())
+                mouth_errors.append(np.abs(colour - synthetic.render.MOUTH_INSIDE_COLOUR).max())
             assert np.all(points[:, 2] == 1.0)
     assert max(pupil_errors) <= 40
     assert len(mouth_errors) > 10 and max(mouth_errors) <= 40

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from kavan_tf.cli.common import load_config, read_rows
+from kavan_tf.cli.common import add_set_argument, load_config, read_rows
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="search loss weights and learning rate (Keras Tuner)")
     p.add_argument("--config", help="experiment config (.toml or .json)")
     p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable)",
-    )
+    add_set_argument(p)
     p.add_argument("--out", required=True, help="results folder")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--epochs", type=int, default=None, help="default: train.epochs")

@@ -359,6 +359,9 @@ def _write_export_info(path: str, module: KavanServingModule, model: KavanModel)
         },
         "sampling": "TSN evaluation, by frame index, middle frame of each segment",
         "resize": "stretch, bilinear",
+        # The inference graph (kavan_tf.inference.InferenceModel), if any.
+        "fold_batch_norm": bool(getattr(model, "fold_batch_norm", False)),
+        "gate_major_lstm": bool(getattr(model, "gate_major_lstm", False)),
     }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)

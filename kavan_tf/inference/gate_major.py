@@ -54,7 +54,12 @@ class GateMajorAttentionLSTMCell(AttentionLSTMCell):
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
 class GateMajorHSLSTMCell(HSLSTMCell):
-    """:class:`HSLSTMCell` with gate-major LSTMs in every tier."""
+    """:class:`HSLSTMCell` with gate-major LSTMs in every tier.
+
+    Runs through :meth:`HSLSTMCell.run_nodes` (what :class:`TemporalEncoder`
+    calls); its plain ``call``, which ``keras.layers.RNN`` would use, goes
+    through Keras' ``LSTMCell.call`` and raises on gate-major kernels.
+    """
 
     lstm_cell_class = GateMajorLSTMCell
     attention_cell_class = GateMajorAttentionLSTMCell

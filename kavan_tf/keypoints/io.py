@@ -117,6 +117,7 @@ def save_keypoints(
 
 
 def parse_person(values: Any, path: str, where: str) -> np.ndarray:
+    """One person's ``face_keypoints_2d`` (210 numbers) as float32 ``[70, 3]``."""
     if not isinstance(values, list) or len(values) != 3 * NUM_KEYPOINTS:
         if values is None:
             got = "nothing"
@@ -138,6 +139,7 @@ def parse_person(values: Any, path: str, where: str) -> np.ndarray:
 
 
 def read_json(path: str) -> Any:
+    """A JSON (or gzipped JSON) file; a ``KeypointFileError`` naming it when unreadable."""
     if not os.path.isfile(path):
         raise KeypointFileError(f"{path}: keypoint file not found")
     try:

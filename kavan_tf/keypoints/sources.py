@@ -1,4 +1,4 @@
-"""Where a GIF's keypoints come from: one interface, :class:`KeypointSource`.
+"""Where a GIF's keypoints come from.
 
 Three sources sit behind one interface, :class:`KeypointSource`:
 

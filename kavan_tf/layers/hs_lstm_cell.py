@@ -12,6 +12,7 @@ from kavan_tf.layers.lstm_math import (
     lstm_cell,
     lstm_update,
     split_kernel,
+    without_gate_major,
 )
 
 
@@ -256,6 +257,10 @@ class HSLSTMCell(keras.layers.Layer):
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**without_gate_major(config, cls.__name__))
 
     def get_config(self):
         config = super().get_config()

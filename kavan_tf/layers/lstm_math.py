@@ -42,13 +42,19 @@ def lstm_cell(units: int, name: str, dtype, cell_class=None) -> keras.layers.LST
     (e.g. frame features and HS-LSTM context), when it builds the cell.
     ``cell_class``: :class:`SplitLSTMCell` (default) or a subclass.
     """
-    cell_class = cell_class or SplitLSTMCell
+    cell_class = cell_class or _LSTMCell
     return cell_class(units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype)
 
 
-class SplitLSTMCell(keras.layers.LSTMCell):
+class _LSTMCell(keras.layers.LSTMCell):
     """``keras.layers.LSTMCell`` that knows the row blocks of its input kernel
-    (``kernel_splits``) and multiplies by its kernels through :meth:`project`."""
+    (``kernel_splits``) and multiplies by its kernels through :meth:`project`.
+
+    Public name: :data:`SplitLSTMCell`. The class keeps the name ``_LSTMCell``
+    because ``.keras`` files store the weights of a list's items (HS-LSTM's
+    ``segment_cells``) under their class's snake-case name (``_lstm_cell``),
+    and every model saved so far holds them there.
+    """
 
     def __init__(self, units, **kwargs):
         super().__init__(units, **kwargs)
@@ -57,6 +63,9 @@ class SplitLSTMCell(keras.layers.LSTMCell):
     def project(self, inputs, block):
         """``inputs W`` for a kernel or a row block of it (any leading axes)."""
         return ops.matmul(inputs, block)
+
+
+SplitLSTMCell = _LSTMCell
 
 
 def input_projection(cell: SplitLSTMCell, inputs, kernel=None, bias=True):
@@ -101,3 +110,17 @@ def lstm_update(
         c = c + gate(z_f) * c_prev
     h = gate(z_o) * cell.activation(c)
     return h, c
+
+
+def without_gate_major(config: dict, layer: str) -> dict:
+    """A layer config saved before the gate-major layout left the layers:
+    ``gate_major=False`` is dropped; ``True`` (an inference copy's layer) is
+    refused, since its kernels only mean something to :mod:`kavan_tf.inference`."""
+    config = dict(config)
+    if config.pop("gate_major", False):
+        raise ValueError(
+            f"This {layer} was saved by an inference copy with gate-major kernels "
+            "(`gate_major=True`), a layout the layers no longer take; rebuild the copy with "
+            "kavan_tf.inference.for_inference from the trained model. Received: gate_major=True"
+        )
+    return config

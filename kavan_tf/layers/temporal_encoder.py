@@ -7,6 +7,7 @@ from keras import ops
 
 from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
 from kavan_tf.layers.hs_lstm_cell import HSLSTMCell
+from kavan_tf.layers.lstm_math import without_gate_major
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -127,6 +128,10 @@ class TemporalEncoder(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, frames, height, width, _ = input_shape
         return (batch, self.units), (batch, frames, height, width)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**without_gate_major(config, cls.__name__))
 
     def get_config(self):
         config = super().get_config()

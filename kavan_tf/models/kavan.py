@@ -10,7 +10,14 @@ from typing import Any
 
 import keras
 
-from kavan_tf.config import KavanConfig, LabelConfig, LossConfig, ModelConfig, TrainConfig
+from kavan_tf.config import (
+    KavanConfig,
+    LabelConfig,
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+    without_legacy_model_keys,
+)
 from kavan_tf.layers.category_from_intensities import CategoryFromIntensities
 from kavan_tf.layers.framewise import Framewise
 from kavan_tf.layers.temporal_encoder import TemporalEncoder
@@ -301,6 +308,8 @@ def _as_dataclass(cls: type, value: Any, argument: str) -> Any:
     if isinstance(value, cls):
         return value
     if isinstance(value, dict):
+        if cls is ModelConfig:
+            value = without_legacy_model_keys(value, argument)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(value) - known)
         if unknown:

@@ -151,6 +151,7 @@ def run_export(
     import keras
 
     from kavan_tf.export.saved_model import export_saved_model
+    from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
 
     model_path = os.fspath(model_path)
     if not os.path.isfile(model_path):
@@ -162,8 +163,6 @@ def run_export(
         raise ValueError(
             f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
         )
-    from kavan_tf.inference import for_inference, with_precision
-
     if fold_batch_norm:
         model = for_inference(model, precision)
     elif precision == "bfloat16":

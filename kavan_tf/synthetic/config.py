@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,17 +11,15 @@ import numpy as np
 
 from kavan_tf.config import LabelConfig
 
-logger = logging.getLogger(__name__)
-
 CONFIG_FILE = "synthetic.json"
 """Name of the config sidecar written next to the manifest."""
 ENCODINGS: tuple[str, ...] = ("delta", "restore", "keep")
+"""GIF encodings: Pillow's optimised delta frames with a transparent colour,
+full frames with disposal 2, partial frames with disposal 1."""
 LABEL_MODES: tuple[str, ...] = ("change", "end", "segment")
 """``SyntheticConfig.label_mode`` values (see :class:`SyntheticConfig`)."""
 SEGMENT_POSITIONS: tuple[str, ...] = ("early", "middle", "late")
 """Where ``label_mode="segment"`` shows the expression (:func:`segment_window`)."""
-"""GIF encodings: Pillow's optimised delta frames with a transparent colour,
-full frames with disposal 2, partial frames with disposal 1."""
 
 # Where each default category sits on the circumplex: the start of its
 # quadrant in degrees, angle 0 = pleasure, 90 = arousal (SPEC 1, paper Fig. 4).
@@ -46,11 +43,7 @@ _CIRCUMPLEX_ORDER: tuple[str, ...] = (
 _EDGE_MARGIN = 10.0
 # Independent random streams per purpose, so e.g. keypoint noise options never
 # change the pixels.
-_STREAM_EXAMPLE, _STREAM_KEYPOINTS, _STREAM_SPLIT, _STREAM_VOTES = 0, 1, 2, 3
-_BASE_DELAYS_MS = (40, 50, 60, 70, 80, 100, 120)
-_PUPIL_COLOUR = (20, 20, 28)
-_EYE_COLOUR = (246, 246, 240)
-_MOUTH_INSIDE_COLOUR = (70, 16, 24)
+STREAM_EXAMPLE, STREAM_KEYPOINTS, STREAM_SPLIT, STREAM_VOTES = 0, 1, 2, 3
 
 
 def _fail(name: str, value: Any, why: str) -> None:

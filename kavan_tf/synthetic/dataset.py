@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from kavan_tf.synthetic.config import _STREAM_SPLIT, CONFIG_FILE, SyntheticConfig
-from kavan_tf.synthetic.render import _render, encode_gif, keypoint_document
+from kavan_tf.synthetic.config import CONFIG_FILE, STREAM_SPLIT, SyntheticConfig
+from kavan_tf.synthetic.render import encode_gif, keypoint_document, render_example
 from kavan_tf.synthetic.votes import simulate_votes, write_votes
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def generate_dataset(
     root = pathlib.Path(out_dir)
     (root / "gifs").mkdir(parents=True, exist_ok=True)
     (root / "keypoints").mkdir(parents=True, exist_ok=True)
-    split_rng = np.random.default_rng([config.seed, _STREAM_SPLIT])
+    split_rng = np.random.default_rng([config.seed, STREAM_SPLIT])
     order = split_rng.permutation(config.num_gifs)
     is_test = np.zeros(config.num_gifs, dtype=bool)
     is_test[order[: int(round(config.test_fraction * config.num_gifs))]] = True
@@ -100,7 +100,7 @@ def generate_dataset(
     rows, all_intensities = [], []
     counts = np.zeros(config.labels.num_categories, dtype=np.int64)
     for index in tqdm(range(config.num_gifs), desc="synthetic GIFs", disable=not progress):
-        example, palette_frames = _render(config, index)
+        example, palette_frames = render_example(config, index)
         gif_path = f"gifs/{example.gif_id}.gif"
         keypoint_path = f"keypoints/{example.gif_id}.json"
         (root / gif_path).write_bytes(encode_gif(example, palette_frames))

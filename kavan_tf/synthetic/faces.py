@@ -1,6 +1,8 @@
-"""Face geometry for the synthetic GIFs.
+"""Face geometry for the synthetic GIFs, and its placement on the canvas.
 
-In face units: head half-width 1, half-height 1.2, y down.
+The face is built in face units (head half-width 1, half-height 1.2, y
+down); ``_Pose`` places it (scale, rotation, position) and ``_to_canvas``
+maps it to pixels. Also the colour helpers the renderer draws with.
 """
 
 from __future__ import annotations

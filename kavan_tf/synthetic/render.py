@@ -13,14 +13,10 @@ from PIL import Image, ImageDraw
 from kavan_tf.keypoints.io import FILE_FORMAT as KEYPOINT_FORMAT
 from kavan_tf.keypoints.layout import NUM_KEYPOINTS
 from kavan_tf.synthetic.config import (
-    _BASE_DELAYS_MS,
-    _EYE_COLOUR,
-    _MOUTH_INSIDE_COLOUR,
-    _PUPIL_COLOUR,
-    _STREAM_EXAMPLE,
-    _STREAM_KEYPOINTS,
     ENCODINGS,
     SEGMENT_POSITIONS,
+    STREAM_EXAMPLE,
+    STREAM_KEYPOINTS,
     SyntheticConfig,
     SyntheticExample,
 )
@@ -35,6 +31,12 @@ from kavan_tf.synthetic.faces import (
     _to_canvas,
 )
 from kavan_tf.synthetic.labels import _path, _sample_label, _segment_path
+
+BASE_DELAYS_MS = (40, 50, 60, 70, 80, 100, 120)
+"""Frame delays a GIF is drawn from."""
+PUPIL_COLOUR = (20, 20, 28)
+EYE_COLOUR = (246, 246, 240)
+MOUTH_INSIDE_COLOUR = (70, 16, 24)
 
 
 def _background(
@@ -149,9 +151,9 @@ def _draw_face(
         draw.polygon(_to_canvas(pose(look["hair_shape"]), factor), fill=look["hair"])
     draw.polygon(_to_canvas(pose(shapes["nose"]), factor), fill=look["nose"])
     for outline, pupil, radius in shapes["eyes"]:
-        draw.polygon(_to_canvas(pose(outline), factor), fill=_EYE_COLOUR, outline=look["outline"])
+        draw.polygon(_to_canvas(pose(outline), factor), fill=EYE_COLOUR, outline=look["outline"])
         (x, y), r = _to_canvas(pose(pupil[None]), factor), radius * pose.scale * factor
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=_PUPIL_COLOUR)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=PUPIL_COLOUR)
     brow_width = max(1, int(round(0.12 * pose.scale * factor)))
     for brow in shapes["brows"]:
         draw.line(
@@ -159,7 +161,7 @@ def _draw_face(
         )
     draw.polygon(_to_canvas(pose(shapes["mouth_outer"]), factor), fill=look["lips"])
     if shapes["mouth_inner"] is not None:
-        draw.polygon(_to_canvas(pose(shapes["mouth_inner"]), factor), fill=_MOUTH_INSIDE_COLOUR)
+        draw.polygon(_to_canvas(pose(shapes["mouth_inner"]), factor), fill=MOUTH_INSIDE_COLOUR)
 
 
 def _face_look(rng: np.random.Generator) -> dict[str, Any]:
@@ -208,9 +210,11 @@ def _motion(rng: np.random.Generator, config: SyntheticConfig, count: int) -> li
     return poses
 
 
-def _render(config: SyntheticConfig, index: int) -> tuple[SyntheticExample, list[Image.Image]]:
+def render_example(
+    config: SyntheticConfig, index: int
+) -> tuple[SyntheticExample, list[Image.Image]]:
     """Draws example ``index``; returns it and its palette frames for the GIF."""
-    rng = np.random.default_rng([config.seed, _STREAM_EXAMPLE, index])
+    rng = np.random.default_rng([config.seed, STREAM_EXAMPLE, index])
     angles = config.angles()
     count = int(rng.integers(config.num_frames[0], config.num_frames[1] + 1))
     category, angle, _, start, end, intensities = _sample_label(rng, config, angles)
@@ -232,7 +236,7 @@ def _render(config: SyntheticConfig, index: int) -> tuple[SyntheticExample, list
     encoding = (
         str(rng.choice(ENCODINGS, p=[0.5, 0.25, 0.25])) if config.encoding_variety else "delta"
     )
-    delay = int(rng.choice(_BASE_DELAYS_MS))
+    delay = int(rng.choice(BASE_DELAYS_MS))
     durations = [delay] * count
     durations[-1] = delay * int(rng.integers(1, 4))  # Reaction GIFs often hold the end.
     if rng.uniform() < config.zero_delay_rate:
@@ -300,7 +304,7 @@ def _observe_keypoints(
     All random numbers are drawn whatever the rates, so a higher rate only
     adds to what a lower one removed (drops and misses are nested).
     """
-    rng = np.random.default_rng([config.seed, _STREAM_KEYPOINTS, index])
+    rng = np.random.default_rng([config.seed, STREAM_KEYPOINTS, index])
     count = exact.shape[0]
     gif_missing = rng.uniform() < config.keypoint_missing_gif_rate
     frame_missing = rng.uniform(size=count) < config.keypoint_missing_frame_rate
@@ -342,7 +346,7 @@ def generate_example(config: SyntheticConfig | None = None, index: int = 0) -> S
     config = config if config is not None else SyntheticConfig()
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f"`index` must be a non-negative int. Received: index={index!r}")
-    return _render(config, int(index))[0]
+    return render_example(config, int(index))[0]
 
 
 def encode_gif(example: SyntheticExample, palette_frames: Sequence[Image.Image]) -> bytes:

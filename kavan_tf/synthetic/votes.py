@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kavan_tf.synthetic.config import _STREAM_VOTES, SyntheticConfig
+from kavan_tf.synthetic.config import STREAM_VOTES, SyntheticConfig
 
 
 def simulate_votes(
@@ -39,7 +39,7 @@ def simulate_votes(
             f"Need one id per GIF and at least 2 GIFs. Received: {num_gifs} intensity rows, "
             f"{len(gif_ids)} ids"
         )
-    rng = np.random.default_rng([config.seed, _STREAM_VOTES])
+    rng = np.random.default_rng([config.seed, STREAM_VOTES])
     count = int(round(num_gifs * num_emotions * config.votes_per_gif / 2))
     if config.votes_spread > 0:
         emotion, left, right = _uneven_pairs(rng, num_gifs, num_emotions, count,
