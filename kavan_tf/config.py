@@ -447,6 +447,12 @@ def without_legacy_model_keys(values: dict[str, Any], where: str = "model") -> d
     return values
 
 
+def as_config(cls: type, value: Any, argument: str) -> Any:
+    """``value`` as the config dataclass ``cls``: itself, ``None`` (the
+    defaults), or a dict checked as config files are (:meth:`KavanConfig.from_dict`)."""
+    return cls() if value is None else _from_dict(cls, value, argument)
+
+
 def _from_dict(cls: type, values: Any, where: str) -> Any:
     if isinstance(values, cls):
         return values

@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from kavan_tf.config import ModelConfig, as_config
 from kavan_tf.inference.folding import fold_batch_norms
 from kavan_tf.inference.gate_major import GateMajorTemporalEncoder
 from kavan_tf.layers.temporal_encoder import TemporalEncoder
@@ -35,10 +36,8 @@ class InferenceModel(KavanModel):
 
     def __init__(self, model_config=None, label_config=None, *, fold_batch_norm=True,
                  gate_major_lstm=True, **kwargs: Any) -> None:
-        config = model_config
-        trainable = (config.trainable_backbone if hasattr(config, "trainable_backbone")
-                     else dict(config or {}).get("trainable_backbone", False))
-        if fold_batch_norm and trainable:
+        model_config = as_config(ModelConfig, model_config, "model_config")
+        if fold_batch_norm and model_config.trainable_backbone:
             raise ValueError(
                 "`fold_batch_norm` is for inference graphs and cannot be combined with "
                 "trainable_backbone=True (a folded backbone has no batch normalisation left "

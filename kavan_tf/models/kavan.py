@@ -16,7 +16,7 @@ from kavan_tf.config import (
     LossConfig,
     ModelConfig,
     TrainConfig,
-    without_legacy_model_keys,
+    as_config,
 )
 from kavan_tf.layers.category_from_intensities import CategoryFromIntensities
 from kavan_tf.layers.framewise import Framewise
@@ -81,8 +81,8 @@ class KavanModel(DistributedFitFixes, keras.Model):
         temporal_encoder_class: type[TemporalEncoder] = TemporalEncoder,
         **kwargs: Any,
     ) -> None:
-        model_config = _as_dataclass(ModelConfig, model_config, "model_config")
-        label_config = _as_dataclass(LabelConfig, label_config, "label_config")
+        model_config = as_config(ModelConfig, model_config, "model_config")
+        label_config = as_config(LabelConfig, label_config, "label_config")
         # The global dtype policy the layers were built under (saved, so that a
         # bfloat16 inference copy reloads in bfloat16).
         policy = keras.mixed_precision.global_policy().name
@@ -300,19 +300,3 @@ def _inputs(config: ModelConfig, load_backbone_weights: bool = True, backbone_tr
         inputs, training=None if config.trainable_backbone else False
     )
     return inputs, features
-
-
-def _as_dataclass(cls: type, value: Any, argument: str) -> Any:
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, dict):
-        if cls is ModelConfig:
-            value = without_legacy_model_keys(value, argument)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"Unknown `{argument}` keys {unknown}. Known keys: {sorted(known)}")
-        return cls(**value)
-    raise ValueError(f"`{argument}` must be a {cls.__name__} or a dict. Received: {value!r}")
