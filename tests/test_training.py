@@ -180,6 +180,50 @@ def test_protocol_writes_tables(tmp_path, manifest):
     assert set(claims["verdict"]) <= {"holds", "contradicted", "undecided"}
 
 
+@pytest.mark.slow
+def test_protocol_runs_in_parallel_and_resumes_a_stopped_run(tmp_path, manifest):
+    config = with_overrides(_config(tmp_path), train={"epochs": 1})
+    rows = read_manifest(manifest)
+    out = tmp_path / "results"
+    kwargs = {"num_splits": 1, "ablation_rows": ["lstm", "att_lstm"]}
+    first = run_protocol(config, rows, str(out), jobs=2, **kwargs)
+    assert list(first["row"]) == ["lstm", "att_lstm"]
+    models = {row: out / "split0" / row / "model.keras" for row in ("lstm", "att_lstm")}
+    stamps = {row: path.stat().st_mtime_ns for row, path in models.items()}
+    # As if the protocol had been killed during its second run.
+    for name in ("results_per_split.csv", "per_gif.csv"):
+        table = pd.read_csv(out / name)
+        table[table["row"] != "att_lstm"].to_csv(out / name, index=False)
+    again = run_protocol(config, rows, str(out), **kwargs)
+    assert models["lstm"].stat().st_mtime_ns == stamps["lstm"]
+    assert models["att_lstm"].stat().st_mtime_ns != stamps["att_lstm"]
+    assert list(again["row"]) == ["lstm", "att_lstm"]
+    assert len(pd.read_csv(out / "per_gif.csv")) == 2 * int(round(0.2 * len(rows)))
+    # The run trained in a worker process and the one trained here agree.
+    np.testing.assert_allclose(again["nmse"], first["nmse"], rtol=1e-4)
+    # Another config is another run: nothing is reused.
+    longer = with_overrides(config, train={"epochs": 2})
+    run_protocol(longer, rows, str(out), **{**kwargs, "ablation_rows": ["lstm"]})
+    assert models["lstm"].stat().st_mtime_ns != stamps["lstm"]
+
+
+def test_run_key_follows_the_config_and_the_data_not_the_folder(tmp_path, manifest):
+    from kavan_tf.training.evaluation import TrainingTask, run_key
+
+    rows = read_manifest(manifest)
+    config = _config(tmp_path)
+    key = run_key(TrainingTask(config, rows.iloc[:10], rows.iloc[10:]))
+    moved = with_overrides(config, train={"output_dir": str(tmp_path / "elsewhere")})
+    assert run_key(TrainingTask(moved, rows.iloc[:10], rows.iloc[10:])) == key
+    assert run_key(TrainingTask(with_overrides(config, train={"seed": 5}),
+                                rows.iloc[:10], rows.iloc[10:])) != key
+    assert run_key(TrainingTask(config, rows.iloc[:9], rows.iloc[9:])) != key
+    relabelled = rows.copy()
+    emotion = config.labels.emotions[0]
+    relabelled[emotion] = relabelled[emotion] + 1.0
+    assert run_key(TrainingTask(config, relabelled.iloc[:10], relabelled.iloc[10:])) != key
+
+
 def test_sigma_weights_change_training_not_the_metrics(tmp_path, manifest):
     from kavan_tf.data.manifest import sigma_column
 

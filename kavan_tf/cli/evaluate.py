@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kavan_tf.cli.common import add_set_argument, load_config, read_rows
+from kavan_tf.cli.common import add_jobs_argument, add_set_argument, load_config, read_rows
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -19,6 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--baselines", nargs="*", default=[], choices=["color_histogram", "face_expression"]
     )
+    add_jobs_argument(p)
+    p.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="train every run again instead of reusing the finished runs in --out")
     p.set_defaults(func=run)
     return p
 
@@ -42,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         baselines=args.baselines,
         verbose=args.verbose,
+        jobs=args.jobs,
+        resume=args.resume,
         on_result=print_result,
     )
     print(results_markdown(summarise(frame), config))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from kavan_tf.cli.common import add_jobs_argument
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="reproduce docs/results.md (synthetic benchmark)")
     p.add_argument("--out", default="runs/results", help="runs and raw CSVs")
     p.add_argument("--doc", default="docs/results.md", help="the page to write")
-    p.add_argument("--num-gifs", type=int, default=640)
+    p.add_argument("--num-gifs", type=int, default=None,
+                   help="GIFs per benchmark (default: 640 for end, 1280 for segment)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--seeds", type=int, default=3, help="training seeds per split and row")
@@ -18,6 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="synthetic label modes to run the ablation on (none: skip it)")
     p.add_argument("--sigma-votes", nargs="*", type=float, default=[3.0, 12.0],
                    help="vote budgets of the sigma-weighting experiment (none: skip it)")
+    add_jobs_argument(p)
     p.add_argument("--no-attention", dest="attention", action="store_false",
                    help="skip the attention-on-faces runs")
 
@@ -27,12 +31,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _results_command(args: argparse.Namespace) -> str:
     """The ``kavan results`` command line of ``args``, written on the page it makes."""
-    words = ["kavan results", f"--num-gifs {args.num_gifs}", f"--epochs {args.epochs}",
+    words = ["kavan results",
+             *([f"--num-gifs {args.num_gifs}"] if args.num_gifs else []), f"--epochs {args.epochs}",
              f"--splits {args.splits}", f"--seeds {args.seeds}",
              " ".join(["--benchmarks", *args.benchmarks]),
              " ".join(["--sigma-votes", *(f"{v:g}" for v in args.sigma_votes)])]
     if not args.attention:
         words.append("--no-attention")
+    if args.jobs != 1:
+        words.append(f"--jobs {args.jobs}")
     if args.doc != "docs/results.md":
         words.append(f"--doc {args.doc}")
     return " ".join(words)
@@ -44,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
-                      attention=args.attention, command=_results_command(args))
+                      attention=args.attention, jobs=args.jobs, command=_results_command(args))
     for mode, table in out["tables"].items():
         print(f"## {mode}\n{table}")
         print(out["claims"][mode].to_string(index=False))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -198,6 +200,99 @@ def _find_metric(model, name: str):
     raise KeyError(f"The model has no metric {name!r}")
 
 
+@dataclass(frozen=True)
+class TrainingTask:
+    """One training run of a protocol: train on ``train_rows``, evaluate on ``test_rows``."""
+
+    config: KavanConfig
+    train_rows: pd.DataFrame
+    test_rows: pd.DataFrame
+
+
+def run_key(task: TrainingTask) -> str:
+    """A digest of what decides a run's result: its config (not where it writes) and data.
+
+    The data part is each GIF's id and targets, in order, for both splits, so a
+    regenerated dataset with other labels does not match an earlier run.
+    """
+    values = task.config.to_dict()
+    values["train"] = {k: v for k, v in values["train"].items() if k != "output_dir"}
+    emotions = list(task.config.labels.emotions)
+
+    def part(rows: pd.DataFrame) -> list[Any]:
+        columns = ["gif_id", *[c for e in emotions for c in (e, f"{e}_sigma")
+                               if c in rows.columns]]
+        return rows[columns].astype(str).to_numpy().tolist()
+
+    text = json.dumps([values, part(task.train_rows), part(task.test_rows)], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _train_and_evaluate(task: TrainingTask, verbose: int | str = 0):
+    result = train(task.config, task.train_rows, verbose=verbose)
+    metrics = evaluate_model(result.model, task.test_rows, task.config)
+    gifs = per_gif_results(result.model, task.test_rows, task.config)
+    return metrics, gifs
+
+
+def _init_worker(threads: int) -> None:
+    """Each worker process uses ``threads`` CPU threads (set before TensorFlow starts)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_tasks(tasks: Sequence[TrainingTask], jobs: int = 1, verbose: int | str = 0):
+    """Trains and evaluates ``tasks``, ``jobs`` at a time; yields ``(index, metrics, per_gif)``.
+
+    With ``jobs > 1`` each run trains in its own (spawned) process with
+    ``cpu_count // jobs`` threads: the small models of the synthetic
+    benchmark keep about one core busy, so two runs at once on two cores
+    finish about 1.6 times sooner than one after the other. Results come in
+    the order the runs finish.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+    if jobs == 1 or len(tasks) <= 1:
+        for index, task in enumerate(tasks):
+            yield (index, *_train_and_evaluate(task, verbose))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                             mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(threads,)) as pool:
+        futures = {pool.submit(_train_and_evaluate, task, verbose): index
+                   for index, task in enumerate(tasks)}
+        try:
+            for future in as_completed(futures):
+                yield (futures[future], *future.result())
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _earlier_runs(output_dir: str) -> tuple[dict[str, dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Finished runs of an earlier call with the same ``output_dir``, by :func:`run_key`."""
+    lines_path = os.path.join(output_dir, "results_per_split.csv")
+    gifs_path = os.path.join(output_dir, "per_gif.csv")
+    if not (os.path.exists(lines_path) and os.path.exists(gifs_path)):
+        return {}, {}
+    lines = pd.read_csv(lines_path)
+    gifs = pd.read_csv(gifs_path, dtype={"gif_id": str})
+    if "run_key" not in lines.columns or "run_key" not in gifs.columns:
+        return {}, {}
+    done = {}
+    for line in lines.dropna(subset=["run_key"]).to_dict("records"):
+        line["per_emotion_nmse"] = json.loads(str(line["per_emotion_nmse"]).replace("nan", "NaN"))
+        done[str(line["run_key"])] = line
+    return done, {str(k): g for k, g in gifs.groupby("run_key", sort=False)}
+
+
 def run_protocol(
     config: KavanConfig,
     rows: pd.DataFrame,
@@ -210,6 +305,8 @@ def run_protocol(
     baselines: Sequence[str] = (),
     baseline_options: dict[str, dict[str, Any]] | None = None,
     verbose: int = 0,
+    jobs: int = 1,
+    resume: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Trains and evaluates every ablation row on seeded 80/20 splits (SPEC 7).
@@ -220,7 +317,11 @@ def run_protocol(
     ``results.md`` (mean ± std over all runs, in the shape of the paper's
     Tables 1 and 2) to ``output_dir``. Each training run writes to
     ``output_dir/split<k>/<row>/`` (``split<k>/seed<s>/<row>/`` with several
-    seeds).
+    seeds). The two CSVs are rewritten after every run, so a protocol that
+    stops (killed, or a run that fails) loses only the runs in progress:
+    called again with the same ``output_dir`` it reuses every finished run
+    whose config and data are unchanged (``run_key`` column) and trains the
+    rest.
 
     Args:
         config: The base experiment; each row overrides the model and loss.
@@ -236,10 +337,15 @@ def run_protocol(
         baseline_options: Extractor settings per baseline, e.g.
             ``{"color_histogram": {"bins": 4}}``.
         verbose: ``model.fit`` verbosity.
-        on_result: Called with each result line as it is produced.
+        jobs: Training runs at once, each in its own process (see
+            :func:`run_tasks`).
+        resume: Reuse the finished runs of an earlier call (``False``: train
+            every run again).
+        on_result: Called with each result line as it is produced (reused
+            runs included).
 
     Returns:
-        The per-split results.
+        The per-split results, in split, seed and row order.
     """
     from kavan_tf.data.pipeline import check_rows
 
@@ -247,56 +353,59 @@ def run_protocol(
     check_rows(rows, config, "manifest rows")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"`seeds` must be a positive int. Received: seeds={seeds!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
     splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
     os.makedirs(output_dir, exist_ok=True)
-    results: list[dict[str, Any]] = []
-    per_gif: list[pd.DataFrame] = []
+    done, done_gifs = _earlier_runs(output_dir) if resume else ({}, {})
+    results: dict[tuple[int, int, int], dict[str, Any]] = {}
+    per_gif: dict[tuple[int, int, int], pd.DataFrame] = {}
 
-    def record(result: dict[str, Any]) -> None:
-        results.append(result)
-        pd.DataFrame(results).to_csv(os.path.join(output_dir, "results_per_split.csv"), index=False)
+    def record(order: tuple[int, int, int], result: dict[str, Any],
+               gifs: pd.DataFrame | None = None) -> None:
+        results[order] = result
+        if gifs is not None:
+            per_gif[order] = gifs
+            pd.concat([per_gif[k] for k in sorted(per_gif)]).to_csv(
+                os.path.join(output_dir, "per_gif.csv"), index=False)
+        pd.DataFrame([results[k] for k in sorted(results)]).to_csv(
+            os.path.join(output_dir, "results_per_split.csv"), index=False)
         if on_result is not None:
             on_result(result)
 
     baseline_features = _baseline_features(baselines, rows, baseline_options or {})
+    pending: list[tuple[tuple[int, int, int], dict[str, Any], TrainingTask]] = []
     for split, (train_idx, test_idx) in enumerate(splits):
         train_rows, test_rows = rows.iloc[train_idx], rows.iloc[test_idx]
-        for kind, features in baseline_features.items():
+        for position, (kind, features) in enumerate(baseline_features.items()):
             metrics = _evaluate_baseline(kind, features, train_idx, test_idx, rows, config)
-            record(
-                {
-                    "split": split,
-                    "seed": 0,
-                    "row": kind,
-                    "title": _BASELINE_TITLES[kind],
-                    "loss": "nMSE",
-                    **metrics,
-                }
-            )
-        for seed, row in ((s, r) for s in range(seeds) for r in selected):
+            line = {"split": split, "seed": 0, "row": kind, "title": _BASELINE_TITLES[kind],
+                    "loss": "nMSE", **metrics}
+            record((split, -1, position), line)
+        for seed, (position, row) in ((s, r) for s in range(seeds) for r in enumerate(selected)):
             parts = [f"split{split}"] + ([f"seed{seed}"] if seeds > 1 else []) + [row.key]
-            run_dir = os.path.join(output_dir, *parts)
             row_cfg = row_config(
                 with_overrides(config, train={"seed": config.train.seed + split + 100 * seed}),
-                row, run_dir,
+                row, os.path.join(output_dir, *parts),
             )
-            logger.info("split %d seed %d: training %s", split, seed, row.label(row_cfg))
-            result = train(row_cfg, train_rows, verbose=verbose)
-            metrics = evaluate_model(result.model, test_rows, row_cfg)
-            gifs = per_gif_results(result.model, test_rows, row_cfg)
-            per_gif.append(gifs.assign(split=split, seed=seed, row=row.key))
-            pd.concat(per_gif).to_csv(os.path.join(output_dir, "per_gif.csv"), index=False)
-            record(
-                {
-                    "split": split,
-                    "seed": seed,
-                    "row": row.key,
-                    "title": row.label(row_cfg),
-                    "loss": row.loss_name,
-                    **metrics,
-                }
-            )
-    frame = pd.DataFrame(results)
+            task = TrainingTask(row_cfg, train_rows, test_rows)
+            key = run_key(task)
+            line = {"split": split, "seed": seed, "row": row.key, "title": row.label(row_cfg),
+                    "loss": row.loss_name, "run_key": key}
+            order = (split, seed, position)
+            if key in done and key in done_gifs:
+                record(order, {**line, **{m: done[key][m] for m in
+                                          (*METRICS, "per_emotion_nmse")}}, done_gifs[key])
+            else:
+                pending.append((order, line, task))
+    if done and pending:
+        logger.info("reusing %d finished runs, %d to train", len(results), len(pending))
+    for index, metrics, gifs in run_tasks([task for _, _, task in pending], jobs, verbose):
+        order, line, task = pending[index]
+        logger.info("split %d seed %d: trained %s", order[0], order[1], line["title"])
+        gifs = gifs.assign(split=order[0], seed=order[1], row=line["row"], run_key=line["run_key"])
+        record(order, {**line, **metrics}, gifs)
+    frame = pd.DataFrame([results[k] for k in sorted(results)])
     summary = summarise(frame)
     summary.to_csv(os.path.join(output_dir, "results.csv"), index=False)
     with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
