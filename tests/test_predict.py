@@ -10,23 +10,24 @@ import pytest
 from helpers import SIZE, T, tiny_model_config
 from PIL import Image
 
+from kavan_tf.cli import main
 from kavan_tf.data.gif import decode_gif
-from kavan_tf.export import export_saved_model, tiny_gif
+from kavan_tf.export import export_keras_file, export_saved_model, tiny_gif
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
 from kavan_tf.predict import (
     GifResult,
     KerasPredictor,
     SavedModelPredictor,
+    draw_results,
     format_table,
     load_predictor,
     overlay_frames,
     predict_paths,
-    run_export,
-    run_predict,
     write_csv,
     write_jsonl,
     write_overlays,
+    write_results,
 )
 from kavan_tf.predict import predictor as predictor_module
 from kavan_tf.predict.overlays import MIN_SIDE, supervision_heatmaps, upsample_masks
@@ -272,39 +273,42 @@ def test_large_gifs_keep_frames_capped_at_480_from_one_decoding(
         assert image.size[1] == 225 and image.size[0] > DISPLAY_MAX
 
 
-def test_run_predict(keras_path, model_dir, gif_dir, tmp_path, capsys):
+def test_kavan_predict_writes_each_format_and_reports_failures(keras_path, model_dir, gif_dir,
+                                                                tmp_path, capsys):
     out = tmp_path / "results.jsonl"
-    status = run_predict(
-        [gif_dir], model_dir, output_format="jsonl", output=out,
-        overlay_dir=tmp_path / "overlays", progress=False,
-    )
+    status = main(["predict", str(gif_dir), "--model", str(model_dir), "--format", "jsonl",
+                   "--output", str(out), "--overlay", str(tmp_path / "overlays")])
     assert status == 1  # bad.gif failed
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["error"] is None for r in records] == [False, True, True]
     assert sorted(os.listdir(tmp_path / "overlays")) == [
         "good1.attention.gif", "good2.attention.gif"
     ]
-    assert "1 of 3 file(s) could not be predicted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 of 3 file(s) could not be predicted" in err
+    assert f"Wrote 2 attention overlay(s) to {tmp_path / 'overlays'}" in err
 
-    status = run_predict([gif_dir / "good1.gif"], keras_path, top_k=2, progress=False)
+    status = main(["predict", str(gif_dir / "good1.gif"), "--model", str(keras_path),
+                   "--top-k", "2"])
     assert status == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("path") and table[1].startswith(str(gif_dir / "good1.gif"))
 
-    assert run_predict([gif_dir / "good1.gif"], keras_path, output_format="csv",
-                       output=tmp_path / "r.csv", progress=False) == 0
+    assert main(["predict", str(gif_dir / "good1.gif"), "--model", str(keras_path),
+                 "--format", "csv", "--output", str(tmp_path / "r.csv")]) == 0
     assert (tmp_path / "r.csv").read_text().startswith("path,category,category_id,")
     with pytest.raises(ValueError, match="output_format='xml'"):
-        run_predict([gif_dir], keras_path, output_format="xml")
+        write_results([], "xml", io.StringIO())
 
 
-def test_run_export(keras_path, gif_dir, tmp_path):
-    path = run_export(keras_path, tmp_path, "emo", warmup_gifs=[gif_dir / "good1.gif"])
+def test_export_keras_file(keras_path, gif_dir, tmp_path, capsys):
+    path = export_keras_file(keras_path, tmp_path, "emo", warmup_gifs=[gif_dir / "good1.gif"])
     assert path == str(tmp_path / "emo" / "1")
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
-    assert run_export(keras_path, tmp_path, "emo") == str(tmp_path / "emo" / "2")
+    assert main(["export", str(keras_path), "--export-dir", str(tmp_path), "--name", "emo"]) == 0
+    assert capsys.readouterr().out.strip() == f"SavedModel written to {tmp_path / 'emo' / '2'}"
     with pytest.raises(FileNotFoundError, match="no such model file"):
-        run_export(tmp_path / "missing.keras", tmp_path)
+        export_keras_file(tmp_path / "missing.keras", tmp_path)
 
 
 def test_upsampled_attention_is_smooth_and_cropped_to_the_picture():
@@ -339,14 +343,15 @@ def test_overlays_show_the_supervision_heatmaps_of_training(keras_path, keras_pr
 
     for keypoints in (tmp_path / "synth" / "keypoints", tmp_path / "synth" / "manifest.csv"):
         out = tmp_path / f"overlays-{keypoints.suffix or 'dir'}"
-        assert run_predict([gif], keras_path, overlay_dir=out, keypoints=keypoints,
-                           progress=False) == 0
+        assert main(["predict", str(gif), "--model", str(keras_path), "--overlay", str(out),
+                     "--keypoints", str(keypoints)]) == 0
         with Image.open(out / "syn00000.attention.gif") as image:
             with_heatmaps = image.size
-    assert run_predict([gif], keras_path, overlay_dir=tmp_path / "plain", progress=False) == 0
+    assert main(["predict", str(gif), "--model", str(keras_path),
+                 "--overlay", str(tmp_path / "plain")]) == 0
     with Image.open(tmp_path / "plain" / "syn00000.attention.gif") as image:
         plain = image.size
     # A second view of the frames, as wide as the first, beside it.
     assert with_heatmaps[1] == plain[1] and with_heatmaps[0] >= plain[0] + MIN_SIDE
     with pytest.raises(FileNotFoundError, match="no such keypoint file"):
-        run_predict([gif], keras_path, overlay_dir=tmp_path / "x", keypoints=tmp_path / "nope")
+        draw_results([result], tmp_path / "x", keypoints=tmp_path / "nope")

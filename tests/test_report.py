@@ -14,7 +14,7 @@ from PIL import Image
 from kavan_tf.export import tiny_gif
 from kavan_tf.labels import EMOTIONS
 from kavan_tf.models import KavanModel
-from kavan_tf.predict import load_predictor, predict_paths, run_predict, write_report
+from kavan_tf.predict import draw_results, load_predictor, predict_paths, write_report
 from kavan_tf.predict.report import render_report
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
@@ -43,10 +43,17 @@ def inputs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(model_path, inputs, tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "report.html"
-    status = run_predict([inputs], model_path, report=path, progress=False,
-                         note="trained on synthetic GIFs")
-    assert status == 1  # broken.gif
+    results = _report(model_path, inputs, path, note="trained on synthetic GIFs")
+    assert sum(not r.ok for r in results) == 1  # broken.gif
     return path
+
+
+def _report(model_path, inputs, path, note=None):
+    """Predicts ``inputs`` and writes their report, as ``kavan predict --report`` does."""
+    results = predict_paths(load_predictor(model_path), [inputs], progress=False,
+                            keep_frames=True)
+    draw_results(results, report=path, note=note)
+    return results
 
 
 def _cards(page):
@@ -136,7 +143,7 @@ def test_large_reports_keep_their_images_beside_the_page(model_path, inputs, tmp
 
     monkeypatch.setattr(report_module, "MAX_PAGE_BYTES", 1000)
     page_path = tmp_path / "big.html"
-    assert run_predict([inputs], model_path, report=page_path, progress=False) == 1
+    assert not all(r.ok for r in _report(model_path, inputs, page_path))
     page = page_path.read_text(encoding="utf-8")
     sources = re.findall(r"""<(?:img|video)[^>]* src="([^"]+)\"""", page)
     assert len(sources) == 8 and not any(s.startswith("data:") for s in sources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -15,7 +16,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.experiments.demo import run_demo
+    from kavan_tf.experiments.demo import run_demo, summary_table
 
-    run_demo(args.out, quick=args.quick)
-    return 0
+    outputs = run_demo(args.out, quick=args.quick, on_progress=lambda line: print(line, flush=True))
+    if "predictions" in outputs:
+        from kavan_tf.predict import format_table
+
+        print(format_table(outputs["predictions"]), end="")
+    print(summary_table(outputs["rows"]))
+    print(f"Done in {outputs['seconds']:.0f} s. Outputs in {args.out}/")
+    if "saved_model" in outputs:
+        print(f"SavedModel: {outputs['saved_model']}  (try: kavan predict some.gif --model "
+              f"{os.path.dirname(outputs['saved_model'])} --report report.html)")
+        print(f"Overlays: {outputs['overlays']}/  Report: {outputs['report']}")
+    return int(outputs.get("predict_status", 0))

@@ -28,7 +28,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from kavan_tf.training.evaluation import (
-        print_result,
+        format_result,
         results_markdown,
         run_protocol,
         summarise,
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         jobs=args.jobs,
         resume=args.resume,
-        on_result=print_result,
+        on_result=lambda result: print(format_result(result), flush=True),
     )
     print(results_markdown(summarise(frame), config))
     print(f"Results written to {args.out}/results.md and results.csv")

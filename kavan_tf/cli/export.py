@@ -26,9 +26,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     require_path(args.model, "model (a .keras file)")
-    from kavan_tf.predict import run_export
+    from kavan_tf.export import export_keras_file
 
-    path = run_export(args.model, args.export_dir, args.name, args.version,
-                      precision=args.precision, fold_batch_norm=args.fold_batch_norm)
+    path = export_keras_file(args.model, args.export_dir, args.name, args.version,
+                             precision=args.precision, fold_batch_norm=args.fold_batch_norm)
     print(f"SavedModel written to {path}")
     return 0

@@ -55,18 +55,27 @@ def run(args: argparse.Namespace) -> int:
     warning = synthetic_warning(read_card(args.model), args.model)
     if warning:
         print(f"kavan predict: {warning}", file=sys.stderr)
-    from kavan_tf.predict import run_predict
+    from kavan_tf.predict import draw_results, load_predictor, predict_paths, write_results
 
-    return run_predict(
-        args.inputs,
-        args.model,
-        output_format=args.format,
-        output=args.output,
-        overlay_dir=args.overlay,
-        top_k=args.top_k,
-        batch_size=args.batch_size,
-        decoder=args.decoder,
-        report=args.report,
-        keypoints=args.keypoints,
-        note=warning,
-    )
+    predictor = load_predictor(args.model, decoder=args.decoder)
+    drawn = args.overlay is not None or args.report is not None
+    results = predict_paths(predictor, args.inputs, batch_size=args.batch_size, top_k=args.top_k,
+                            keep_frames=drawn)
+    write_results(results, args.format, args.output if args.output is not None else sys.stdout)
+    if drawn:
+        files = draw_results(results, args.overlay, args.report, args.keypoints, note=warning)
+        if args.keypoints is not None:
+            print(f"Supervision heatmaps for {files.heatmaps} of {len(results)} file(s)",
+                  file=sys.stderr)
+        if args.overlay is not None:
+            print(f"Wrote {len(files.overlays)} attention overlay(s) to {args.overlay}",
+                  file=sys.stderr)
+        if files.report is not None:
+            print(f"Wrote the report to {files.report}", file=sys.stderr)
+    failed = sum(not r.ok for r in results)
+    if failed:
+        print(f"{failed} of {len(results)} file(s) could not be predicted", file=sys.stderr)
+    if not results:
+        print("No GIF, WebP, PNG or video files found", file=sys.stderr)
+        return 1
+    return 1 if failed else 0

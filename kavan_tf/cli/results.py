@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
-                      attention=args.attention, jobs=args.jobs, command=_results_command(args))
+                      attention=args.attention, jobs=args.jobs, command=_results_command(args),
+                      on_progress=lambda line: print(line, flush=True))
     for mode, table in out["tables"].items():
         print(f"## {mode}\n{table}")
         print(out["claims"][mode].to_string(index=False))

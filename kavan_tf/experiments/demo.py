@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,17 +105,23 @@ def run_demo(
     quick: bool = False,
     settings: DemoSettings | None = None,
     export: bool = True,
+    on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Runs the demo and prints a summary table.
+    """Runs the demo (``kavan demo`` prints its steps and :func:`summary_table`).
 
     Args:
         output_dir: Everything goes here (dataset, runs, SavedModel, overlays).
         quick: Smaller settings (for a smoke test).
         settings: Explicit sizes (override ``quick``).
         export: Export a SavedModel and predict through it.
+        on_progress: Called with a line as each step starts (e.g. ``print``);
+            the data generation and the training show progress bars as well.
 
     Returns:
-        ``{"rows": {name: metrics}, "seconds": float, ...}``.
+        ``{"rows": {name: metrics}, "seconds": float}`` and, with ``export``,
+        ``"saved_model"``, ``"overlays"``, ``"report"``, ``"predictions"``
+        (:class:`kavan_tf.predict.GifResult` s) and ``"predict_status"`` (0
+        when every GIF was predicted).
     """
     from kavan_tf.data.manifest import read_manifest
     from kavan_tf.data.pipeline import targets_of
@@ -123,9 +130,10 @@ def run_demo(
     from kavan_tf.training.trainer import split_frame, train
 
     settings = settings or (DemoSettings.quick() if quick else DemoSettings())
+    say = on_progress or _silent
     began = time.perf_counter()
     os.makedirs(output_dir, exist_ok=True)
-    print(f"[1/5] Generating {settings.num_gifs} synthetic GIFs ...", flush=True)
+    say(f"[1/5] Generating {settings.num_gifs} synthetic GIFs ...")
     manifest = generate_dataset(
         os.path.join(output_dir, "data"),
         synthetic_config(settings),
@@ -141,7 +149,7 @@ def run_demo(
         row = ROWS_BY_KEY[key]
         config = row_config(base, row, os.path.join(output_dir, "runs", key))
         title = row.label(config)
-        print(f"[{step}/5] Training {title} ({settings.epochs} epochs) ...", flush=True)
+        say(f"[{step}/5] Training {title} ({settings.epochs} epochs) ...")
         result = train(config, train_rows, verbose=2)
         results[title] = evaluate_model(result.model, test_rows, config)
         models[key] = result
@@ -151,38 +159,34 @@ def run_demo(
 
     outputs: dict[str, Any] = {"rows": results}
     if export:
-        outputs.update(_export_and_predict(models["mtl_att_hslstm"], test_rows, output_dir))
+        outputs.update(_export_and_predict(models["mtl_att_hslstm"], test_rows, output_dir, say))
     outputs["seconds"] = time.perf_counter() - began
-    print(summary_table(results))
-    print(f"Done in {outputs['seconds']:.0f} s. Outputs in {output_dir}/")
-    if export:
-        print(f"SavedModel: {outputs['saved_model']}  (try: kavan predict some.gif --model "
-              f"{os.path.dirname(outputs['saved_model'])} --report report.html)")
-        print(f"Overlays: {outputs['overlays']}/  Report: {outputs['report']}")
     return outputs
 
 
-def _export_and_predict(result, test_rows, output_dir: str) -> dict[str, Any]:
+def _silent(line: str) -> None:
+    del line
+
+
+def _export_and_predict(result, test_rows, output_dir: str, say) -> dict[str, Any]:
     from kavan_tf.export import export_saved_model
     from kavan_tf.inference import for_inference
-    from kavan_tf.predict import run_predict
+    from kavan_tf.predict import draw_results, load_predictor, predict_paths
 
-    print("[4/5] Exporting a SavedModel (batch norm folded, as `kavan export`) ...", flush=True)
+    say("[4/5] Exporting a SavedModel (batch norm folded, as `kavan export`) ...")
     path = export_saved_model(
         for_inference(result.model), os.path.join(output_dir, "savedmodels"), "kavan"
     )
-    print(f"      {path}")
-    print(
-        "[5/5] Predicting a few GIFs with the SavedModel: attention overlays and a report ...",
-        flush=True,
-    )
+    say(f"      {path}")
+    say("[5/5] Predicting a few GIFs with the SavedModel: attention overlays and a report ...")
     gifs = test_rows["path"].astype(str).tolist()[:4]
     overlay_dir = os.path.join(output_dir, "overlays")
     report = os.path.join(output_dir, "report.html")
-    status = run_predict(gifs, str(path), overlay_dir=overlay_dir, report=report,
-                         note="a demo model, trained on synthetic cartoon GIFs")
+    results = predict_paths(load_predictor(str(path)), gifs, keep_frames=True)
+    draw_results(results, overlay_dir, report,
+                 note="a demo model, trained on synthetic cartoon GIFs")
     return {"saved_model": str(path), "overlays": overlay_dir, "report": report,
-            "predict_status": status}
+            "predictions": results, "predict_status": 0 if all(r.ok for r in results) else 1}
 
 
 def summary_table(results: dict[str, dict[str, float]]) -> str:

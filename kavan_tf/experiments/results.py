@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -315,6 +316,7 @@ def run_results(
     attention: bool = True,
     jobs: int = 1,
     command: str = "kavan results",
+    on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Runs everything on the results page and writes it.
 
@@ -337,6 +339,8 @@ def run_results(
             machine: about 1.6 times sooner). Finished ablation runs are
             reused when called again with the same ``output_dir``.
         command: The command line that reproduces the run, for the page.
+        on_progress: Called with a line per step and per finished run (e.g.
+            ``print``).
 
     Returns:
         ``{"tables": {mode: str}, "claims": {mode: DataFrame}, "positions",
@@ -346,13 +350,14 @@ def run_results(
     from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
     from kavan_tf.synthetic import generate_dataset, generate_example
     from kavan_tf.training.evaluation import (
-        print_result,
+        format_result,
         results_markdown,
         run_protocol,
         summarise,
     )
     from kavan_tf.training.trainer import split_frame, train, with_overrides
 
+    say = on_progress or (lambda line: None)
     began = time.perf_counter()
     tables, claims, timings = {}, {}, {}
     sizes = {mode: num_gifs or BENCHMARK_GIFS[mode] for mode in (*benchmarks, "end")}
@@ -366,14 +371,13 @@ def run_results(
         config = demo_config(settings, output_dir)
         rows = read_manifest(manifest, config.labels)
         out = os.path.join(output_dir, f"protocol_{mode}")
-        print(f"benchmark {mode!r}: {sizes[mode]} GIFs, {num_splits} splits x {seeds} seeds",
-              flush=True)
+        say(f"benchmark {mode!r}: {sizes[mode]} GIFs, {num_splits} splits x {seeds} seeds")
         frame = run_protocol(
             config, rows, out, num_splits=num_splits, seeds=seeds,
             baselines=baselines if index == 0 else (),
             # 512 histogram cells and ~500 training GIFs would make OLS interpolate.
             baseline_options={"color_histogram": {"bins": 4}},
-            jobs=jobs, on_result=print_result,
+            jobs=jobs, on_result=lambda r: say(format_result(r)),
         )
         tables[mode] = results_markdown(summarise(frame), config)
         claims[mode] = claim_table(frame)
@@ -407,7 +411,7 @@ def run_results(
                 train={"output_dir": os.path.join(output_dir, "attention",
                                                   str(len(attention_rows)))},
             )
-            print(f"attention: training with {title} ...", flush=True)
+            say(f"attention: training with {title} ...")
             model = train(run, split_frame(data, "train"), verbose=0).model
             measured = attention_on_faces(model, split_frame(data, "test"), run, synth)
             attention_rows.append({"setting": title, **measured})
@@ -419,13 +423,13 @@ def run_results(
     if sigma_votes:
         started = time.perf_counter()
         settings = DemoSettings(num_gifs=sizes["end"], epochs=epochs)
-        print(f"sigma weights: vote budgets {list(sigma_votes)}", flush=True)
+        say(f"sigma weights: vote budgets {list(sigma_votes)}")
         frame = sigma_experiment(
             os.path.join(output_dir, "sigma"), settings, votes=tuple(sigma_votes),
             num_splits=num_splits, jobs=jobs,
-            on_result=lambda r: print(
+            on_result=lambda r: say(
                 f"votes {r['votes']:g} split {r['split']} sigma_weights={r['sigma_weights']}: "
-                f"Spearman {r['spearman']:.3f} nMSE {r['nmse']:.4f}", flush=True),
+                f"Spearman {r['spearman']:.3f} nMSE {r['nmse']:.4f}"),
         )
         sigma = sigma_claims(frame)
         sigma.to_csv(os.path.join(output_dir, "sigma_claims.csv"), index=False)

@@ -1,5 +1,6 @@
 """Export for TF Serving: versioned SavedModels, in-graph GIF decoding, warm-up requests."""
 
+from kavan_tf.export.keras_file import export_keras_file
 from kavan_tf.export.saved_model import (
     FRAMES_SIGNATURE,
     GIFS_SIGNATURE,
@@ -14,6 +15,7 @@ __all__ = [
     "FRAMES_SIGNATURE",
     "GIFS_SIGNATURE",
     "KavanServingModule",
+    "export_keras_file",
     "export_saved_model",
     "list_versions",
     "read_warmup_requests",

@@ -7,7 +7,7 @@
   resolution, with the top emotions and, from keypoints, the supervision
   heatmaps.
 - :mod:`~kavan_tf.predict.report`: the self-contained HTML report.
-- :mod:`~kavan_tf.predict.commands`: ``kavan predict`` and ``kavan export``.
+- :mod:`~kavan_tf.predict.drawing`: overlays and the report of ``kavan predict``.
 
 Example:
 
@@ -23,7 +23,7 @@ write_report(results, "report.html")                      # one page, no server 
 ```
 """
 
-from kavan_tf.predict.commands import run_export, run_predict
+from kavan_tf.predict.drawing import DrawnFiles, draw_results
 from kavan_tf.predict.formats import (
     OUTPUT_FORMATS,
     format_table,
@@ -58,6 +58,7 @@ from kavan_tf.predict.report import render_report, write_report
 __all__ = [
     "DECODERS",
     "DISPLAY_MAX",
+    "DrawnFiles",
     "OUTPUT_FORMATS",
     "GifResult",
     "KerasPredictor",
@@ -66,6 +67,7 @@ __all__ = [
     "SavedModelPredictor",
     "decode_for_model",
     "display_frames",
+    "draw_results",
     "expand_paths",
     "find_keypoint_files",
     "format_table",
@@ -74,8 +76,6 @@ __all__ = [
     "predict_paths",
     "render_overlay",
     "render_report",
-    "run_export",
-    "run_predict",
     "sample_for_model",
     "supervision_heatmaps",
     "write_csv",

@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -198,8 +197,8 @@ def exit_on_signals(role: WorkerRole, what: str = "kavan train") -> Iterator[lis
             number = data[0]
             if number in signals:
                 break
-        print(f"{what}: {role.task_type} {role.task_id} got {signal.Signals(number).name}; "
-              "exiting", file=sys.stderr, flush=True)
+        logger.warning("%s: %s %s got %s; exiting", what, role.task_type, role.task_id,
+                       signal.Signals(number).name)
         for path in cleanup:
             shutil.rmtree(path, ignore_errors=True)
         os._exit(128 + number)

@@ -451,12 +451,11 @@ def _evaluate_baseline(kind, cache, train_idx, test_idx, rows, config) -> dict[s
     }
 
 
-def print_result(result: dict[str, Any]) -> None:
-    """Prints one protocol result as a progress line (the CLI's ``on_result``)."""
-    print(
+def format_result(result: dict[str, Any]) -> str:
+    """One protocol result as a progress line (what ``kavan evaluate`` prints)."""
+    return (
         f"split {result['split']} seed {result.get('seed', 0)} {result['title']:<28} accuracy "
-        f"{100 * result['accuracy']:.2f}% nMSE {result['nmse']:.4f}",
-        flush=True,
+        f"{100 * result['accuracy']:.2f}% nMSE {result['nmse']:.4f}"
     )
 
 

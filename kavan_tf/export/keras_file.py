@@ -1,0 +1,72 @@
+"""A trained ``.keras`` file exported for TF Serving: what ``kavan export`` does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from kavan_tf.export.saved_model import export_saved_model
+from kavan_tf.model_card import read_card
+from kavan_tf.models.kavan import KavanModel
+
+
+def export_keras_file(
+    model_path: str | os.PathLike[str],
+    export_dir: str | os.PathLike[str] = "savedmodels",
+    name: str = "kavan",
+    version: int | None = None,
+    warmup_gifs: Sequence[str | os.PathLike[str]] | None = None,
+    precision: str = "float32",
+    fold_batch_norm: bool = True,
+) -> str:
+    """A ``.keras`` KavanModel file -> ``<export_dir>/<name>/<version>/`` (``kavan export``).
+
+    Args:
+        model_path: The ``.keras`` file.
+        export_dir: Root of the exported models.
+        name: Served model name.
+        version: Version number; the next one when ``None``.
+        warmup_gifs: GIF files for the warm-up requests; a generated GIF when
+            ``None``.
+        precision: ``"float32"`` or ``"bfloat16"`` (see
+            :func:`kavan_tf.inference.for_inference`).
+        fold_batch_norm: Serve the backbone with its batch normalisations
+            folded into the convolutions (same results, faster; see
+            :func:`kavan_tf.inference.for_inference`).
+
+    Returns:
+        The version folder.
+    """
+    import keras
+
+    from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
+
+    model_path = os.fspath(model_path)
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"{model_path}: no such model file")
+    model = keras.saving.load_model(model_path, compile=False)
+    if not isinstance(model, KavanModel):
+        raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(
+            f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
+        )
+    if fold_batch_norm:
+        model = for_inference(model, precision)
+    elif precision == "bfloat16":
+        model = with_precision(model, "bfloat16")
+    gifs = None
+    if warmup_gifs:
+        gifs = []
+        for path in warmup_gifs:
+            with open(path, "rb") as f:
+                gifs.append(f.read())
+    card = read_card(model_path)
+    if card is not None:
+        card = {**card, "export": {"precision": precision, "fold_batch_norm": fold_batch_norm,
+                                   "from": os.path.abspath(model_path)}}
+    return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs,
+                              model_card=card)
+
+
+__all__ = ["export_keras_file"]
