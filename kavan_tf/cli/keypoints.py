@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from kavan_tf.cli.common import add_task_arguments, check_task, load_config, read_rows
+from kavan_tf.cli.common import (
+    add_set_argument,
+    add_task_arguments,
+    check_task,
+    load_config,
+    read_rows,
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -32,7 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--in-place", action="store_true",
                    help="allow --manifest-out to be the input manifest")
     p.add_argument("--config", help="experiment config (decode limits, labels)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    add_set_argument(p)
     add_task_arguments(p)
 
     p.set_defaults(func=run)

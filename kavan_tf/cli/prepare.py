@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from kavan_tf.cli.common import add_task_arguments, check_task, load_config, read_rows
+from kavan_tf.cli.common import (
+    add_set_argument,
+    add_task_arguments,
+    check_task,
+    load_config,
+    read_rows,
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -12,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="dataset manifest (.csv/.parquet)")
     p.add_argument("--out", required=True, help="output folder for the shards")
     p.add_argument("--config", help="experiment config (.toml or .json)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    add_set_argument(p)
     p.add_argument("--shard-size", type=int, default=256, help="GIFs per shard")
     p.add_argument("--encoding", choices=["jpeg", "png"], default="jpeg")
     p.add_argument("--features", action="store_true",
