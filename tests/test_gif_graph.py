@@ -181,6 +181,39 @@ def test_partial_frames_outside_the_screen_local_palettes_interlacing():
     np.testing.assert_array_equal(_served(data), _reference(data))
 
 
+def test_frames_that_repaint_the_whole_screen_and_the_frames_before_them():
+    """The compositor skips the frames no sampled frame depends on; every kind
+    of whole-screen frame (opaque, transparent, disposed with 2 or 3, larger
+    than the screen, without data) among partial ones, at several T."""
+    rng = np.random.default_rng(11)
+
+    def image(h, w):
+        return rng.integers(0, 256, (h, w), dtype=np.uint8)
+
+    full, partial = (lambda **f: {"left": 0, "top": 0, "image": image(24, 32), **f},
+                     lambda **f: {"left": 3, "top": 4, "image": image(9, 11), **f})
+    frames = [
+        partial(disposal=1), full(disposal=0), partial(disposal=1, transparent=3),
+        partial(disposal=3), full(disposal=3), partial(disposal=2), full(disposal=1),
+        full(disposal=2, transparent=0), partial(disposal=1), partial(disposal=3),
+        full(disposal=0, transparent=200), partial(disposal=0),
+        {"left": 0, "top": 0, "image": image(30, 40), "disposal": 1},  # beyond the screen
+        partial(disposal=2, interlaced=True), full(disposal=3, interlaced=True),
+        partial(disposal=1), full(disposal=1), full(disposal=3), partial(disposal=0),
+        partial(disposal=1),
+    ]
+    data = _gif_bytes((32, 24), frames)
+    for num_samples in (T, 1, 3, 5, 20, 27):
+        served = _served(data, _graph(num_samples=num_samples))
+        np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples),
+                                      err_msg=f"T = {num_samples}")
+    # Full, opaque frames only: each sampled frame is drawn from its own pixels.
+    data = _gif_bytes((32, 24), [full(disposal=d % 4) for d in range(17)])
+    for num_samples in (T, 4, 17):
+        served = _served(data, _graph(num_samples=num_samples))
+        np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
+
+
 def test_damage_between_frames_keeps_the_frames_before_it(testdata_dir):
     data = (testdata_dir / "gifs" / "pillow" / "dispose_prev.gif").read_bytes()
     ends = [i for i in range(len(data)) if data[i] == 0x00 and data[i + 1 : i + 2] == b"!"]

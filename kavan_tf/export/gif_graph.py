@@ -25,7 +25,8 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    global, or the grey ramp), draws the opaque pixels clipped to the logical
    screen and applies disposal 2 (clear to the background colour) and 3
    (restore what was under the frame), exactly as the reference decoder's
-   ``_composite``. Only the frames the model samples are kept.
+   ``_composite``. Only the frames the model samples are kept, and only the
+   frames they depend on are drawn (:func:`_frames_to_composite`).
 
 The rules for damaged files are in :func:`parse_gif`.
 """
@@ -357,6 +358,41 @@ def _checked(value: tf.Tensor, checks) -> tf.Tensor:
     return value
 
 
+def _frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, width: tf.Tensor,
+                         height: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """int32 indices of the frames whose drawing the sampled frames depend on, in order.
+
+    A frame that covers the whole screen with no transparent index, and has
+    data to draw, paints every pixel: what it shows depends on no earlier
+    frame. After it, the canvas depends on no earlier frame either unless it
+    is disposed with 3 (restore what was under it); a frame covering the
+    screen and disposed with 2 leaves the background whatever it drew. So a
+    sampled frame needs only the frames from the last such reset before it
+    (or from the first frame): for GIFs of full, opaque frames (most GIFs
+    made from video) that is the sampled frames alone; for GIFs of partial
+    or transparent frames, every frame up to the last sample. The compositor
+    then gives the same canvases as drawing every frame.
+    """
+    n = count
+    field = {name: parsed[name][:n] for name in
+             ("left", "top", "w", "h", "code_size", "data_start", "data_end", "disposal",
+              "transparent")}
+    covers = ((field["left"] == 0) & (field["top"] == 0) & (field["w"] >= width)
+              & (field["h"] >= height))
+    drawable = ((field["code_size"] >= 1) & (field["code_size"] <= 8)
+                & (field["data_end"] > field["data_start"] + 2))
+    paints_all = covers & drawable & (field["transparent"] < 0)
+    resets_after = ((paints_all & tf.not_equal(field["disposal"], 3))
+                    | (covers & tf.equal(field["disposal"], 2)))
+    frames = tf.range(n)[None, :]
+    sampled = samples[:, None]
+    last_reset = tf.reduce_max(
+        tf.where(resets_after[None, :] & (frames < sampled), frames, 0), axis=1)
+    start = tf.where(tf.gather(paints_all, samples), samples, last_reset)
+    needed = tf.reduce_any((frames >= start[:, None]) & (frames <= sampled), axis=0)
+    return tf.cast(tf.where(needed)[:, 0], tf.int32)
+
+
 def decode_gif_sampled(
     data: tf.Tensor,
     num_samples: int,
@@ -460,7 +496,6 @@ def decode_gif_sampled(
     ])
 
     samples = eval_frame_indices(count, num_samples)
-    last = samples[-1]
     index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
     colour = tf.constant(background, tf.uint8)
     canvas = tf.broadcast_to(colour, tf.stack([height, width, 3]))
@@ -500,7 +535,10 @@ def decode_gif_sampled(
         )
         return drawn, after
 
-    def body(i, canvas, out):
+    needed = _frames_to_composite(parsed, samples, width, height, count)
+
+    def body(k, canvas, out):
+        i = needed[k]
         drawn, after = draw(i, canvas)
         slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
 
@@ -508,10 +546,11 @@ def decode_gif_sampled(
             return j + 1, out.write(slots[j], drawn)
 
         _, out = tf.while_loop(lambda j, _: j < tf.size(slots), write, (0, out))
-        return i + 1, after, out
+        return k + 1, after, out
 
     _, _, out = tf.while_loop(
-        lambda i, *_: i <= last, body, (tf.constant(0), canvas, out), parallel_iterations=1
+        lambda k, *_: k < tf.size(needed), body, (tf.constant(0), canvas, out),
+        parallel_iterations=1,
     )
     frames = tf.ensure_shape(out.stack(), [num_samples, None, None, 3])
     return (frames, samples) if with_indices else frames
