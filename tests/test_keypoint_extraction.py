@@ -297,7 +297,9 @@ def _many_gifs(tmp_path, face_data, copies):
 def test_killed_pool_run_resumes_without_half_files(tmp_path, face_data, sig):
     manifest, ids = _many_gifs(tmp_path, face_data, copies=6)
     out = tmp_path / "out"
-    args = ["keypoints", "--manifest", str(manifest), "--out", str(out), "--workers", "2"]
+    # dlib (HOG): the quickest source; the pool and its signals are what is tested.
+    args = ["keypoints", "--manifest", str(manifest), "--out", str(out), "--workers", "2",
+            "--source", "dlib"]
     process = _cli(args)
     try:
         assert _wait_for_files(out, 2, timeout=120), process.communicate(timeout=5)
