@@ -541,11 +541,7 @@ def decode_gif_sampled(
         i = needed[k]
         drawn, after = draw(i, canvas)
         slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
-
-        def write(j, out):
-            return j + 1, out.write(slots[j], drawn)
-
-        _, out = tf.while_loop(lambda j, _: j < tf.size(slots), write, (0, out))
+        out = out.scatter(slots, tf.repeat(drawn[None], tf.size(slots), axis=0))
         return k + 1, after, out
 
     _, _, out = tf.while_loop(
