@@ -197,7 +197,7 @@ def test_protocol_runs_in_parallel_and_resumes_a_stopped_run(tmp_path, manifest)
     again = run_protocol(config, rows, str(out), **kwargs)
     assert models["lstm"].stat().st_mtime_ns == stamps["lstm"]
     assert models["att_lstm"].stat().st_mtime_ns != stamps["att_lstm"]
-    assert list(again["row"]) == ["lstm", "att_lstm"]
+    assert list(again["row"]) == ["lstm", "att_lstm"] and again.attrs["reused_runs"] == 1
     assert len(pd.read_csv(out / "per_gif.csv")) == 2 * int(round(0.2 * len(rows)))
     # The run trained in a worker process and the one trained here agree.
     np.testing.assert_allclose(again["nmse"], first["nmse"], rtol=1e-4)

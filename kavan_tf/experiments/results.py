@@ -216,6 +216,7 @@ def sigma_experiment(
 
     config = demo_config(settings, output_dir)
     lines: list[dict] = []
+    reused = 0
     # Finished runs of an earlier call with the same output_dir are reused.
     table_path = os.path.join(output_dir, "sigma_weights.csv")
     earlier: dict[str, dict] = {}
@@ -273,7 +274,10 @@ def sigma_experiment(
             if on_result is not None:
                 on_result(finished[index])
         lines += [finished[i] for i in sorted(finished)]
-    return pd.DataFrame(lines)
+        reused += len(tasks) - len(pending)
+    frame = pd.DataFrame(lines)
+    frame.attrs["reused_runs"] = reused
+    return frame
 
 
 def sigma_claims(frame: pd.DataFrame) -> pd.DataFrame:
@@ -360,6 +364,7 @@ def run_results(
     say = on_progress or (lambda line: None)
     began = time.perf_counter()
     tables, claims, timings = {}, {}, {}
+    reused = 0
     sizes = {mode: num_gifs or BENCHMARK_GIFS[mode] for mode in (*benchmarks, "end")}
     positions = None
     for index, mode in enumerate(benchmarks):
@@ -379,6 +384,7 @@ def run_results(
             baseline_options={"color_histogram": {"bins": 4}},
             jobs=jobs, on_result=lambda r: say(format_result(r)),
         )
+        reused += frame.attrs.get("reused_runs", 0)
         tables[mode] = results_markdown(summarise(frame), config)
         claims[mode] = claim_table(frame)
         claims[mode].to_csv(os.path.join(out, "claims.csv"), index=False)
@@ -431,6 +437,7 @@ def run_results(
                 f"votes {r['votes']:g} split {r['split']} sigma_weights={r['sigma_weights']}: "
                 f"Spearman {r['spearman']:.3f} nMSE {r['nmse']:.4f}"),
         )
+        reused += frame.attrs.get("reused_runs", 0)
         sigma = sigma_claims(frame)
         sigma.to_csv(os.path.join(output_dir, "sigma_claims.csv"), index=False)
         timings["sigma"] = time.perf_counter() - started
@@ -438,7 +445,7 @@ def run_results(
     seconds = time.perf_counter() - began
     settings = DemoSettings(num_gifs=sizes["end"], epochs=epochs)
     page = results_page(tables, claims, positions, attention_frame, sigma, settings,
-                        num_splits, seeds, seconds, timings, command,
+                        num_splits, seeds, seconds, timings, command, reused=reused,
                         sizes={mode: sizes[mode] for mode in benchmarks} or {"end": sizes["end"]})
     if doc_path:
         with open(doc_path, "w", encoding="utf-8") as f:
@@ -457,14 +464,17 @@ def _metric_name(metric: str) -> str:
 
 def results_page(tables, claims, positions, attention, sigma, settings, num_splits: int,
                  seeds: int, seconds: float, timings: dict[str, float],
-                 command: str = "kavan results", sizes: dict[str, int] | None = None) -> str:
+                 command: str = "kavan results", sizes: dict[str, int] | None = None,
+                 reused: int = 0) -> str:
     """The Markdown of docs/results.md."""
     spent = ", ".join(f"{name} {value / 60:.0f}" for name, value in timings.items())
     lines = [
         "# Results",
         "",
         f"Reproduce everything on this page with `{command}` (writes this file). This run "
-        f"took {seconds / 60:.0f} minutes on the 2-core CPU machine ({spent} minutes).",
+        f"took {seconds / 60:.0f} minutes on the 2-core CPU machine ({spent} minutes)"
+        + (f", reusing {reused} finished training runs of an earlier call with the same "
+           "`--out`, whose time is not in these figures" if reused else "") + ".",
         "",
         f"Setting: {_sizes_text(sizes or {'end': settings.num_gifs})} synthetic GIFs "
         f"({settings.frame_size} x "

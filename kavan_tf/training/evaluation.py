@@ -345,7 +345,8 @@ def run_protocol(
             runs included).
 
     Returns:
-        The per-split results, in split, seed and row order.
+        The per-split results, in split, seed and row order;
+        ``frame.attrs["reused_runs"]`` counts the runs reused, not trained.
     """
     from kavan_tf.data.pipeline import check_rows
 
@@ -398,14 +399,16 @@ def run_protocol(
                                           (*METRICS, "per_emotion_nmse")}}, done_gifs[key])
             else:
                 pending.append((order, line, task))
-    if done and pending:
-        logger.info("reusing %d finished runs, %d to train", len(results), len(pending))
+    reused = sum(1 for order in results if order[1] >= 0)
+    if reused:
+        logger.info("reusing %d finished runs, %d to train", reused, len(pending))
     for index, metrics, gifs in run_tasks([task for _, _, task in pending], jobs, verbose):
         order, line, task = pending[index]
         logger.info("split %d seed %d: trained %s", order[0], order[1], line["title"])
         gifs = gifs.assign(split=order[0], seed=order[1], row=line["row"], run_key=line["run_key"])
         record(order, {**line, **metrics}, gifs)
     frame = pd.DataFrame([results[k] for k in sorted(results)])
+    frame.attrs["reused_runs"] = reused
     summary = summarise(frame)
     summary.to_csv(os.path.join(output_dir, "results.csv"), index=False)
     with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
