@@ -95,6 +95,13 @@ def test_errors_are_one_line_before_any_work(workspace, capsys, tmp_path):
     assert main(["train", "--config", str(config), "--manifest", str(manifest),
                  "--out", str(tmp_path / "run"), "--train-split", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    for command in (["evaluate", "--manifest", str(manifest), "--out", str(tmp_path / "e")],
+                    ["results", "--out", str(tmp_path / "r")]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--jobs", "0"])
+        assert exit_info.value.code == 2
+        assert "--jobs: expected a positive integer, got '0'" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists() and not (tmp_path / "r").exists()
 
 
 def test_set_overrides():

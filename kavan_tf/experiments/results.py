@@ -487,18 +487,24 @@ def results_page(tables, claims, positions, attention, sigma, settings, num_spli
         "comparison.",
         "",
     ]
+    described = {
+        "end": "the emotion is the expression the face ends on (read off the last frames); "
+               "the demo's benchmark.",
+        "segment": "the expression is shown during one half of the GIF, early, in the middle "
+                   "or late (uniformly), and the face is neutral elsewhere; the emotion is that "
+                   "expression. A model must find and keep the expressive frames wherever they "
+                   "are: the test of HS-LSTM's claim that it keeps early frames an LSTM "
+                   "forgets.",
+        "change": "the emotion is the direction in which the expression changes.",
+    }
     if tables:
-        lines += [
-            "The benchmarks:",
-            "",
-            "- **`end`**: the emotion is the expression the face ends on (read off the last "
-            "frames); the demo's benchmark.",
-            "- **`segment`**: the expression is shown during one half of the GIF, early, in "
-            "the middle or late (uniformly), and the face is neutral elsewhere; the emotion is "
-            "that expression. A model must find and keep the expressive frames wherever they "
-            "are: the test of HS-LSTM's claim that it keeps early frames an LSTM forgets.",
-            "",
-        ]
+        lines += ["The benchmarks:", ""]
+        lines += [f"- **`{mode}`**: {described[mode]}" for mode in tables if mode in described]
+        missing = [mode for mode in ("end", "segment") if mode not in tables]
+        if missing:
+            lines.append("- Not run here: " + ", ".join(f"`{m}`" for m in missing)
+                         + " (`--benchmarks`).")
+        lines.append("")
     lines += [
         "How the claims are judged (fixed before the runs): each claim compares two rows, or "
         "two settings, on the runs they share (same split, same seed). The difference is "
