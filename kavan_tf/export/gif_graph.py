@@ -348,6 +348,11 @@ def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
     return tf.where(offset >= 0, colours, grey)
 
 
+def _packed(rgb: tf.Tensor) -> tf.Tensor:
+    """int32 ``[..., 3]`` colours (0-255) -> int32 ``[...]``: ``r << 16 | g << 8 | b``."""
+    return rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]
+
+
 def _checked(value: tf.Tensor, checks) -> tf.Tensor:
     """``value`` once every ``(condition, message)`` holds, checked one after the other."""
     for condition, message in checks:
@@ -497,9 +502,12 @@ def decode_gif_sampled(
 
     samples = eval_frame_indices(count, num_samples)
     index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
-    colour = tf.constant(background, tf.uint8)
-    canvas = tf.broadcast_to(colour, tf.stack([height, width, 3]))
-    out = tf.TensorArray(tf.uint8, size=num_samples, element_shape=[None, None, 3])
+    # The canvas holds each pixel's colour packed in one int32 (r << 16 | g << 8
+    # | b): one gather per pixel from the frame's packed palette and same-shape
+    # selects, instead of three bytes per pixel; unpacked for the sampled frames.
+    colour = _packed(tf.constant(background, tf.int32))
+    canvas = tf.fill(tf.stack([height, width]), colour)
+    out = tf.TensorArray(tf.int32, size=num_samples, element_shape=[None, None])
 
     def draw(i, canvas):
         left, top = parsed["left"][i], parsed["top"][i]
@@ -514,21 +522,21 @@ def decode_gif_sampled(
 
         def paint():
             indices = _frame_indices(parsed, i, index_palette)[:rows, :cols]
-            rgb = tf.gather(tf.cast(_palette(parsed, i), tf.uint8), indices)
+            rgb = tf.pad(tf.gather(_packed(_palette(parsed, i)), indices), pad)
             opaque = tf.pad(tf.not_equal(indices, transparent), pad)
-            return tf.where(opaque[..., None], tf.pad(rgb, tf.concat([pad, [[0, 0]]], 0)), canvas)
+            return tf.where(opaque, rgb, canvas)
 
         drawn = tf.cond(drawable, paint, lambda: canvas)
         disposal = parsed["disposal"][i]
 
         def region():
             ones = tf.ones(tf.stack([tf.maximum(rows, 0), tf.maximum(cols, 0)]), tf.bool)
-            return tf.pad(ones, pad)[..., None]
+            return tf.pad(ones, pad)
 
         after = tf.case(
             [
                 (visible & tf.equal(disposal, 2),
-                 lambda: tf.where(region(), tf.broadcast_to(colour, tf.shape(canvas)), drawn)),
+                 lambda: tf.where(region(), tf.fill(tf.shape(canvas), colour), drawn)),
                 (visible & tf.equal(disposal, 3), lambda: tf.where(region(), canvas, drawn)),
             ],
             default=lambda: drawn,
@@ -548,5 +556,9 @@ def decode_gif_sampled(
         lambda k, *_: k < tf.size(needed), body, (tf.constant(0), canvas, out),
         parallel_iterations=1,
     )
-    frames = tf.ensure_shape(out.stack(), [num_samples, None, None, 3])
+    packed = out.stack()
+    frames = tf.cast(tf.stack([tf.bitwise.right_shift(packed, 16),
+                               tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 8), 255),
+                               tf.bitwise.bitwise_and(packed, 255)], -1), tf.uint8)
+    frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
     return (frames, samples) if with_indices else frames
