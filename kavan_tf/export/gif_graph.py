@@ -128,7 +128,9 @@ def parse_gif(
 
     fields = ("left", "top", "w", "h", "interlaced", "palette", "palette_size", "code_size",
               "data_start", "data_end", "disposal", "transparent")
-    arrays = tuple(tf.TensorArray(tf.int32, size=0, dynamic_size=True) for _ in fields)
+    # One row of the fields per frame, in one array: every branch of the
+    # parser's conditionals passes it on, so one tensor costs less than twelve.
+    arrays = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[len(fields)])
 
     # State: pos, mode, count, status, the pending graphic control (disposal,
     # transparent), the frame being read (its fields but data_end), arrays.
@@ -148,7 +150,7 @@ def parse_gif(
                 values = tf.unstack(frame) + [pos + 1]
                 # `frame` holds every field but data_end, which is known now.
                 ordered = values[:9] + [pos + 1] + values[9:11]
-                new = tuple(a.write(count, v) for a, v in zip(arrays, ordered, strict=True))
+                new = arrays.write(count, tf.stack(ordered))
                 return (pos + 1, tf.constant(_BLOCK), count + 1, status, tf.constant(0),
                         tf.constant(-1), frame, new)
 
@@ -277,7 +279,8 @@ def parse_gif(
     pos, mode, count, status, _, _, frame, arrays = tf.while_loop(
         cond, body, initial, parallel_iterations=1
     )
-    result = {name: array.stack() for name, array in zip(fields, arrays, strict=True)}
+    table = arrays.stack()
+    result = {name: table[:, j] for j, name in enumerate(fields)}
     result.update(
         bytes=raw,
         width=width,
@@ -556,9 +559,10 @@ def decode_gif_sampled(
         lambda k, *_: k < tf.size(needed), body, (tf.constant(0), canvas, out),
         parallel_iterations=1,
     )
-    packed = out.stack()
-    frames = tf.cast(tf.stack([tf.bitwise.right_shift(packed, 16),
-                               tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 8), 255),
-                               tf.bitwise.bitwise_and(packed, 255)], -1), tf.uint8)
+    # The bytes of each packed int32, in the host's order: r, g, b are bytes
+    # 2, 1, 0 of a little-endian int32 and 1, 2, 3 of a big-endian one.
+    little = tf.equal(tf.bitcast(tf.constant(1, tf.int32), tf.uint8)[0], 1)
+    frames = tf.gather(tf.bitcast(out.stack(), tf.uint8),
+                       tf.where(little, [2, 1, 0], [1, 2, 3]), axis=-1)
     frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
     return (frames, samples) if with_indices else frames
