@@ -180,15 +180,11 @@ def parse_gif(
                 after = tf.cond(tf.equal(size, 255), over_full_run, lambda: pos + 1 + size)
                 return after, mode, count, status, disposal, transparent, frame, arrays
 
-            return tf.case(
-                [
-                    (chain_cut, cut),
-                    (chain_done & tf.equal(mode, _IMAGE_DATA), finished_image),
-                    (chain_done, lambda: (pos + 1, tf.constant(_BLOCK), count, status,
-                                          disposal, transparent, frame, arrays)),
-                ],
-                default=skip,
-            )
+            def chain_end():
+                return (pos + 1, tf.constant(_BLOCK), count, status, disposal, transparent,
+                        frame, arrays)
+
+            return [cut, finished_image, chain_end, skip]
 
         def block_step():
             def trailer():
@@ -231,16 +227,14 @@ def parse_gif(
                 palette = tf.where(has_local, pos + 10, -1)
                 data_start = pos + 10 + tf.where(has_local, 3 * local_size, 0)
                 pixels = tf.cast(w, tf.int64) * tf.cast(h, tf.int64)
-                new_status = tf.case(
-                    [
-                        (pos + 10 > end, lambda: tf.constant(_STOP_DESCRIPTOR)),
-                        (pixels > max_frame_pixels, lambda: tf.constant(_FAIL_FRAME_PIXELS)),
-                        (count + 1 > max_frames, lambda: tf.constant(_FAIL_MAX_FRAMES)),
-                        (data_start > end, lambda: tf.constant(_STOP_PALETTE)),
-                        (data_start >= end, lambda: tf.constant(_STOP_BEFORE_DATA)),
-                    ],
-                    default=lambda: status,
-                )
+                new_status = status
+                for failed, code in reversed((
+                        (pos + 10 > end, _STOP_DESCRIPTOR),
+                        (pixels > max_frame_pixels, _FAIL_FRAME_PIXELS),
+                        (count + 1 > max_frames, _FAIL_MAX_FRAMES),
+                        (data_start > end, _STOP_PALETTE),
+                        (data_start >= end, _STOP_BEFORE_DATA))):
+                    new_status = tf.where(failed, code, new_status)
                 interlaced = tf.cast(tf.bitwise.bitwise_and(image_flags, 0x40) > 0, tf.int32)
                 new_frame = tf.stack(
                     [left, top, w, h, interlaced, palette,
@@ -254,17 +248,19 @@ def parse_gif(
                 return (pos, tf.constant(-1), count, tf.constant(_STOP_UNEXPECTED_BYTE),
                         disposal, transparent, frame, arrays)
 
-            return tf.case(
-                [
-                    (pos >= end, no_trailer),
-                    (tf.equal(block, _TRAILER), trailer),
-                    (tf.equal(block, _EXTENSION), extension),
-                    (tf.equal(block, _IMAGE), image),
-                ],
-                default=unexpected,
-            )
+            return [no_trailer, trailer, extension, image, unexpected]
 
-        return tf.cond(in_data, data_step, block_step)
+        # One branch per step, chosen by scalar arithmetic (the first that
+        # applies, in this order), so that the state passes one conditional.
+        branch = tf.where(
+            in_data,
+            tf.where(chain_cut, 0, tf.where(chain_done & tf.equal(mode, _IMAGE_DATA), 1,
+                                             tf.where(chain_done, 2, 3))),
+            tf.where(pos >= end, 4, tf.where(tf.equal(block, _TRAILER), 5,
+                                             tf.where(tf.equal(block, _EXTENSION), 6,
+                                                      tf.where(tf.equal(block, _IMAGE), 7, 8)))),
+        )
+        return tf.switch_case(branch, data_step() + block_step())
 
     initial = (
         start,
