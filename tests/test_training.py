@@ -147,29 +147,30 @@ def test_splits_are_seeded_80_20():
 
 
 @pytest.mark.slow
-def test_protocol_writes_tables(tmp_path, manifest):
+def test_protocol_writes_tables_in_parallel_and_resumes_a_stopped_run(tmp_path, manifest):
     from kavan_tf.experiments.results import claim_table
 
     config = with_overrides(_config(tmp_path), train={"epochs": 1})
     rows = read_manifest(manifest)
-    frame = run_protocol(config, rows, str(tmp_path / "results"), num_splits=1, seeds=2,
-                         ablation_rows=["lstm", "mtl_att_hslstm"],
-                         baselines=["color_histogram"])
-    # 1 split x (1 baseline + 2 seeds x 2 rows).
-    assert len(frame) == 1 + 2 * 2
+    out = tmp_path / "results"
+    kwargs = {"num_splits": 1, "seeds": 2, "ablation_rows": ["lstm", "mtl_att_hslstm"],
+              "baselines": ["color_histogram"]}
+    frame = run_protocol(config, rows, str(out), jobs=2, **kwargs)
+    # 1 split x (1 baseline + 2 seeds x 2 rows), in split, seed and row order.
+    assert list(zip(frame["seed"], frame["row"])) == [
+        (0, "color_histogram"), (0, "lstm"), (0, "mtl_att_hslstm"), (1, "lstm"),
+        (1, "mtl_att_hslstm")]
     summary = summarise(frame)
-    assert set(summary["row"]) == {"lstm", "mtl_att_hslstm", "color_histogram"}
     assert dict(zip(summary["row"], summary["splits"])) == {
         "color_histogram": 1, "lstm": 2, "mtl_att_hslstm": 2}
-    text = (tmp_path / "results" / "results.md").read_text()
+    text = (out / "results.md").read_text()
     assert "MTL Soft-Att + HS-LSTM" in text and "68.27" in text and "Color Histogram" in text
-    per_split = pd.read_csv(tmp_path / "results" / "results_per_split.csv")
+    per_split = pd.read_csv(out / "results_per_split.csv")
     assert len(per_split) == 5
     # Seeds change the run, not the split.
     lstm = per_split[per_split["row"] == "lstm"].set_index(["split", "seed"])
     assert lstm.loc[(0, 0), "nmse"] != lstm.loc[(0, 1), "nmse"]
-    assert os.path.isdir(tmp_path / "results" / "split0" / "seed1" / "lstm")
-    per_gif = pd.read_csv(tmp_path / "results" / "per_gif.csv")
+    per_gif = pd.read_csv(out / "per_gif.csv")
     test_gifs = int(round(0.2 * len(rows)))
     assert len(per_gif) == 2 * 2 * test_gifs
     # Each run's per-GIF nMSE averages to the run's nMSE metric.
@@ -179,32 +180,23 @@ def test_protocol_writes_tables(tmp_path, manifest):
     assert list(claims["runs"]) == [2, 2, 2]
     assert set(claims["verdict"]) <= {"holds", "contradicted", "undecided"}
 
-
-@pytest.mark.slow
-def test_protocol_runs_in_parallel_and_resumes_a_stopped_run(tmp_path, manifest):
-    config = with_overrides(_config(tmp_path), train={"epochs": 1})
-    rows = read_manifest(manifest)
-    out = tmp_path / "results"
-    kwargs = {"num_splits": 1, "ablation_rows": ["lstm", "att_lstm"]}
-    first = run_protocol(config, rows, str(out), jobs=2, **kwargs)
-    assert list(first["row"]) == ["lstm", "att_lstm"]
-    models = {row: out / "split0" / row / "model.keras" for row in ("lstm", "att_lstm")}
-    stamps = {row: path.stat().st_mtime_ns for row, path in models.items()}
-    # As if the protocol had been killed during its second run.
+    # As if the protocol had been killed during its last run.
+    models = {seed: out / "split0" / f"seed{seed}" / "lstm" / "model.keras" for seed in (0, 1)}
+    stamps = {seed: path.stat().st_mtime_ns for seed, path in models.items()}
     for name in ("results_per_split.csv", "per_gif.csv"):
         table = pd.read_csv(out / name)
-        table[table["row"] != "att_lstm"].to_csv(out / name, index=False)
+        table[~((table["row"] == "lstm") & (table["seed"] == 1))].to_csv(out / name, index=False)
     again = run_protocol(config, rows, str(out), **kwargs)
-    assert models["lstm"].stat().st_mtime_ns == stamps["lstm"]
-    assert models["att_lstm"].stat().st_mtime_ns != stamps["att_lstm"]
-    assert list(again["row"]) == ["lstm", "att_lstm"] and again.attrs["reused_runs"] == 1
-    assert len(pd.read_csv(out / "per_gif.csv")) == 2 * int(round(0.2 * len(rows)))
-    # The run trained in a worker process and the one trained here agree.
-    np.testing.assert_allclose(again["nmse"], first["nmse"], rtol=1e-4)
+    assert again.attrs["reused_runs"] == 3
+    assert models[0].stat().st_mtime_ns == stamps[0]
+    assert models[1].stat().st_mtime_ns != stamps[1]
+    assert len(pd.read_csv(out / "per_gif.csv")) == 2 * 2 * test_gifs
+    # The run trained here agrees with the one trained in a worker process.
+    np.testing.assert_allclose(again["nmse"], frame["nmse"], rtol=1e-4)
     # Another config is another run: nothing is reused.
     longer = with_overrides(config, train={"epochs": 2})
-    run_protocol(longer, rows, str(out), **{**kwargs, "ablation_rows": ["lstm"]})
-    assert models["lstm"].stat().st_mtime_ns != stamps["lstm"]
+    assert run_protocol(longer, rows, str(out), **{**kwargs, "seeds": 1, "ablation_rows": ["lstm"],
+                                                   "baselines": []}).attrs["reused_runs"] == 0
 
 
 def test_run_key_follows_the_config_and_the_data_not_the_folder(tmp_path, manifest):
