@@ -362,9 +362,23 @@ def _checked(value: tf.Tensor, checks) -> tf.Tensor:
     return value
 
 
+def _drawable(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
+              count: tf.Tensor) -> tf.Tensor:
+    """bool ``[count]``: the frame shows on the screen and has LZW data to draw
+    (a code size of 1-8 and at least one data byte), as the reference decoder's
+    ``_composite`` draws it."""
+    left, top = parsed["left"][:count], parsed["top"][:count]
+    visible = ((left < tf.minimum(left + parsed["w"][:count], width))
+               & (top < tf.minimum(top + parsed["h"][:count], height)))
+    code_size = parsed["code_size"][:count]
+    has_data = parsed["data_end"][:count] > parsed["data_start"][:count] + 2
+    return visible & (code_size >= 1) & (code_size <= 8) & has_data
+
+
 def _frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, width: tf.Tensor,
-                         height: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-    """int32 indices of the frames whose drawing the sampled frames depend on, in order.
+                         height: tf.Tensor, count: tf.Tensor, drawable: tf.Tensor) -> tf.Tensor:
+    """int32 indices of the frames whose drawing the sampled frames depend on, in order
+    (``drawable``: :func:`_drawable`).
 
     A frame that covers the whole screen with no transparent index, and has
     data to draw, paints every pixel: what it shows depends on no earlier
@@ -377,18 +391,14 @@ def _frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, width
     or transparent frames, every frame up to the last sample. The compositor
     then gives the same canvases as drawing every frame.
     """
-    n = count
-    field = {name: parsed[name][:n] for name in
-             ("left", "top", "w", "h", "code_size", "data_start", "data_end", "disposal",
-              "transparent")}
+    field = {name: parsed[name][:count] for name in
+             ("left", "top", "w", "h", "disposal", "transparent")}
     covers = ((field["left"] == 0) & (field["top"] == 0) & (field["w"] >= width)
               & (field["h"] >= height))
-    drawable = ((field["code_size"] >= 1) & (field["code_size"] <= 8)
-                & (field["data_end"] > field["data_start"] + 2))
     paints_all = covers & drawable & (field["transparent"] < 0)
     resets_after = ((paints_all & tf.not_equal(field["disposal"], 3))
                     | (covers & tf.equal(field["disposal"], 2)))
-    frames = tf.range(n)[None, :]
+    frames = tf.range(count)[None, :]
     sampled = samples[:, None]
     last_reset = tf.reduce_max(
         tf.where(resets_after[None, :] & (frames < sampled), frames, 0), axis=1)
@@ -507,6 +517,7 @@ def decode_gif_sampled(
     colour = _packed(tf.constant(background, tf.int32))
     canvas = tf.fill(tf.stack([height, width]), colour)
     out = tf.TensorArray(tf.int32, size=num_samples, element_shape=[None, None])
+    drawable = _drawable(parsed, width, height, count)
 
     def draw(i, canvas):
         left, top = parsed["left"][i], parsed["top"][i]
@@ -515,8 +526,6 @@ def decode_gif_sampled(
         visible = (left < x1) & (top < y1)
         rows, cols = y1 - top, x1 - left
         pad = tf.maximum(tf.stack([[top, height - y1], [left, width - x1]]), 0)
-        has_data = parsed["data_end"][i] > parsed["data_start"][i] + 2
-        drawable = visible & (code_size[i] >= 1) & (code_size[i] <= 8) & has_data
         transparent = parsed["transparent"][i]
 
         def paint():
@@ -525,7 +534,7 @@ def decode_gif_sampled(
             opaque = tf.pad(tf.not_equal(indices, transparent), pad)
             return tf.where(opaque, rgb, canvas)
 
-        drawn = tf.cond(drawable, paint, lambda: canvas)
+        drawn = tf.cond(drawable[i], paint, lambda: canvas)
         disposal = parsed["disposal"][i]
 
         def region():
@@ -542,7 +551,7 @@ def decode_gif_sampled(
         )
         return drawn, after
 
-    needed = _frames_to_composite(parsed, samples, width, height, count)
+    needed = _frames_to_composite(parsed, samples, width, height, count, drawable)
 
     def body(k, canvas, out):
         i = needed[k]

@@ -244,6 +244,11 @@ def _init_worker(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def _check_jobs(jobs: int) -> None:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+
+
 def run_tasks(tasks: Sequence[TrainingTask], jobs: int = 1, verbose: int | str = 0):
     """Trains and evaluates ``tasks``, ``jobs`` at a time; yields ``(index, metrics, per_gif)``.
 
@@ -253,8 +258,7 @@ def run_tasks(tasks: Sequence[TrainingTask], jobs: int = 1, verbose: int | str =
     finish about 1.6 times sooner than one after the other. Results come in
     the order the runs finish.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+    _check_jobs(jobs)
     if jobs == 1 or len(tasks) <= 1:
         for index, task in enumerate(tasks):
             yield (index, *_train_and_evaluate(task, verbose))
@@ -354,8 +358,7 @@ def run_protocol(
     check_rows(rows, config, "manifest rows")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"`seeds` must be a positive int. Received: seeds={seeds!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+    _check_jobs(jobs)
     splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
     os.makedirs(output_dir, exist_ok=True)
     done, done_gifs = _earlier_runs(output_dir) if resume else ({}, {})
