@@ -55,6 +55,10 @@ _FAIL_HEADER = 13
 
 # Modes of the parser's state machine.
 _BLOCK, _EXTENSION_DATA, _IMAGE_DATA = 0, 1, 2
+# Sub-blocks one parser step checks at once for a run of equal lengths, and
+# the sub-blocks it then follows one at a time.
+_RUN_CHECK = 4096
+_HOPS = 3
 
 
 def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
@@ -128,9 +132,28 @@ def parse_gif(
 
     fields = ("left", "top", "w", "h", "interlaced", "palette", "palette_size", "code_size",
               "data_start", "data_end", "disposal", "transparent")
-    # One row of the fields per frame, in one array: every branch of the
-    # parser's conditionals passes it on, so one tensor costs less than twelve.
+    # One row of the fields per frame, in one array. Every step writes the row
+    # of frame `count` (rewritten until the frame is complete): no conditional.
     arrays = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[len(fields)])
+    last = end + 15
+
+    def walk(q):
+        """Follows a sub-block chain from the length byte at ``q``: over a run
+        of equal-length sub-blocks with one gather (encoders write runs of
+        255-byte sub-blocks), then ``_HOPS`` sub-blocks one at a time. Returns
+        where it got: a terminator (length 0), the end of the file, or a
+        sub-block to go on from in the next step."""
+        size = at(q)
+        stride = size + 1
+        n = tf.where((q < end) & (size > 0), tf.minimum((end - q) // stride + 1, _RUN_CHECK), 0)
+        starts = q + stride * tf.range(n)
+        same = tf.equal(tf.gather(padded, tf.minimum(starts, last)), size) & (starts < end)
+        run = tf.minimum(tf.reduce_min(tf.where(same, n, tf.range(n))), n)
+        q = q + stride * run
+        for _ in range(_HOPS):
+            size = at(q)
+            q = tf.where((q >= end) | tf.equal(size, 0), q, q + 1 + size)
+        return q
 
     # State: pos, mode, count, status, the pending graphic control (disposal,
     # transparent), the frame being read (its fields but data_end), arrays.
@@ -138,129 +161,93 @@ def parse_gif(
         return tf.equal(status, _OK) & tf.logical_not(tf.equal(mode, -1))
 
     def body(pos, mode, count, status, disposal, transparent, frame, arrays):
-        in_data = tf.not_equal(mode, _BLOCK)
-        # In a sub-block chain: one sub-block per step.
-        size = at(pos)
-        chain_cut = pos >= end
-        chain_done = tf.logical_not(chain_cut) & tf.equal(size, 0)
-        block = at(pos)
+        # One step reads the block that starts at `pos` (in _BLOCK mode) and
+        # follows its sub-block chain as far as `walk` goes, or (in a data
+        # mode) follows the chain it is in. Scalar selects, no conditionals.
+        in_block = tf.equal(mode, _BLOCK)
+        # Most frames follow a graphic control extension of the usual form
+        # (21 F9 04, four bytes, 00): the step takes it and the block after it.
+        ahead = tf.gather(padded, tf.minimum(pos + tf.range(18), last))
+        control = (in_block & (pos + 7 < end) & tf.equal(ahead[0], _EXTENSION)
+                   & tf.equal(ahead[1], _GRAPHIC_CONTROL) & tf.equal(ahead[2], 4)
+                   & tf.equal(ahead[7], 0))
+        disposal = tf.where(
+            control, tf.bitwise.bitwise_and(tf.bitwise.right_shift(ahead[3], 2), 7), disposal)
+        transparent = tf.where(
+            control, tf.where(tf.bitwise.bitwise_and(ahead[3], 1) > 0, ahead[6], -1), transparent)
+        pos = tf.where(control, pos + 8, pos)
+        block = tf.where(control, ahead[8], ahead[0])
+        after = tf.where(control, ahead[9:18], ahead[1:10])
+        # An extension: a graphic control sets the next frame's disposal and transparency.
+        is_extension = in_block & (pos < end) & tf.equal(block, _EXTENSION)
+        is_gce = (tf.equal(after[0], _GRAPHIC_CONTROL) & (after[1] >= 4) & (pos + 2 + 4 < end))
+        packed = after[2]
+        gce_disposal = tf.where(
+            is_gce, tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 2), 7), disposal)
+        gce_transparent = tf.where(
+            is_gce, tf.where(tf.bitwise.bitwise_and(packed, 1) > 0, after[5], -1), transparent)
+        # An image descriptor.
+        is_image = in_block & (pos < end) & tf.equal(block, _IMAGE)
+        left, top, w, h = (_u16(after[i : i + 2]) for i in (0, 2, 4, 6))
+        image_flags = after[8]
+        has_local = tf.bitwise.bitwise_and(image_flags, 0x80) > 0
+        local_size = tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(image_flags, 7) + 1)
+        data_start = pos + 10 + tf.where(has_local, 3 * local_size, 0)
+        pixels = tf.cast(w, tf.int64) * tf.cast(h, tf.int64)
+        image_status = tf.constant(_OK)
+        for failed, code in reversed((
+                (pos + 10 > end, _STOP_DESCRIPTOR),
+                (pixels > max_frame_pixels, _FAIL_FRAME_PIXELS),
+                (count + 1 > max_frames, _FAIL_MAX_FRAMES),
+                (data_start > end, _STOP_PALETTE),
+                (data_start >= end, _STOP_BEFORE_DATA))):
+            image_status = tf.where(failed, code, image_status)
+        image_frame = tf.stack([
+            left, top, w, h,
+            tf.cast(tf.bitwise.bitwise_and(image_flags, 0x40) > 0, tf.int32),
+            tf.where(has_local, pos + 10, -1), tf.where(has_local, local_size, 0),
+            at(data_start), data_start, disposal, transparent,
+        ])
+        # What the block says about the parse: go on (0), or stop.
+        block_status = tf.where(
+            pos >= end, _STOP_NO_TRAILER,
+            tf.where(tf.equal(block, _TRAILER), _OK,
+                     tf.where(is_extension, tf.where(pos + 2 > end, _STOP_EXTENSION, _OK),
+                              tf.where(is_image, image_status, _STOP_UNEXPECTED_BYTE))))
+        block_stops = in_block & (tf.not_equal(block_status, _OK) | (~is_extension & ~is_image))
 
-        def data_step():
-            def finished_image():
-                values = tf.unstack(frame) + [pos + 1]
-                # `frame` holds every field but data_end, which is known now.
-                ordered = values[:9] + [pos + 1] + values[9:11]
-                new = arrays.write(count, tf.stack(ordered))
-                return (pos + 1, tf.constant(_BLOCK), count + 1, status, tf.constant(0),
-                        tf.constant(-1), frame, new)
+        # The sub-block chain: the block's own, or the one the parse is in.
+        chain_mode = tf.where(in_block, tf.where(is_image, _IMAGE_DATA, _EXTENSION_DATA), mode)
+        chain_frame = tf.where(is_image, image_frame, frame)
+        chain_disposal = tf.where(is_extension, gce_disposal, disposal)
+        chain_transparent = tf.where(is_extension, gce_transparent, transparent)
+        q = walk(tf.where(in_block, tf.where(is_image, data_start + 1, pos + 2), pos))
+        cut = q >= end
+        done = tf.logical_not(cut) & tf.equal(at(q), 0)
+        in_image = tf.equal(chain_mode, _IMAGE_DATA)
+        finished = done & in_image
+        # An image whose data has no byte at all is "truncated before the
+        # data" (frames kept); one cut inside its data is refused (the
+        # reference draws the part it has, giflib cannot).
+        cut_status = tf.where(
+            in_image, tf.where(end <= chain_frame[8] + 2, _STOP_BEFORE_DATA, _FAIL_INSIDE_DATA),
+            _STOP_EXTENSION)
+        values = tf.unstack(chain_frame)
+        arrays = arrays.write(count, tf.stack(values[:9] + [q + 1] + values[9:11]))
 
-            def cut():
-                # An image whose data has no byte at all is "truncated before
-                # the data" (frames kept); one cut inside its data is refused
-                # (the reference draws the part it has, giflib cannot).
-                no_data = end <= frame[8] + 2
-                code = tf.where(
-                    tf.equal(mode, _IMAGE_DATA),
-                    tf.where(no_data, _STOP_BEFORE_DATA, _FAIL_INSIDE_DATA),
-                    _STOP_EXTENSION,
-                )
-                return pos, mode, count, code, disposal, transparent, frame, arrays
-
-            def skip():
-                # Encoders write runs of full (255-byte) sub-blocks: jump over
-                # a whole run with one gather instead of one step per block.
-                def over_full_run():
-                    limit = (end - pos) // 256 + 1
-                    starts = pos + 256 * tf.range(limit)
-                    full = tf.equal(tf.gather(padded, tf.minimum(starts, end + 15)), 255)
-                    full = full & (starts < end)
-                    first_not_full = tf.argmin(tf.cast(full, tf.int32), output_type=tf.int32)
-                    return pos + 256 * tf.where(tf.reduce_all(full), limit, first_not_full)
-
-                after = tf.cond(tf.equal(size, 255), over_full_run, lambda: pos + 1 + size)
-                return after, mode, count, status, disposal, transparent, frame, arrays
-
-            def chain_end():
-                return (pos + 1, tf.constant(_BLOCK), count, status, disposal, transparent,
-                        frame, arrays)
-
-            return [cut, finished_image, chain_end, skip]
-
-        def block_step():
-            def trailer():
-                return pos, tf.constant(-1), count, status, disposal, transparent, frame, arrays
-
-            def no_trailer():
-                return (pos, tf.constant(-1), count, tf.constant(_STOP_NO_TRAILER),
-                        disposal, transparent, frame, arrays)
-
-            def extension():
-                label = at(pos + 1)
-                first = at(pos + 2)
-                is_gce = tf.equal(label, _GRAPHIC_CONTROL) & (first >= 4) & (pos + 2 + 4 < end)
-                packed, index = at(pos + 3), at(pos + 6)
-                new_disposal = tf.where(
-                    is_gce, tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 2), 7), disposal
-                )
-                has_transparent = tf.bitwise.bitwise_and(packed, 1) > 0
-                new_transparent = tf.where(
-                    is_gce, tf.where(has_transparent, index, -1), transparent
-                )
-                too_short = pos + 2 > end
-                return (
-                    pos + 2,
-                    tf.constant(_EXTENSION_DATA),
-                    count,
-                    tf.where(too_short, _STOP_EXTENSION, status),
-                    new_disposal,
-                    new_transparent,
-                    frame,
-                    arrays,
-                )
-
-            def image():
-                d = tf.stack([at(pos + 1 + i) for i in range(9)])
-                left, top, w, h = _u16(d[0:2]), _u16(d[2:4]), _u16(d[4:6]), _u16(d[6:8])
-                image_flags = d[8]
-                has_local = tf.bitwise.bitwise_and(image_flags, 0x80) > 0
-                local_size = tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(image_flags, 7) + 1)
-                palette = tf.where(has_local, pos + 10, -1)
-                data_start = pos + 10 + tf.where(has_local, 3 * local_size, 0)
-                pixels = tf.cast(w, tf.int64) * tf.cast(h, tf.int64)
-                new_status = status
-                for failed, code in reversed((
-                        (pos + 10 > end, _STOP_DESCRIPTOR),
-                        (pixels > max_frame_pixels, _FAIL_FRAME_PIXELS),
-                        (count + 1 > max_frames, _FAIL_MAX_FRAMES),
-                        (data_start > end, _STOP_PALETTE),
-                        (data_start >= end, _STOP_BEFORE_DATA))):
-                    new_status = tf.where(failed, code, new_status)
-                interlaced = tf.cast(tf.bitwise.bitwise_and(image_flags, 0x40) > 0, tf.int32)
-                new_frame = tf.stack(
-                    [left, top, w, h, interlaced, palette,
-                     tf.where(has_local, local_size, 0), at(data_start), data_start,
-                     disposal, transparent]
-                )
-                return (data_start + 1, tf.constant(_IMAGE_DATA), count, new_status, disposal,
-                        transparent, new_frame, arrays)
-
-            def unexpected():
-                return (pos, tf.constant(-1), count, tf.constant(_STOP_UNEXPECTED_BYTE),
-                        disposal, transparent, frame, arrays)
-
-            return [no_trailer, trailer, extension, image, unexpected]
-
-        # One branch per step, chosen by scalar arithmetic (the first that
-        # applies, in this order), so that the state passes one conditional.
-        branch = tf.where(
-            in_data,
-            tf.where(chain_cut, 0, tf.where(chain_done & tf.equal(mode, _IMAGE_DATA), 1,
-                                             tf.where(chain_done, 2, 3))),
-            tf.where(pos >= end, 4, tf.where(tf.equal(block, _TRAILER), 5,
-                                             tf.where(tf.equal(block, _EXTENSION), 6,
-                                                      tf.where(tf.equal(block, _IMAGE), 7, 8)))),
+        # A block that stops the parse leaves `pos` where the reference
+        # reports it: at the block, or past what was read of it.
+        stop_pos = tf.where(is_extension, pos + 2, tf.where(is_image, data_start + 1, pos))
+        return (
+            tf.where(block_stops, stop_pos, tf.where(done, q + 1, q)),
+            tf.where(block_stops, -1, tf.where(done, _BLOCK, chain_mode)),
+            count + tf.cast(finished & ~block_stops, tf.int32),
+            tf.where(block_stops, block_status, tf.where(cut, cut_status, _OK)),
+            tf.where(finished, 0, chain_disposal),
+            tf.where(finished, -1, chain_transparent),
+            chain_frame,
+            arrays,
         )
-        return tf.switch_case(branch, data_step() + block_step())
 
     initial = (
         start,
@@ -275,7 +262,7 @@ def parse_gif(
     pos, mode, count, status, _, _, frame, arrays = tf.while_loop(
         cond, body, initial, parallel_iterations=1
     )
-    table = arrays.stack()
+    table = arrays.stack()[:count]
     result = {name: table[:, j] for j, name in enumerate(fields)}
     result.update(
         bytes=raw,
@@ -348,8 +335,16 @@ def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
 
 
 def _packed(rgb: tf.Tensor) -> tf.Tensor:
-    """int32 ``[..., 3]`` colours (0-255) -> int32 ``[...]``: ``r << 16 | g << 8 | b``."""
-    return rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]
+    """int32 ``[..., 3]`` colours (0-255) -> int32 ``[...]``: the bytes r, g, b, 0
+    read as one int32 (``tf.bitcast``), so that :func:`_unpacked` is a bitcast
+    and a slice, in either byte order."""
+    rgb = tf.cast(rgb, tf.uint8)
+    return tf.bitcast(tf.concat([rgb, tf.zeros_like(rgb[..., :1])], -1), tf.int32)
+
+
+def _unpacked(packed: tf.Tensor) -> tf.Tensor:
+    """:func:`_packed` undone: int32 ``[...]`` -> uint8 ``[..., 3]``."""
+    return tf.bitcast(packed, tf.uint8)[..., :3]
 
 
 def _checked(value: tf.Tensor, checks) -> tf.Tensor:
@@ -511,8 +506,8 @@ def decode_gif_sampled(
 
     samples = eval_frame_indices(count, num_samples)
     index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
-    # The canvas holds each pixel's colour packed in one int32 (r << 16 | g << 8
-    # | b): one gather per pixel from the frame's packed palette and same-shape
+    # The canvas holds each pixel's colour packed in one int32 (:func:`_packed`):
+    # one gather per pixel from the frame's packed palette and same-shape
     # selects, instead of three bytes per pixel; unpacked for the sampled frames.
     colour = _packed(tf.constant(background, tf.int32))
     canvas = tf.fill(tf.stack([height, width]), colour)
@@ -564,10 +559,6 @@ def decode_gif_sampled(
         lambda k, *_: k < tf.size(needed), body, (tf.constant(0), canvas, out),
         parallel_iterations=1,
     )
-    # The bytes of each packed int32, in the host's order: r, g, b are bytes
-    # 2, 1, 0 of a little-endian int32 and 1, 2, 3 of a big-endian one.
-    little = tf.equal(tf.bitcast(tf.constant(1, tf.int32), tf.uint8)[0], 1)
-    frames = tf.gather(tf.bitcast(out.stack(), tf.uint8),
-                       tf.where(little, [2, 1, 0], [1, 2, 3]), axis=-1)
+    frames = _unpacked(out.stack())
     frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
     return (frames, samples) if with_indices else frames
