@@ -24,10 +24,13 @@ from kavan_tf.errors import GifDecodeError
 from kavan_tf.export.serving_graph import gif_to_model_frames
 
 
-def _sub_blocks(data: bytes) -> bytes:
-    blocks = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255]
-                      for i in range(0, len(data), 255))
-    return blocks + b"\0"
+def _sub_blocks(data: bytes, lengths=(255,)) -> bytes:
+    out, i, k = bytearray(), 0, 0
+    while i < len(data):
+        piece = data[i : i + lengths[k % len(lengths)]]
+        out += bytes([len(piece)]) + piece
+        i, k = i + len(piece), k + 1
+    return bytes(out + b"\0")
 
 
 def _pack(codes: list[tuple[int, int]]) -> bytes:
@@ -45,14 +48,16 @@ def _pack(codes: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-def _gif(width: int, height: int, min_code_size: int, codes, frame=None) -> bytes:
+def _gif(width: int, height: int, min_code_size: int, codes, frame=None, lengths=(255,),
+         before=b"") -> bytes:
     colours = 1 << max(min_code_size, 1)
     size_field = max(min_code_size, 1) - 1
     head = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80 | size_field, 0, 0)
     head += bytes(range(256))[: 3 * colours].ljust(3 * colours, b"\0")
     fw, fh = frame or (width, height)
     image = struct.pack("<BHHHHB", 0x2C, 0, 0, fw, fh, 0)
-    return head + image + bytes([min_code_size]) + _sub_blocks(_pack(codes)) + b";"
+    return (head + before + image + bytes([min_code_size]) + _sub_blocks(_pack(codes), lengths)
+            + b";")
 
 
 def bombs() -> dict[str, bytes]:
@@ -72,6 +77,10 @@ def bombs() -> dict[str, bytes]:
                                                          frame=(65535, 65535)),
         "1x65535 (pygif's max-height)": _gif(1, 65535, 2, [(4, 3), (1, 3)] * 65_535
                                              + [(5, 3)]),
+        "0.8 MB of data in sub-blocks of 1, 2 and 3 bytes, 1024x1024": _gif(
+            1024, 1024, 2, [(4, 3), (1, 3)] * 1024**2 + [(5, 3)], lengths=(1, 2, 3)),
+        "20,000 empty comment extensions, 16x16": _gif(
+            16, 16, 2, [(4, 3), (1, 3)] * 256 + [(5, 3)], before=b"\x21\xfe\x00" * 20_000),
     }
 
 

@@ -108,9 +108,20 @@ def test_pillow_gifs_each_disposal_with_and_without_transparency(disposal, trans
     np.testing.assert_array_equal(_served(data), _reference(data))
 
 
-def encode_lzw(indices: np.ndarray, min_code_size: int) -> bytes:
-    """The code-size byte and sub-blocks of LZW data made of literal codes,
-    with a clear code often enough that every code keeps its first width."""
+def _sub_blocks(data: bytes, lengths=(255,)) -> bytes:
+    """``data`` as a sub-block chain: sub-blocks of the ``lengths`` in turn, then the terminator."""
+    out, i, k = bytearray(), 0, 0
+    while i < len(data):
+        piece = data[i : i + lengths[k % len(lengths)]]
+        out += bytes([len(piece)]) + piece
+        i, k = i + len(piece), k + 1
+    return bytes(out + b"\0")
+
+
+def encode_lzw(indices: np.ndarray, min_code_size: int, lengths=(255,)) -> bytes:
+    """The code-size byte and sub-blocks (of the ``lengths`` in turn) of LZW
+    data made of literal codes, with a clear code often enough that every
+    code keeps its first width."""
     clear, width = 1 << min_code_size, min_code_size + 1
     value, bits = 0, 0
     codes = []
@@ -120,24 +131,34 @@ def encode_lzw(indices: np.ndarray, min_code_size: int) -> bytes:
         value |= code << bits
         bits += width
     packed = value.to_bytes((bits + 7) // 8, "little")
-    blocks = b"".join(bytes([len(packed[i : i + 255])]) + packed[i : i + 255]
-                      for i in range(0, len(packed), 255))
-    return bytes([min_code_size]) + blocks + b"\0"
+    return bytes([min_code_size]) + _sub_blocks(packed, lengths)
+
+
+def _control(disposal: int, transparent: int | None) -> bytes:
+    """A graphic control extension."""
+    packed = (disposal << 2) | (1 if transparent is not None else 0)
+    return struct.pack("<BBBBHBB", 0x21, 0xF9, 4, packed, 5, transparent or 0, 0)
 
 
 def _gif_bytes(screen, frames, global_palette=True) -> bytes:
     """A GIF written by hand: ``frames`` are dicts with left, top, image (index
-    array), disposal, transparent, interlaced, local (palette bytes or None)."""
+    array), disposal, transparent, interlaced, local (palette bytes or None),
+    lengths (of the data's sub-blocks, in turn), comment (bytes: a comment
+    extension before the frame, in sub-blocks of the same lengths),
+    extensions (bytes before the frame's graphic control) and control (False:
+    no graphic control of its own)."""
     out = bytearray(b"GIF89a" + struct.pack("<HHBBB", *screen, 0xF7 if global_palette else 0,
                                             0, 0))
     if global_palette:
         out += bytes((i * 7) % 256 for i in range(768))
     for frame in frames:
         image = frame["image"]
-        packed = (frame.get("disposal", 0) << 2) | (1 if frame.get("transparent") is not None
-                                                    else 0)
-        out += struct.pack("<BBBBHBB", 0x21, 0xF9, 4, packed, 5,
-                           frame.get("transparent") or 0, 0)
+        lengths = frame.get("lengths", (255,))
+        if frame.get("comment") is not None:
+            out += b"\x21\xfe" + _sub_blocks(frame["comment"], lengths)
+        out += frame.get("extensions", b"")
+        if frame.get("control", True):
+            out += _control(frame.get("disposal", 0), frame.get("transparent"))
         local = frame.get("local")
         flags = (0x80 | 7 if local is not None else 0) | (0x40 if frame.get("interlaced") else 0)
         out += struct.pack("<BHHHHB", 0x2C, frame["left"], frame["top"], image.shape[1],
@@ -150,7 +171,7 @@ def _gif_bytes(screen, frames, global_palette=True) -> bytes:
             order = np.concatenate([np.arange(0, h, 8), np.arange(4, h, 8), np.arange(2, h, 4),
                                     np.arange(1, h, 2)])
             rows = image[order]
-        out += encode_lzw(rows.reshape(-1), 8)
+        out += encode_lzw(rows.reshape(-1), 8, lengths)
     return bytes(out + b";")
 
 
@@ -179,6 +200,60 @@ def test_partial_frames_outside_the_screen_local_palettes_interlacing():
     # No palette at all: the grey ramp.
     data = _gif_bytes((32, 24), frames[:1] + frames[3:4], global_palette=False)
     np.testing.assert_array_equal(_served(data), _reference(data))
+
+
+def test_sub_blocks_of_any_lengths():
+    """Data and extensions in sub-blocks of varying lengths (what the parser
+    cannot jump over as one run) give the reference frames."""
+    rng = np.random.default_rng(8)
+    frames = [
+        {"left": 0, "top": 0, "image": rng.integers(0, 256, (24, 32), dtype=np.uint8),
+         "lengths": lengths, "comment": comment, "disposal": d, "transparent": t}
+        for lengths, comment, d, t in (
+            ((1, 2, 3, 250), b"made by hand " * 40, 1, None),
+            ((255, 254), None, 2, 3),
+            ((7,), b"x" * 100, 3, 4),
+            ((200, 1, 255, 255, 17), b"", 0, None),
+        )
+    ]
+    data = _gif_bytes((32, 24), frames)
+    np.testing.assert_array_equal(_served(data), _reference(data))
+    # Cut inside the data of a frame of short sub-blocks: refused with the reference's cause.
+    cut = data[: data.index(b"\x07" + b"x" * 7) + 600]
+    assert "truncated inside the data of frame 2" in _graph_error(cut)
+
+
+def test_long_runs_of_extensions():
+    """Runs of many extensions (which the parser skips at once) keep the last
+    graphic control of the run, and a run cut short ends the parse as in the
+    reference."""
+    rng = np.random.default_rng(9)
+
+    def comment(n):
+        return b"\x21\xfe" + _sub_blocks(bytes(rng.integers(1, 256, n, dtype=np.uint8)),
+                                          (1, 5, 255))
+
+    def image():
+        return rng.integers(0, 256, (24, 32), dtype=np.uint8)
+
+    application = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frames = [
+        {"left": 0, "top": 0, "image": image(), "control": False,
+         "extensions": b"".join(comment(n) for n in range(30)) + _control(2, 3)
+         + application + b"".join(comment(n) for n in range(10))},
+        {"left": 4, "top": 2, "image": image()[:10, :12], "control": False,
+         "extensions": b"".join(_control(d % 4, d) for d in range(13)) + b"\x21\xfe\x00" * 40},
+        {"left": 0, "top": 0, "image": image(), "disposal": 1, "transparent": 7},
+        {"left": 3, "top": 3, "image": image()[:5, :5], "control": False,
+         "extensions": b"\x21\xfe\x00" * 50},
+    ]
+    data = _gif_bytes((32, 24), frames)
+    for num_samples in (T, 4):
+        served = _served(data, _graph(num_samples=num_samples))
+        np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
+    # Cut inside a long run of extensions: the frames before it are kept.
+    cut = data[: data.rindex(b"\x21\xfe\x00" * 20) + 31]
+    np.testing.assert_array_equal(_served(cut), _reference(cut))
 
 
 def test_frames_that_repaint_the_whole_screen_and_the_frames_before_them():

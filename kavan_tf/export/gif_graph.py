@@ -7,9 +7,13 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
 ``tf.io.decode_gif`` used only to decompress one frame's LZW data:
 
 1. **Parse** (:func:`parse_gif`): a ``tf.while_loop`` walks the block
-   structure one block or data sub-block per step, and jumps over a run of
-   full (255-byte) data sub-blocks in one step with one gather, so a frame's
-   data costs a few steps whatever its length.
+   structure one block per step, with its sub-block chain: a run of
+   sub-blocks of one length (encoders write runs of 255-byte ones) in one
+   gather, then a few sub-blocks one at a time, and a usual graphic control
+   extension together with the block after it, so a frame costs one step
+   whatever its length. A chain that is still not finished then (sub-blocks
+   of varying lengths) is looked up in a table of every chain's end, made
+   once by pointer jumping (``log2`` passes over the file).
    It yields each frame's rectangle, interlace flag, palette, LZW data
    span, disposal method and transparent index, and checks every limit of
    the reference decoder (``max_frame_pixels``, ``max_frames``,
@@ -59,6 +63,8 @@ _BLOCK, _EXTENSION_DATA, _IMAGE_DATA = 0, 1, 2
 # the sub-blocks it then follows one at a time.
 _RUN_CHECK = 4096
 _HOPS = 3
+# Extension blocks in a row after which the parser skips a run of them at once.
+_EXTENSION_RUN = 8
 
 
 def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
@@ -155,12 +161,81 @@ def parse_gif(
             q = tf.where((q >= end) | tf.equal(size, 0), q, q + 1 + size)
         return q
 
+    def chain_ends():
+        """int32 ``[end + 1]``: for every position, where the sub-block chain
+        that would start there ends (its terminator, or ``end`` where the file
+        ends first), by pointer jumping: each pass doubles the sub-blocks
+        every position has looked past, so a chain of any length costs
+        ``log2`` passes over the file. Made once, for a chain that ``walk``
+        cannot finish in one step (sub-blocks of varying lengths), so that no
+        file costs one step per sub-block."""
+        positions = tf.range(end + 1)
+        lengths = padded[: end + 1]
+        ends = tf.where((positions >= end) | tf.equal(lengths, 0), positions,
+                        tf.minimum(positions + 1 + lengths, end))
+
+        def jump(ends, _):
+            further = tf.gather(ends, ends)
+            return further, tf.reduce_any(tf.not_equal(further, ends))
+
+        return tf.while_loop(lambda ends, moving: moving, jump, (ends, tf.constant(True)))[0]
+
+    def extension_runs(ends):
+        """For every position, where a run of extension blocks from there ends
+        (the first block that is not a whole extension), and the last graphic
+        control extension in the run (``-1`` when none), by pointer jumping
+        over ``ends`` (:func:`chain_ends`): a file of many extensions costs
+        ``log2`` passes, not one step per extension."""
+        positions = tf.range(end + 1)
+        chain = tf.gather(ends, tf.minimum(positions + 2, end))
+        whole = (tf.equal(padded[: end + 1], _EXTENSION) & (positions + 2 <= end)
+                 & (chain < end))
+        runs = tf.where(whole, chain + 1, positions)
+        control = (whole & tf.equal(padded[1 : end + 2], _GRAPHIC_CONTROL)
+                   & (padded[2 : end + 3] >= 4) & (positions + 6 < end))
+        controls = tf.where(control, positions, -1)
+
+        def jump(runs, controls, _):
+            later = tf.gather(controls, runs)
+            further = tf.gather(runs, runs)
+            return (further, tf.where(later >= 0, later, controls),
+                    tf.reduce_any(tf.not_equal(further, runs)))
+
+        runs, controls, _ = tf.while_loop(
+            lambda runs, controls, moving: moving, jump, (runs, controls, tf.constant(True)))
+        return runs, controls
+
     # State: pos, mode, count, status, the pending graphic control (disposal,
-    # transparent), the frame being read (its fields but data_end), arrays.
-    def cond(pos, mode, count, status, disposal, transparent, frame, arrays):
+    # transparent), the frame being read (its fields but data_end), arrays,
+    # the extension blocks read in a row, and the tables of chain_ends and
+    # extension_runs (empty until a file needs them).
+    def cond(pos, mode, count, status, disposal, transparent, frame, arrays, extensions, ends,
+             runs, controls):
         return tf.equal(status, _OK) & tf.logical_not(tf.equal(mode, -1))
 
-    def body(pos, mode, count, status, disposal, transparent, frame, arrays):
+    def body(*state):
+        pos, mode = state[:2]
+        many = (tf.equal(mode, _BLOCK) & (state[8] >= _EXTENSION_RUN)
+                & tf.equal(at(pos), _EXTENSION))
+        return tf.cond(many, lambda: skip_extensions(*state), lambda: step(*state))
+
+    def skip_extensions(pos, mode, count, status, disposal, transparent, frame, arrays,
+                        extensions, ends, runs, controls):
+        ends = tf.cond(tf.size(ends) > 0, lambda: ends, chain_ends)
+        runs, controls = tf.cond(tf.size(runs) > 0, lambda: (runs, controls),
+                                 lambda: extension_runs(ends))
+        control = controls[pos]
+        packed = at(control + 3)
+        disposal = tf.where(
+            control >= 0, tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 2), 7), disposal)
+        transparent = tf.where(
+            control >= 0, tf.where(tf.bitwise.bitwise_and(packed, 1) > 0, at(control + 6), -1),
+            transparent)
+        return (runs[pos], mode, count, status, disposal, transparent, frame, arrays,
+                tf.constant(0), ends, runs, controls)
+
+    def step(pos, mode, count, status, disposal, transparent, frame, arrays, extensions, ends,
+             runs, controls):
         # One step reads the block that starts at `pos` (in _BLOCK mode) and
         # follows its sub-block chain as far as `walk` goes, or (in a data
         # mode) follows the chain it is in. Scalar selects, no conditionals.
@@ -222,6 +297,13 @@ def parse_gif(
         chain_disposal = tf.where(is_extension, gce_disposal, disposal)
         chain_transparent = tf.where(is_extension, gce_transparent, transparent)
         q = walk(tf.where(in_block, tf.where(is_image, data_start + 1, pos + 2), pos))
+        stuck = ~block_stops & (q < end) & tf.not_equal(at(q), 0)
+
+        def jump_to_the_end(q, ends):
+            ends = tf.cond(tf.size(ends) > 0, lambda: ends, chain_ends)
+            return ends[q], ends
+
+        q, ends = tf.cond(stuck, lambda: jump_to_the_end(q, ends), lambda: (q, ends))
         cut = q >= end
         done = tf.logical_not(cut) & tf.equal(at(q), 0)
         in_image = tf.equal(chain_mode, _IMAGE_DATA)
@@ -247,6 +329,11 @@ def parse_gif(
             tf.where(finished, -1, chain_transparent),
             chain_frame,
             arrays,
+            tf.where(in_block, tf.where(is_extension & ~block_stops, extensions + 1, 0),
+                     extensions),
+            ends,
+            runs,
+            controls,
         )
 
     initial = (
@@ -258,9 +345,15 @@ def parse_gif(
         tf.constant(-1),
         tf.zeros([11], tf.int32),
         arrays,
+        tf.constant(0),
+        tf.zeros([0], tf.int32),
+        tf.zeros([0], tf.int32),
+        tf.zeros([0], tf.int32),
     )
-    pos, mode, count, status, _, _, frame, arrays = tf.while_loop(
-        cond, body, initial, parallel_iterations=1
+    scalar, table = tf.TensorShape([]), tf.TensorShape([None])
+    pos, mode, count, status, _, _, frame, arrays, *_ = tf.while_loop(
+        cond, body, initial, parallel_iterations=1,
+        shape_invariants=(scalar,) * 6 + (tf.TensorShape([11]), scalar, scalar) + (table,) * 3,
     )
     table = arrays.stack()[:count]
     result = {name: table[:, j] for j, name in enumerate(fields)}
