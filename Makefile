@@ -21,8 +21,10 @@ $(VENV)/.installed-test: pyproject.toml setup.py | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# One pytest worker per core (at most 4), a test file per worker at a time
+# (module fixtures are built once): most tests keep about one core busy.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 demo: $(VENV)/.installed
 	$(BIN)/kavan demo

@@ -1,4 +1,5 @@
-"""The demo: full KAVAN must beat the plain LSTM and the mean predictor on synthetic GIFs."""
+"""The demo: full KAVAN must beat the plain LSTM and the mean predictor on synthetic GIFs,
+and its model must export, serve and draw its report."""
 
 import os
 
@@ -8,10 +9,11 @@ from kavan_tf.experiments.demo import DemoSettings, run_demo
 
 
 @pytest.mark.slow
-def test_full_model_beats_plain_lstm_and_mean_predictor(tmp_path):
+def test_demo_beats_plain_lstm_and_mean_predictor_then_exports_and_reports(tmp_path):
     # A smaller run than `make demo` (400 GIFs, 8 epochs); seeded and deterministic.
-    outputs = run_demo(str(tmp_path), settings=DemoSettings(num_gifs=400, epochs=8),
-                       export=False)
+    # One run covers both the claim and the export -> predict -> report path
+    # (`make demo` and `kavan demo --quick` take the same steps).
+    outputs = run_demo(str(tmp_path), settings=DemoSettings(num_gifs=400, epochs=8))
     rows = outputs["rows"]
     full, plain, mean = (rows["MTL Soft-Att + HS-LSTM"], rows["SmallCNN + LSTM"],
                          rows["Mean predictor"])
@@ -22,10 +24,6 @@ def test_full_model_beats_plain_lstm_and_mean_predictor(tmp_path):
     assert full["nmse"] < 1.0
     assert 0.9 < mean["nmse"] < 1.1
 
-
-@pytest.mark.slow
-def test_quick_demo_runs_end_to_end(tmp_path):
-    outputs = run_demo(str(tmp_path), quick=True)
     assert outputs["predict_status"] == 0
     assert os.path.isdir(outputs["saved_model"])
     overlays = [f for f in os.listdir(outputs["overlays"]) if f.endswith(".gif")]
