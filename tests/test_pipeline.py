@@ -275,7 +275,9 @@ def test_prepare_killed_by_a_signal_leaves_no_temp_file(dataset_dir, config, tmp
     command = [sys.executable, "-c", PREPARE_SCRIPT, str(tmp_path / "config.json"),
                str(dataset_dir / "manifest.csv"), str(out)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    # pytest-xdist workers ignore SIGINT, and a child would inherit that: restore it.
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not list(out.glob("*.tmp-*")):
