@@ -93,6 +93,13 @@ def test_results_page_states_each_verdict():
                         3, 1, 120.0, {"end": 60.0, "sigma": 60.0},
                         command="kavan results --seeds 1")
     assert "`kavan results --seeds 1`" in page and "TABLE" in page
-    assert "- `end`: a beats b: accuracy contradicted, nMSE holds, Spearman contradicted." in page
-    assert "- 3 votes: sigma weights recover the true intensities better: Spearman holds, " \
-           "nMSE holds, accuracy undecided." in page
+    summary = page[page.index("## Which claims hold"):page.index("## Benchmark `end`")]
+    end_line = next(line for line in summary.splitlines() if line.startswith("- `end`: a beats b"))
+    assert [part.split(" (")[0] for part in end_line.split(": ", 2)[2].split("), ")] == [
+        "accuracy **contradicted**", "nMSE **holds**", "Spearman **contradicted**"]
+    mean, low, high = (claims.loc[claims["metric"] == "nmse", c].item()
+                       for c in ("mean", "low", "high"))
+    assert f"nMSE **holds** ({mean:+.3f} [{low:+.3f}, {high:+.3f}])" in end_line
+    votes_line = next(line for line in summary.splitlines() if line.startswith("- 3 votes"))
+    assert "sigma weights recover the true intensities better: Spearman **holds**" in votes_line
+    assert "nMSE **holds**" in votes_line and "accuracy **undecided**" in votes_line

@@ -474,7 +474,9 @@ def results_page(tables, claims, positions, attention, sigma, settings, num_spli
         f"Reproduce everything on this page with `{command}` (writes this file). This run "
         f"took {seconds / 60:.0f} minutes on the 2-core CPU machine ({spent} minutes)"
         + (f", reusing {reused} finished training runs of an earlier call with the same "
-           "`--out`, whose time is not in these figures" if reused else "") + ".",
+           "`--out`, whose time is not in these figures" if reused else "") + ". "
+        "The runtime of a call from scratch, and the raw CSVs: "
+        "[results_runs/README.md](results_runs/README.md).",
         "",
         f"Setting: {_sizes_text(sizes or {'end': settings.num_gifs})} synthetic GIFs "
         f"({settings.frame_size} x "
@@ -513,6 +515,7 @@ def results_page(tables, claims, positions, attention, sigma, settings, num_spli
         "0, is **contradicted** when it is below 0, and is **undecided** otherwise.",
         "",
     ]
+    lines += _verdict_summary(claims, positions, sigma)
     for mode, table in tables.items():
         lines += [f"## Benchmark `{mode}`", "", table, "### Claims", "",
                   "| claim | metric | difference (favouring the claim) [95 % CI] | runs "
@@ -577,7 +580,6 @@ def results_page(tables, claims, positions, attention, sigma, settings, num_spli
                 f"| {_metric_name(r['metric'])} | {r['plain']:.3f} | {r['weighted']:.3f} "
                 f"| {_interval(r)} | {r['verdict']} |")
         lines.append("")
-    lines += _verdict_summary(claims, positions, sigma)
     return "\n".join(lines)
 
 
@@ -589,23 +591,26 @@ def _sizes_text(sizes: dict[str, int]) -> str:
     return " and ".join(f"{n} (`{mode}`)" for mode, n in sizes.items())
 
 
+def _verdicts(group: pd.DataFrame) -> str:
+    """"accuracy holds (+0.232 [+0.194, +0.270]), nMSE undecided (...)"."""
+    return ", ".join(f"{_metric_name(r['metric'])} **{r['verdict']}** ({_interval(r)})"
+                     for _, r in group.iterrows())
+
+
 def _verdict_summary(claims, positions, sigma) -> list[str]:
-    lines = ["## Which claims hold", ""]
+    lines = ["## Which claims hold", "",
+             "Each claim's verdict per metric, with its paired difference (favouring the "
+             "claim) and 95 % interval; the sections below give the tables.", ""]
     for mode, frame in claims.items():
         for claim, group in frame.groupby("claim", sort=False):
-            verdicts = ", ".join(f"{_metric_name(r['metric'])} {r['verdict']}"
-                                 for _, r in group.iterrows())
-            lines.append(f"- `{mode}`: {claim}: {verdicts}.")
+            lines.append(f"- `{mode}`: {claim}: {_verdicts(group)}.")
     if positions is not None and len(positions):
         for position, group in positions.groupby("position", sort=False):
-            verdicts = ", ".join(f"{_metric_name(r['metric'])} {r['verdict']}"
-                                 for _, r in group.iterrows())
-            lines.append(f"- `segment`, expression {position}: HS-LSTM beats LSTM: {verdicts}.")
+            lines.append(f"- `segment`, expression {position}: HS-LSTM beats LSTM: "
+                         f"{_verdicts(group)}.")
     if sigma is not None and len(sigma):
         for budget, group in sigma.groupby("votes", sort=True):
-            verdicts = ", ".join(f"{_metric_name(r['metric'])} {r['verdict']}"
-                                 for _, r in group.iterrows())
             lines.append(f"- {budget:g} votes: sigma weights recover the true intensities "
-                         f"better: {verdicts}.")
+                         f"better: {_verdicts(group)}.")
     lines.append("")
     return lines
