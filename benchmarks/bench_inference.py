@@ -109,9 +109,13 @@ def main() -> None:
         backbone = module.model.get_layer("backbone").layer
         return tf.function(lambda x: backbone(x, training=False))
 
-    head = for_inference(KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
-                                                hidden_size=args.hidden, num_frames=8)))
+    head_model = KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
+                                        hidden_size=args.hidden, num_frames=8))
+    head = for_inference(head_model)  # float32: input-major LSTM kernels
+    head_gate = for_inference(head_model, gate_major_lstm=True)
     head_fn = tf.function(lambda x: head(x, training=False))
+    head_gate_fn = tf.function(lambda x: head_gate(x, training=False))
+    folded_gate = KavanServingModule(for_inference(model, gate_major_lstm=True))
     features = tf.random.normal((8, 8, 7, 7, 2048))
 
     # Decoding alone (giflib, every frame), as the serving graph maps it over the batch.
@@ -125,8 +129,10 @@ def main() -> None:
         "backbone_bf16": (backbone_fn(fast), flat),
         "decode": (plain.decode_gifs, gifs),
         "head": (head_fn, features),
+        "head_gate": (head_gate_fn, features),
         "end_to_end": (plain.serve_gifs, gifs),
         "end_to_end_folded": (folded.serve_gifs, gifs),
+        "end_to_end_folded_gate": (folded_gate.serve_gifs, gifs),
         "end_to_end_bf16": (fast.serve_gifs, gifs),
     }, args.repeats)
 
@@ -141,8 +147,13 @@ def main() -> None:
           f"| {r['end_to_end_folded'] / r['backbone_folded']:.3f} of its backbone; "
           f"{r['end_to_end_folded'] / r['backbone']:.3f} of the backbone as trained "
           f"| >= 0.95 |")
+    print(f"| end to end, float32, folded, LSTM kernels gate-major (`--lstm-layout gate-major`) "
+          f"| {r['end_to_end_folded_gate']:.3f} "
+          f"| {r['end_to_end_folded_gate'] / r['backbone_folded']:.3f} of its backbone | |")
     for part, label in (("decode", "decode + sample + resize in the graph"),
-                        ("head", "attention + HS-LSTM + heads on features")):
+                        ("head", "attention + HS-LSTM + heads on features (float32 as "
+                                 "served: input-major kernels)"),
+                        ("head_gate", "the same head, LSTM kernels gate-major")):
         print(f"| {label} alone | {r[part]:.3f} "
               f"| costs {r['backbone_folded'] / r[part]:.3f} of a folded backbone pass | |")
     print(f"| GIF decoding alone (`tf.io.decode_gif`, all frames) | {r['decode_only']:.3f} "

@@ -60,6 +60,15 @@ def test_train_export_predict(workspace, capsys):
     assert card["package"]["version"] == kavan_tf.__version__
     served = json.loads((exported / "kavan" / "2" / "assets" / "model_card.json").read_text())
     assert served["export"]["precision"] == "bfloat16" and served["data"] == card["data"]
+    # Each precision's faster LSTM kernel layout by default (docs/performance.md).
+    assert served["export"]["gate_major_lstm"] is True
+    plain = json.loads((exported / "kavan" / "1" / "assets" / "model_card.json").read_text())
+    assert plain["export"]["gate_major_lstm"] is False
+    capsys.readouterr()
+    assert main(["export", str(run / "model.keras"), "--export-dir", str(exported),
+                 "--no-fold-batch-norm", "--lstm-layout", "gate-major"]) == 2
+    assert "needs fold_batch_norm=True" in capsys.readouterr().err
+    assert sorted(os.listdir(exported / "kavan")) == ["1", "2", "models.config"]
     assert main(["info", str(exported / "kavan")]) == 0
     shown = capsys.readouterr().out
     assert "synthetic: yes" in shown and "export: precision bfloat16" in shown

@@ -131,7 +131,12 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     model.compile()
     frames = np.random.default_rng(5).uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
     expected = model.predict(frames, verbose=0)
-    fast = for_inference(model)
+    # float32 keeps the input-major kernels by default; gate-major is asked for.
+    default = for_inference(model)
+    assert isinstance(default, InferenceModel) and not default.gate_major_lstm
+    np.testing.assert_allclose(default.predict(frames, verbose=0)["intensities"],
+                               expected["intensities"], rtol=1e-5, atol=1e-6)
+    fast = for_inference(model, gate_major_lstm=True)
     assert isinstance(fast, InferenceModel) and fast.fold_batch_norm and fast.gate_major_lstm
     assert not fast.model_config.trainable_backbone
     assert _count(fast, keras.layers.BatchNormalization) == 0
@@ -153,6 +158,7 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     for a, b in zip(back.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
     half = for_inference(model, "bfloat16")
+    assert half.gate_major_lstm  # bfloat16 reads gate-major kernels faster
     assert half.get_layer("backbone").compute_dtype == "bfloat16"
     # Weights are stored in bfloat16 (no cast per call) except the float32 heads.
     assert {w.dtype for w in half.get_layer("temporal").weights} == {"bfloat16"}

@@ -18,6 +18,7 @@ def export_keras_file(
     warmup_gifs: Sequence[str | os.PathLike[str]] | None = None,
     precision: str = "float32",
     fold_batch_norm: bool = True,
+    gate_major_lstm: bool | None = None,
 ) -> str:
     """A ``.keras`` KavanModel file -> ``<export_dir>/<name>/<version>/`` (``kavan export``).
 
@@ -33,6 +34,9 @@ def export_keras_file(
         fold_batch_norm: Serve the backbone with its batch normalisations
             folded into the convolutions (same results, faster; see
             :func:`kavan_tf.inference.for_inference`).
+        gate_major_lstm: Store the LSTM kernels gate-major; ``None``: the
+            precision's faster layout (see :func:`kavan_tf.inference.for_inference`).
+            Needs ``fold_batch_norm``.
 
     Returns:
         The version folder.
@@ -52,7 +56,12 @@ def export_keras_file(
             f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
         )
     if fold_batch_norm:
-        model = for_inference(model, precision)
+        model = for_inference(model, precision, gate_major_lstm=gate_major_lstm)
+    elif gate_major_lstm is not None:
+        raise ValueError(
+            "`gate_major_lstm` chooses the layout of an inference graph and needs "
+            f"fold_batch_norm=True. Received: gate_major_lstm={gate_major_lstm!r}"
+        )
     elif precision == "bfloat16":
         model = with_precision(model, "bfloat16")
     gifs = None
@@ -63,8 +72,10 @@ def export_keras_file(
                 gifs.append(f.read())
     card = read_card(model_path)
     if card is not None:
-        card = {**card, "export": {"precision": precision, "fold_batch_norm": fold_batch_norm,
-                                   "from": os.path.abspath(model_path)}}
+        card = {**card, "export": {
+            "precision": precision, "fold_batch_norm": fold_batch_norm,
+            "gate_major_lstm": bool(getattr(model, "gate_major_lstm", False)),
+            "from": os.path.abspath(model_path)}}
     return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs,
                               model_card=card)
 

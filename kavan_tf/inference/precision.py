@@ -108,13 +108,16 @@ PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_fl
 
 
 def for_inference(
-    model: KavanModel, precision: str = "float32", temporal_dtype: str | None = None
+    model: KavanModel,
+    precision: str = "float32",
+    temporal_dtype: str | None = None,
+    gate_major_lstm: bool | None = None,
 ) -> KavanModel:
     """The fastest graph computing ``model``'s predictions: what ``kavan export`` serves.
 
     The backbone's batch normalisations are folded into its convolutions
-    (:func:`fold_batch_norms`), the LSTM kernels are stored gate-major
-    (:mod:`kavan_tf.inference.gate_major`) and the model computes in ``precision``:
+    (:func:`fold_batch_norms`), the LSTM kernels are stored in the layout
+    that the precision reads fastest, and the model computes in ``precision``:
 
     - ``"float32"``;
     - ``"bfloat16"``: weights stored and computed in bfloat16 (AVX-512 BF16
@@ -131,6 +134,13 @@ def for_inference(
         precision: One of ``"float32"``, ``"bfloat16"``, ``"float16"``.
         temporal_dtype: Policy of the attention + temporal module alone;
             ``None``: the precision's.
+        gate_major_lstm: Store the LSTM kernels gate-major
+            (:mod:`kavan_tf.inference.gate_major`) instead of input-major, as
+            trained. ``None``: gate-major for bfloat16 only. bfloat16 products
+            read gate-major kernels faster on both CPUs measured; float32 ones
+            read input-major kernels 3.4x faster (the head at batch 8) on a
+            2-core AVX2 CPU and gate-major ones about 8 % faster on an AVX-512
+            one (docs/performance.md, ``benchmarks/bench_lstm_bandwidth.py``).
 
     Example:
 
@@ -148,5 +158,6 @@ def for_inference(
         PRECISIONS[precision],
         temporal_dtype=temporal_dtype,
         fold_batch_norm=True,
-        gate_major_lstm=True,
+        gate_major_lstm=precision == "bfloat16" if gate_major_lstm is None
+        else bool(gate_major_lstm),
     )
