@@ -17,7 +17,9 @@ from kavan_tf.models.kavan import KavanModel
 class InferenceModel(KavanModel):
     """A :class:`KavanModel` built for prediction: the backbone's batch
     normalisations folded into its convolutions (:func:`fold_batch_norms`)
-    and the LSTM kernels stored gate-major (:mod:`kavan_tf.inference.gate_major`).
+    and, with ``gate_major_lstm``, the LSTM kernels stored gate-major
+    (:mod:`kavan_tf.inference.gate_major`; :func:`for_inference` picks the
+    layout by precision).
 
     Build it with :func:`kavan_tf.inference.for_inference` (or
     :func:`kavan_tf.inference.with_precision`), which copies and converts a
