@@ -271,10 +271,16 @@ def _cli(args, **kwargs):
                             start_new_session=True, **kwargs)
 
 
+def _final_files(out):
+    """Keypoint files under their final names (pathlib's ``*`` also matches the
+    hidden ``.<gif_id>.tmp-t<task>.json.gz`` files a killed worker leaves)."""
+    return sorted(p for p in out.glob("*.json.gz") if not p.name.startswith("."))
+
+
 def _wait_for_files(out, count, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(list(out.glob("*.json.gz"))) >= count:
+        if len(_final_files(out)) >= count:
             return True
         time.sleep(0.05)
     return False
@@ -309,7 +315,7 @@ def test_killed_pool_run_resumes_without_half_files(tmp_path, face_data, sig):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    finished = sorted(out.glob("*.json.gz"))
+    finished = _final_files(out)
     assert 0 < len(finished) < len(ids)
     for path in finished:
         load_keypoints(path)  # every file under a final name is complete
@@ -321,7 +327,7 @@ def test_killed_pool_run_resumes_without_half_files(tmp_path, face_data, sig):
     assert rerun.returncode == 0, stderr[-2000:]
     assert f"kept from an earlier run {len(kept)}" in stdout
     assert not list(out.glob(".*tmp*"))
-    assert len(list(out.glob("*.json.gz"))) == len(ids)
+    assert len(_final_files(out)) == len(ids)
     for name, mtime in kept.items():
         assert (out / name).stat().st_mtime_ns == mtime
     assert len(read_manifest(out / "manifest.csv")) == len(ids)
