@@ -45,23 +45,24 @@ def export_keras_file(
 
     from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
 
+    # The arguments are checked before the model is loaded.
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(
+            f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
+        )
+    if not fold_batch_norm and gate_major_lstm is not None:
+        raise ValueError(
+            "`gate_major_lstm` chooses the layout of an inference graph and needs "
+            f"fold_batch_norm=True. Received: gate_major_lstm={gate_major_lstm!r}"
+        )
     model_path = os.fspath(model_path)
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"{model_path}: no such model file")
     model = keras.saving.load_model(model_path, compile=False)
     if not isinstance(model, KavanModel):
         raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(
-            f"`precision` must be 'float32' or 'bfloat16'. Received: precision={precision!r}"
-        )
     if fold_batch_norm:
         model = for_inference(model, precision, gate_major_lstm=gate_major_lstm)
-    elif gate_major_lstm is not None:
-        raise ValueError(
-            "`gate_major_lstm` chooses the layout of an inference graph and needs "
-            f"fold_batch_norm=True. Received: gate_major_lstm={gate_major_lstm!r}"
-        )
     elif precision == "bfloat16":
         model = with_precision(model, "bfloat16")
     gifs = None
