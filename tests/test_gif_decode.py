@@ -13,7 +13,13 @@ import pytest
 from PIL import Image
 
 from kavan_tf.config import DataConfig
-from kavan_tf.data.gif import DecodedGif, decode_gif, decode_gif_with_config, lzw_decode
+from kavan_tf.data.gif import (
+    DecodedGif,
+    decode_gif,
+    decode_gif_with_config,
+    lzw_decode,
+    max_long_segments,
+)
 from kavan_tf.errors import DecompressionBombError, GifDecodeError
 
 LOGGER = "kavan_tf.data.gif"
@@ -574,8 +580,12 @@ def test_matches_pillow_on_images_it_writes():
 
 
 def reference_lzw(data: bytes, min_code_size: int, max_pixels: int) -> tuple[list[int], bool]:
-    """Textbook GIF LZW decoder: (indices, whether max_pixels were produced)."""
+    """Textbook GIF LZW decoder: (indices, whether max_pixels were produced).
+
+    Like the package's decoder, it reads no further after
+    ``max_long_segments(max_pixels)`` segments of more than ``clear - 2`` codes."""
     clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    segment_codes, long_segments = 0, 0
     stream, nbits, pos = int.from_bytes(data, "little"), len(data) * 8, 0
     width, next_code, previous = min_code_size + 1, clear + 2, None
     table: dict[int, list[int]] = {i: [i] for i in range(clear)}
@@ -584,6 +594,10 @@ def reference_lzw(data: bytes, min_code_size: int, max_pixels: int) -> tuple[lis
         code = (stream >> pos) & ((1 << width) - 1)
         pos += width
         if code == clear:
+            long_segments += segment_codes > clear - 2
+            if long_segments > max_long_segments(max_pixels):
+                break
+            segment_codes = 0
             width, next_code, previous = min_code_size + 1, clear + 2, None
             table = {i: [i] for i in range(clear)}
             continue
@@ -605,6 +619,7 @@ def reference_lzw(data: bytes, min_code_size: int, max_pixels: int) -> tuple[lis
                 table[next_code] = new
                 next_code += 1
         out.extend(string)
+        segment_codes += 1
         previous = code
         if next_code >= (1 << width) and width < 12:
             width += 1

@@ -621,7 +621,7 @@ def lzw_decode(data: bytes, min_code_size: int, max_pixels: int) -> tuple[np.nda
     dtype = np.uint8 if min_code_size <= 8 else np.uint16
     if max_pixels <= 0:
         return np.zeros(0, dtype=dtype), None
-    codes, lengths, stream_problem = _read_codes(data, min_code_size)
+    codes, lengths, stream_problem = _read_codes(data, min_code_size, max_pixels)
 
     # All segments at once: code j of its segment may name a literal, an
     # entry made before it or the one it makes itself (anything up to
@@ -738,14 +738,31 @@ def _expand(
             view[last - count + 1 : last + 1] = view[start : start + count]
 
 
-def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+def max_long_segments(pixels: int) -> int:
+    """How many segments of more than ``clear - 2`` codes a frame of ``pixels``
+    pixels may hold before its decoding stops.
+
+    Encoders reset the dictionary when it is full (thousands of codes per
+    segment) or every ``clear - 2`` codes (short segments, read many at a
+    time); only a hostile file holds many segments of a few codes each. The
+    bound keeps decoding such a file as cheap per byte as any other, in this
+    decoder and in the serving graph, which shares it.
+    """
+    return 16 + pixels // 1024
+
+
+def _read_codes(
+    data: bytes, min_code_size: int, max_pixels: int
+) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Splits the bit stream into segments of codes between clear codes.
 
     Runs of short segments (at most ``clear - 2`` codes, which is what clear
     code floods and "uncompressed" encoders write) are all as wide as the
     first code, so they are read many at a time with one gather; longer
     segments follow the code-width schedule one segment at a time. The work
-    is therefore bounded by the input's length, whatever its clear codes.
+    is therefore bounded by the input's length, whatever its clear codes;
+    after :func:`max_long_segments` long segments the stream is read no
+    further.
 
     Returns:
         ``(codes, lengths, problem)``: the int32 codes of all non-empty
@@ -770,6 +787,7 @@ def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray
     batch = 4096
     chunk = 1024  # first read of a long segment: the last long one's length
     after_long = False
+    long_segments, long_limit = 0, max_long_segments(max_pixels)
     while True:
         # Fast path: constant-width codes from a segment start (after a short
         # segment; after a long one the next is most likely long too).
@@ -810,6 +828,10 @@ def _read_codes(data: bytes, min_code_size: int) -> tuple[np.ndarray, np.ndarray
         if finished == "data":
             return (*_joined(parts, lengths), "image data ends without an end code")
         after_long = segment.size > short
+        long_segments += after_long
+        if long_segments > long_limit:
+            return (*_joined(parts, lengths),
+                    f"the LZW dictionary is reset after more than {long_limit} long segments")
         chunk = max(1024, segment.size + 1) if after_long else 1024
         batch = 4096
 

@@ -19,11 +19,15 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    the reference decoder (``max_frame_pixels``, ``max_frames``,
    ``max_total_pixels``) from this structure alone, before any pixel is
    decoded.
-2. **Decompress** each frame: its LZW data is wrapped in a one-frame GIF of
-   the frame's own size whose global palette maps index ``i`` to the colour
-   ``(i, i, i)``, with no transparency and no interlace flag. ``tf.io.decode_gif``
-   then returns the palette indices themselves, rows in the order they were
-   sent.
+2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
+   codes. A sound stream (no code naming an entry not made yet, ended by
+   its end code, enough pixels, code size 1-8) is wrapped in a one-frame GIF
+   of the frame's own size whose global palette maps index ``i`` to the
+   colour ``(i, i, i)``, with no transparency and no interlace flag, and
+   ``tf.io.decode_gif`` returns the palette indices themselves, rows in the
+   order they were sent. Any other stream is decompressed in tensor ops with
+   the reference decoder's algorithm, which draws the pixels before a fault
+   and leaves the rest undrawn (giflib draws garbage or fails).
 3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
    frames deinterlaces the indices, looks up the frame's palette (local,
    global, or the grey ramp), draws the opaque pixels clipped to the logical
@@ -39,8 +43,17 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kavan_tf.export.lzw_graph import (
+    decode_codes,
+    is_sound,
+    pixel_count,
+    read_codes,
+    sub_block_data,
+)
+
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 _GRAPHIC_CONTROL = 0xF9
+_MAX_CODES = 4096
 
 # Status codes of the parser. 0: the trailer was reached. 1-9: damage between
 # frames; the reference decoder warns and keeps the frames read before it, and
@@ -52,9 +65,9 @@ _STOP_UNEXPECTED_BYTE = 3
 _STOP_DESCRIPTOR = 4
 _STOP_PALETTE = 5
 _STOP_BEFORE_DATA = 6
+_STOP_INSIDE_DATA = 7
 _FAIL_FRAME_PIXELS = 10
 _FAIL_MAX_FRAMES = 11
-_FAIL_INSIDE_DATA = 12
 _FAIL_HEADER = 13
 
 # Modes of the parser's state machine.
@@ -83,10 +96,6 @@ def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
     n = tf.cast(num_frames, tf.int64)
     k = tf.range(num_samples, dtype=tf.int64)
     return tf.cast(((2 * k + 1) * n) // (2 * num_samples), tf.int32)
-
-
-def _byte_strings() -> tf.Tensor:
-    return tf.constant([bytes([i]) for i in range(256)])
 
 
 def _u16(values: tf.Tensor) -> tf.Tensor:
@@ -309,11 +318,12 @@ def parse_gif(
         in_image = tf.equal(chain_mode, _IMAGE_DATA)
         finished = done & in_image
         # An image whose data has no byte at all is "truncated before the
-        # data" (frames kept); one cut inside its data is refused (the
-        # reference draws the part it has, giflib cannot).
+        # data" (frames kept); one cut inside its data is kept with the data
+        # it has, as the reference decoder keeps it.
+        has_bytes = end > chain_frame[8] + 2
         cut_status = tf.where(
-            in_image, tf.where(end <= chain_frame[8] + 2, _STOP_BEFORE_DATA, _FAIL_INSIDE_DATA),
-            _STOP_EXTENSION)
+            in_image, tf.where(has_bytes, _STOP_INSIDE_DATA, _STOP_BEFORE_DATA), _STOP_EXTENSION)
+        kept = (finished | (cut & in_image & has_bytes)) & ~block_stops
         values = tf.unstack(chain_frame)
         arrays = arrays.write(count, tf.stack(values[:9] + [q + 1] + values[9:11]))
 
@@ -323,7 +333,7 @@ def parse_gif(
         return (
             tf.where(block_stops, stop_pos, tf.where(done, q + 1, q)),
             tf.where(block_stops, -1, tf.where(done, _BLOCK, chain_mode)),
-            count + tf.cast(finished & ~block_stops, tf.int32),
+            count + tf.cast(kept, tf.int32),
             tf.where(block_stops, block_status, tf.where(cut, cut_status, _OK)),
             tf.where(finished, 0, chain_disposal),
             tf.where(finished, -1, chain_transparent),
@@ -386,45 +396,79 @@ def _stop_reason(parsed: dict[str, tf.Tensor]) -> tf.Tensor:
         tf.constant("file is truncated inside an image descriptor"),
         tf.strings.format("file ends inside the palette of frame {}", count),
         tf.strings.format("file is truncated before the data of frame {}", count),
+        tf.strings.format("file is truncated inside the data of frame {}", count - 1),
     ])
-    return reasons[tf.minimum(parsed["status"], 6)]
+    return reasons[tf.minimum(parsed["status"], 7)]
 
 
-def _frame_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, palette_table: tf.Tensor):
-    """Palette indices ``[h, w]`` of frame ``i``, rows in display order."""
-    table = _byte_strings()
-    w, h = parsed["w"][i], parsed["h"][i]
+def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """int32 ``[w * rows]``: the first ``rows`` rows (as sent) of frame ``i``'s
+    palette indices, by ``tf.io.decode_gif`` of a one-frame GIF of that size
+    around the frame's LZW data, whose global palette maps index ``i`` to
+    ``(i, i, i)``, with no transparency and no interlace flag."""
+    table = tf.constant([bytes([k]) for k in range(256)])
+    w = parsed["w"][i]
     start, stop = parsed["data_start"][i], parsed["data_end"][i]
 
     def u16(v):
         return tf.strings.reduce_join(tf.gather(table, tf.stack([v % 256, v // 256])))
 
+    palette = tf.strings.reduce_join(tf.gather(table, tf.repeat(tf.range(256), 3)))
     gif = tf.strings.join([
-        b"GIF89a", u16(w), u16(h), b"\xf7\x00\x00", palette_table,
-        b"\x2c\x00\x00\x00\x00", u16(w), u16(h), b"\x00",
+        b"GIF89a", u16(w), u16(rows), b"\xf7\x00\x00", palette,
+        b"\x2c\x00\x00\x00\x00", u16(w), u16(rows), b"\x00",
         tf.strings.substr(parsed["data"], start, stop - start), b"\x3b",
     ])
-    indices = tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32)
-    indices = tf.ensure_shape(indices, [None, None])
+    return tf.reshape(tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32), [-1])
 
-    def deinterlace():
-        order = tf.concat([tf.range(0, h, 8), tf.range(4, h, 8), tf.range(2, h, 4),
-                           tf.range(1, h, 2)], 0)
-        return tf.gather(indices, tf.math.invert_permutation(order))
 
-    return tf.cond(parsed["interlaced"][i] > 0, deinterlace, lambda: indices)
+def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
+                  cols: tf.Tensor):
+    """Palette indices and drawn mask, ``[rows, cols]`` (the frame's part on
+    the screen), of frame ``i``, as the reference decoder's ``_draw``: the
+    pixels after an LZW fault are not drawn. Also whether every pixel was."""
+    w, h = parsed["w"][i], parsed["h"][i]
+    interlaced = parsed["interlaced"][i] > 0
+    # Rows below the screen are never shown; an interlaced frame sends its
+    # rows out of order, so it is decoded whole.
+    needed_rows = tf.where(interlaced, h, rows)
+    code_size, needed = parsed["code_size"][i], w * needed_rows
+    data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1, parsed["data_end"][i])
+    codes, j, ended = read_codes(data, code_size, needed)
+    # giflib decompresses a sound stream (no code naming an entry not made
+    # yet, ended by its end code, not cut by the end of the file, with the
+    # pixels the frame needs: giflib fails on fewer) as the reference decoder
+    # does, and faster; anything else is decompressed in tensor ops.
+    sound = (is_sound(codes, j, code_size) & ended & (code_size <= 8)
+             & (parsed["data_end"][i] <= tf.size(parsed["bytes"])))
+    sound = tf.cond(sound, lambda: pixel_count(codes, j, code_size) >= tf.cast(needed, tf.int64),
+                    lambda: tf.constant(False))
+    indices, count = tf.cond(
+        sound, lambda: (_giflib_indices(parsed, i, needed_rows), needed),
+        lambda: decode_codes(codes, j, code_size, needed))
+    indices = tf.reshape(indices, tf.stack([needed_rows, w]))
+    drawn = tf.reshape(tf.range(w * needed_rows) < count, tf.stack([needed_rows, w]))
+
+    def deinterlace(image):
+        order = tf.concat([tf.range(start, tf.maximum(h, start), step)
+                           for start, step in ((0, 8), (4, 8), (2, 4), (1, 2))], 0)
+        return tf.gather(image, tf.math.invert_permutation(order))
+
+    indices, drawn = tf.cond(interlaced, lambda: (deinterlace(indices), deinterlace(drawn)),
+                             lambda: (indices, drawn))
+    return indices[:rows, :cols], drawn[:rows, :cols], count >= w * needed_rows
 
 
 def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
-    """int32 ``[256, 3]`` colours of frame ``i``: local, global, or the grey ramp;
+    """int32 ``[4096, 3]`` colours of frame ``i``: local, global, or the grey ramp;
     indices past the palette are black, as in the reference decoder."""
     local = parsed["palette"][i]
     offset = tf.where(local >= 0, local, parsed["global_palette"])
     size = tf.where(local >= 0, parsed["palette_size"][i], parsed["global_size"])
-    colours = tf.reshape(parsed["bytes"][offset : offset + 3 * size], [-1, 3])
-    colours = tf.pad(colours, [[0, 256 - size], [0, 0]])
-    grey = tf.tile(tf.range(256)[:, None], [1, 3])
-    return tf.where(offset >= 0, colours, grey)
+    colours = tf.cond(offset >= 0,
+                      lambda: tf.reshape(parsed["bytes"][offset : offset + 3 * size], [-1, 3]),
+                      lambda: tf.tile(tf.range(256)[:, None], [1, 3]))
+    return tf.pad(colours, [[0, _MAX_CODES - tf.shape(colours)[0]], [0, 0]])
 
 
 def _packed(rgb: tf.Tensor) -> tf.Tensor:
@@ -453,14 +497,14 @@ def _checked(value: tf.Tensor, checks) -> tf.Tensor:
 def _drawable(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
               count: tf.Tensor) -> tf.Tensor:
     """bool ``[count]``: the frame shows on the screen and has LZW data to draw
-    (a code size of 1-8 and at least one data byte), as the reference decoder's
+    (a code size of 1-11 and at least one data byte), as the reference decoder's
     ``_composite`` draws it."""
     left, top = parsed["left"][:count], parsed["top"][:count]
     visible = ((left < tf.minimum(left + parsed["w"][:count], width))
                & (top < tf.minimum(top + parsed["h"][:count], height)))
     code_size = parsed["code_size"][:count]
     has_data = parsed["data_end"][:count] > parsed["data_start"][:count] + 2
-    return visible & (code_size >= 1) & (code_size <= 8) & has_data
+    return visible & (code_size >= 1) & (code_size <= 11) & has_data
 
 
 def _frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, width: tf.Tensor,
@@ -539,7 +583,8 @@ def decode_gif_sampled(
             tf.bitwise.bitwise_and(flags, 0x80) > 0,
             3 * tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(flags, 7) + 1), 0)
         return [
-            (tf.strings.substr(signature, 0, 3) == b"GIF", lambda: tf.strings.join([
+            ((tf.strings.length(data) >= 6) & (tf.strings.substr(signature, 0, 3) == b"GIF"),
+             lambda: tf.strings.join([
                 prefix, "not a GIF file (the bytes do not start with GIF87a or GIF89a)"])),
             ((signature == b"GIF87a") | (signature == b"GIF89a"), lambda: tf.strings.join([
                 prefix, "unknown GIF version (not GIF87a or GIF89a)"])),
@@ -572,7 +617,6 @@ def decode_gif_sampled(
         screen * tf.cast(count, tf.int64),
         tf.reduce_sum(tf.cast(parsed["w"], tf.int64) * tf.cast(parsed["h"], tf.int64)),
     )
-    code_size = parsed["code_size"]
     count = _checked(count, [
         (tf.not_equal(status, _FAIL_FRAME_PIXELS), lambda: tf.strings.format(
             "{}frame {} is {}x{}, exceeding max_frame_pixels=" + limit,
@@ -589,22 +633,14 @@ def decode_gif_sampled(
         (total <= max_total_pixels, lambda: tf.strings.format(
             "{}{} frames of {}x{} ({} pixels) exceed max_total_pixels=" + str(max_total_pixels),
             (prefix, count, width, height, total))),
-        (tf.not_equal(status, _FAIL_INSIDE_DATA), lambda: tf.strings.format(
-            "{}file is truncated inside the data of frame {}; the served model refuses "
-            "a frame it cannot decode whole", (prefix, count))),
-        (tf.reduce_all((code_size < 9) | (code_size > 11)), lambda: tf.strings.join([
-            prefix, "an LZW code size above 8 (more than 256 colours) is not supported by "
-            "the served model"])),
     ])
 
     samples = eval_frame_indices(count, num_samples)
-    index_palette = tf.strings.reduce_join(tf.gather(_byte_strings(), tf.repeat(tf.range(256), 3)))
     # The canvas holds each pixel's colour packed in one int32 (:func:`_packed`):
     # one gather per pixel from the frame's packed palette and same-shape
     # selects, instead of three bytes per pixel; unpacked for the sampled frames.
     colour = _packed(tf.constant(background, tf.int32))
     canvas = tf.fill(tf.stack([height, width]), colour)
-    out = tf.TensorArray(tf.int32, size=num_samples, element_shape=[None, None])
     drawable = _drawable(parsed, width, height, count)
 
     def draw(i, canvas):
@@ -617,12 +653,12 @@ def decode_gif_sampled(
         transparent = parsed["transparent"][i]
 
         def paint():
-            indices = _frame_indices(parsed, i, index_palette)[:rows, :cols]
+            indices, drawn, whole = _frame_pixels(parsed, i, rows, cols)
             rgb = tf.pad(tf.gather(_packed(_palette(parsed, i)), indices), pad)
-            opaque = tf.pad(tf.not_equal(indices, transparent), pad)
-            return tf.where(opaque, rgb, canvas)
+            opaque = tf.pad(drawn & tf.not_equal(indices, transparent), pad)
+            return tf.where(opaque, rgb, canvas), whole
 
-        drawn = tf.cond(drawable[i], paint, lambda: canvas)
+        drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))
         disposal = parsed["disposal"][i]
 
         def region():
@@ -637,21 +673,31 @@ def decode_gif_sampled(
             ],
             default=lambda: drawn,
         )
-        return drawn, after
+        return drawn, after, whole
 
-    needed = _frames_to_composite(parsed, samples, width, height, count, drawable)
+    def composite(needed):
+        def body(k, canvas, out, whole):
+            i = needed[k]
+            drawn, after, drawn_whole = draw(i, canvas)
+            slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
+            out = out.scatter(slots, tf.repeat(drawn[None], tf.size(slots), axis=0))
+            return k + 1, after, out, whole & drawn_whole
 
-    def body(k, canvas, out):
-        i = needed[k]
-        drawn, after = draw(i, canvas)
-        slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
-        out = out.scatter(slots, tf.repeat(drawn[None], tf.size(slots), axis=0))
-        return k + 1, after, out
+        out = tf.TensorArray(tf.int32, size=num_samples, element_shape=[None, None])
+        _, _, out, whole = tf.while_loop(
+            lambda k, *_: k < tf.size(needed), body,
+            (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
+        )
+        return out.stack(), whole
 
-    _, _, out = tf.while_loop(
-        lambda k, *_: k < tf.size(needed), body, (tf.constant(0), canvas, out),
-        parallel_iterations=1,
-    )
-    frames = _unpacked(out.stack())
+    # Only the frames the samples depend on are drawn, on the assumption that
+    # a frame covering the screen paints every pixel. A frame whose LZW data
+    # ends early or holds a bad code does not: then every frame up to the
+    # last sample is drawn again (damaged files only).
+    frames, whole = composite(
+        _frames_to_composite(parsed, samples, width, height, count, drawable))
+    frames = tf.cond(whole, lambda: frames,
+                     lambda: composite(tf.range(tf.reduce_max(samples) + 1))[0])
+    frames = _unpacked(frames)
     frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
     return (frames, samples) if with_indices else frames

@@ -1,0 +1,344 @@
+"""GIF LZW decompression in TensorFlow graph ops, as :func:`kavan_tf.data.gif.lzw_decode`.
+
+``tf.io.decode_gif`` (giflib) decompresses a frame only when its LZW stream is
+sound: a code that names an entry not made yet gives garbage pixels, and data
+that ends before the frame is full an error. The reference decoder, like
+browsers, draws what came before such a fault and leaves the rest of the
+frame undrawn. So the serving graph decompresses with this module, the same
+algorithm as the reference decoder's in tensor ops:
+
+1. **Sub-blocks**: the length bytes of a frame's sub-block chain are marked by
+   pointer jumping (``log2`` passes over its data) and dropped.
+2. **Codes**: a ``tf.while_loop`` reads the bit stream one dictionary segment
+   (the codes between two clear codes) per step with one gather, from the
+   code-width schedule; runs of short segments (clear-code floods) are read
+   many at a time at the first code width.
+3. **Dictionary**: code ``j`` of a segment makes entry ``j``; pointer jumping
+   over the prefix links gives every entry's length.
+4. **Pixels**: every output pixel of an entry's code copies the pixel where
+   that entry's string first appeared; pointer jumping over those copies
+   gives every pixel its literal.
+
+Work is bounded by the input: the loop stops once it has read as many codes
+as the frame has pixels (every code gives at least one pixel, so later codes
+cannot change the frame), and after :func:`max_long_segments` segments of
+more than ``clear - 2`` codes, as the reference decoder does
+(:func:`kavan_tf.data.gif.max_long_segments`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kavan_tf.data.gif import max_long_segments
+
+_MAX_CODES = 4096
+_SCHEDULE = 4608  # codes of a long segment read in one step
+_FIRST_BATCH = 4096  # codes of a flood of short segments read in one step, doubling
+_MAX_BATCH = 1 << 20
+
+
+def sub_block_data(raw: tf.Tensor, first: tf.Tensor, stop: tf.Tensor) -> tf.Tensor:
+    """int32 bytes of the sub-block chain whose first length byte is at ``first``,
+    up to ``stop`` (after its terminator, or the end of a truncated file),
+    without the length bytes."""
+    span = raw[first:stop]
+    n = tf.size(span)
+    # What encoders write: 255-byte sub-blocks, a shorter one, the terminator.
+    blocks = n // 256
+    last = 256 * blocks
+    size = tf.concat([span, [-1]], 0)[last]
+    regular = (tf.reduce_all(tf.equal(span[:last:256], 255)) & (last < n)
+               & ((tf.equal(size, 0) & tf.equal(last, n - 1))
+                  | ((size > 0) & tf.equal(last + 1 + size, n - 1)
+                     & tf.equal(span[tf.maximum(n - 1, 0)], 0))))
+    return tf.cond(regular, lambda: tf.concat([
+        tf.reshape(tf.reshape(span[:last], [blocks, 256])[:, 1:], [-1]),
+        span[last + 1 : last + 1 + tf.maximum(size, 0)]], 0), lambda: _chain_data(span))
+
+
+def _chain_data(span: tf.Tensor) -> tf.Tensor:
+    """:func:`sub_block_data` of any chain: the length bytes are marked by
+    pointer jumping."""
+    n = tf.size(span)
+    nxt = tf.concat([tf.minimum(tf.range(n) + 1 + span, n), [n]], 0)
+    reach = tf.concat([[True], tf.zeros([n], tf.bool)], 0)
+
+    def body(reach, jump, _):
+        # After pass k, reach holds the first 2^(k+1) length bytes of the chain.
+        moved = tf.math.unsorted_segment_max(tf.cast(reach, tf.int32), jump, n + 1) > 0
+        grown = reach | moved
+        return grown, tf.gather(jump, jump), tf.reduce_any(tf.not_equal(grown, reach))
+
+    reach, _, _ = tf.while_loop(lambda r, j, moving: moving, body,
+                                (reach, nxt, tf.constant(True)))
+    return tf.boolean_mask(span, tf.logical_not(reach[:n]))
+
+
+def _schedules() -> tuple[np.ndarray, np.ndarray]:
+    """Bit offsets and widths of codes ``0 .. _MAX_CODES`` of a segment, for each
+    minimum code size 0-11 (rows), as the reference's ``_code_schedule``:
+    code ``j > 0`` is as wide as the bit length of the next free entry
+    ``clear + 1 + j`` (at least ``code size + 1``, at most 12)."""
+    offsets = np.zeros((12, _MAX_CODES + 1), np.int64)
+    widths = np.zeros((12, _MAX_CODES + 1), np.int32)
+    for size in range(1, 12):
+        next_free = np.minimum((1 << size) + 1 + np.arange(_MAX_CODES + 1), _MAX_CODES)
+        width = np.clip(np.floor(np.log2(next_free)).astype(np.int64) + 1, size + 1, 12)
+        width[0] = size + 1
+        widths[size] = width
+        offsets[size] = np.cumsum(width) - width
+    return offsets, widths
+
+
+_OFFSETS, _WIDTHS = _schedules()
+
+
+def _schedule(code_size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """int64 ``[_MAX_CODES + 1]`` bit offsets and int32 widths of codes
+    ``0 .. _MAX_CODES`` of a segment (later codes are 12 bits wide)."""
+    return tf.gather(tf.constant(_OFFSETS), code_size), tf.gather(tf.constant(_WIDTHS), code_size)
+
+
+def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
+    """The codes of the non-empty segments, as the reference's ``_read_codes``.
+
+    Returns:
+        ``(codes, j, ended)``: int32 ``[K]`` codes (clear and end codes
+        removed) and each code's index in its segment, at most ``max_pixels``
+        of them; and whether the stream ended with its end code or filled
+        ``max_pixels`` codes (not by running out of data or the bound).
+    """
+    nbytes = tf.size(data)
+    padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
+    # words[i]: bytes i, i + 1, i + 2 as one number: a code of up to 12 bits
+    # at any bit offset is one gather, one shift and one mask.
+    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+    nbits = 8 * tf.cast(nbytes, tf.int64)
+    clear = tf.bitwise.left_shift(1, code_size)
+    end_code = clear + 1
+    first_width = code_size + 1
+    short = clear - 2
+    offsets, widths = _schedule(code_size)
+    long_limit = max_long_segments(max_pixels)
+
+    def read(bits, width):
+        word = tf.gather(words, bits // 8)
+        return tf.bitwise.bitwise_and(
+            tf.bitwise.right_shift(word, tf.cast(bits % 8, tf.int32)),
+            tf.bitwise.left_shift(1, width) - 1)
+
+    def offset_of(j):
+        return (tf.gather(offsets, tf.minimum(j, _MAX_CODES))
+                + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
+
+    def fast(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k, spec,
+             ended_by_code):
+        count = tf.cast(tf.minimum(tf.cast(batch, tf.int64),
+                                   (nbits - pos) // tf.cast(first_width, tf.int64)), tf.int32)
+        count = tf.maximum(count, 0)
+        r = tf.range(count)
+        bits = pos + tf.cast(first_width, tf.int64) * tf.cast(r, tf.int64)
+        codes = read(bits, first_width)
+        special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+        where = tf.cast(tf.where(special)[:, 0], tf.int32)
+        nspecial = tf.size(where)
+        gaps = where - tf.concat([[-1], where[:-1]], 0) - 1
+        idx = tf.range(nspecial)
+        usable = tf.reduce_min(tf.concat([tf.boolean_mask(idx, gaps > short), [nspecial]], 0))
+        ends_at = tf.boolean_mask(idx, tf.equal(tf.gather(codes, where), end_code) & (idx < usable))
+        usable = tf.reduce_min(tf.concat([ends_at + 1, [usable]], 0))
+        last = tf.gather(tf.concat([[0], where], 0), usable)
+        segment = tf.cumsum(tf.cast(special, tf.int32), exclusive=True)
+        j = r - tf.gather(tf.concat([[0], where + 1], 0), segment)
+        keep = tf.logical_not(special) & (r < last)
+        ended = (usable > 0) & tf.equal(tf.gather(tf.concat([codes, [0]], 0), last), end_code)
+        progress = usable > 0
+        keep = keep & progress
+        codes_ta = codes_ta.write(k, tf.boolean_mask(codes, keep))
+        js_ta = js_ta.write(k, tf.boolean_mask(j, keep))
+        new_pos = tf.where(progress, pos + tf.cast(first_width, tf.int64)
+                           * tf.cast(last + 1, tf.int64), pos)
+        # A long segment comes next when the batch shows one after the last
+        # short segment taken (or no short segment could be taken).
+        long_next = tf.logical_not(progress) | (usable < nspecial)
+        return (new_pos, j0, long_next, done | ended | tf.equal(count, 0),
+                read_count + tf.reduce_sum(tf.cast(keep, tf.int32)), longs,
+                tf.where(progress, tf.minimum(2 * batch, _MAX_BATCH), batch),
+                codes_ta, js_ta, k + 1, spec, ended_by_code | ended)
+
+    def scheduled(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
+                  spec, ended_by_code):
+        jj = j0 + tf.range(_SCHEDULE)
+        bits = pos + offset_of(jj) - offset_of(j0)
+        width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
+        fits = bits + tf.cast(width, tf.int64) <= nbits
+        nfit = tf.reduce_sum(tf.cast(fits, tf.int32))
+        codes = read(tf.where(fits, bits, 0), width)
+        special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+        at = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [_SCHEDULE]], 0))
+        found = at < _SCHEDULE
+        taken = tf.minimum(at, nfit)
+        codes_ta = codes_ta.write(k, codes[:taken])
+        js_ta = js_ta.write(k, jj[:taken])
+        special_code = tf.gather(tf.concat([codes, [0]], 0), at)
+        cleared = found & tf.equal(special_code, clear)
+        is_long = cleared & (j0 + at > short)
+        whole = tf.logical_not(found) & tf.equal(nfit, _SCHEDULE)
+        after = tf.gather(tf.concat([bits + tf.cast(width, tf.int64), [0]], 0),
+                          tf.where(found, at, _SCHEDULE - 1))
+        longs = longs + tf.cast(is_long, tf.int32)
+        return (
+            tf.where(found | whole, after, pos),
+            tf.where(whole, j0 + _SCHEDULE, 0),
+            tf.where(cleared, j0 + at > short, after_long | whole),
+            done | (found & tf.logical_not(cleared)) | ~(found | whole) | (longs > long_limit),
+            read_count + taken, longs, tf.constant(_FIRST_BATCH), codes_ta, js_ta, k + 1,
+            tf.where(is_long, j0 + at, 0), ended_by_code | (found & tf.logical_not(cleared)),
+        )
+
+    def speculated(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
+                   spec, ended_by_code):
+        # Encoders reset the dictionary when it is full, so most segments
+        # have the length of the one before: all those that follow are read
+        # and checked at once, and the first that differs is read next step.
+        n = spec
+        jj = tf.range(n + 1)
+        rel = offset_of(jj)
+        width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
+        stride = rel[-1] + tf.cast(width[-1], tf.int64)
+        count = tf.cast(tf.maximum((nbits - pos) // stride, 0), tf.int32)
+        count = tf.minimum(count, tf.maximum(long_limit - longs + 1, 0))
+        count = tf.minimum(count, (max_pixels - read_count) // n + 1)
+        bits = pos + stride * tf.cast(tf.range(count), tf.int64)[:, None] + rel[None, :]
+        codes = read(bits, width[None, :])
+        special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+        same = (tf.logical_not(tf.reduce_any(special[:, :n], axis=1))
+                & tf.equal(codes[:, n], clear))
+        accepted = tf.reduce_min(tf.concat(
+            [tf.cast(tf.where(tf.logical_not(same))[:, 0], tf.int32), [count]], 0))
+        codes_ta = codes_ta.write(k, tf.reshape(codes[:accepted, :n], [-1]))
+        js_ta = js_ta.write(k, tf.tile(jj[:n], [accepted]))
+        longs = longs + accepted
+        return (pos + stride * tf.cast(accepted, tf.int64), j0, after_long,
+                done | (longs > long_limit), read_count + accepted * n, longs, batch,
+                codes_ta, js_ta, k + 1, tf.constant(0), ended_by_code)
+
+    def body(*state):
+        j0, after_long, spec = state[1], state[2], state[10]
+        at_start = tf.equal(j0, 0)
+        branch = tf.where(at_start & tf.logical_not(after_long), 0,
+                          tf.where(at_start & (spec > 0), 1, 2))
+        return tf.switch_case(branch, [lambda: fast(*state), lambda: speculated(*state),
+                                       lambda: scheduled(*state)])
+
+    def cond(pos, j0, after_long, done, read_count, *_):
+        return tf.logical_not(done) & (read_count < max_pixels)
+
+    state = (tf.constant(0, tf.int64), tf.constant(0), tf.constant(False), max_pixels <= 0,
+             tf.constant(0), tf.constant(0), tf.constant(_FIRST_BATCH),
+             tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
+                            element_shape=[None]),
+             tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
+                            element_shape=[None]),
+             tf.constant(0), tf.constant(0), tf.constant(False))
+    state = tf.while_loop(cond, body, state, parallel_iterations=1)
+    codes_ta, js_ta, k = state[7], state[8], state[9]
+    codes = tf.cond(k > 0, lambda: codes_ta.concat(), lambda: tf.zeros([0], tf.int32))
+    js = tf.cond(k > 0, lambda: js_ta.concat(), lambda: tf.zeros([0], tf.int32))
+    # Every code gives at least one pixel: a stream read to ``max_pixels``
+    # codes fills the frame.
+    whole = state[11] | (state[4] >= max_pixels)
+    return codes[:max_pixels], js[:max_pixels], whole
+
+
+def lzw_decode(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
+    """Decompresses one frame's LZW data (int32 bytes, sub-blocks joined).
+
+    Args:
+        data: int32 ``[n]`` bytes.
+        code_size: The LZW minimum code size, 1-11.
+        max_pixels: The pixels the frame needs.
+
+    Returns:
+        ``(indices, count)``: int32 ``[max_pixels]`` palette indices, of which
+        the first ``count`` were decoded (the rest are 0), exactly as the
+        reference decoder's ``lzw_decode`` gives them.
+    """
+    codes, j, _ = read_codes(data, code_size, max_pixels)
+    return decode_codes(codes, j, code_size, max_pixels)
+
+
+def is_sound(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor) -> tf.Tensor:
+    """Whether no code of :func:`read_codes` names an entry not made yet."""
+    clear = tf.bitwise.left_shift(1, code_size)
+    return tf.reduce_all(codes <= j + clear + 1)
+
+
+def _dictionary(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor):
+    """Every code's global id, the codes that make entries, and the string
+    length of every id (pointer jumping over the prefix links)."""
+    clear = tf.bitwise.left_shift(1, code_size)
+    segment = tf.cumsum(tf.cast(tf.equal(j, 0), tf.int32)) - 1
+    segments = tf.reduce_max(tf.concat([segment, [-1]], 0)) + 1
+    lengths = tf.math.unsorted_segment_sum(tf.ones_like(codes), segment, segments)
+    per_segment = _MAX_CODES - 2 - clear
+    made = tf.clip_by_value(lengths - 1, 0, per_segment)
+    first_entry = clear + tf.cumsum(made, exclusive=True)
+    gid = tf.where(codes < clear, codes, codes + tf.gather(first_entry, segment) - clear - 2)
+    makes = tf.cast(tf.where(j < tf.gather(made, segment))[:, 0], tf.int32)
+    prefix = tf.concat([tf.range(clear), tf.gather(gid, makes)], 0)
+
+    def jump(root, depth, _):
+        active = root >= clear
+        return (tf.where(active, tf.gather(root, root), root),
+                depth + tf.where(active, tf.gather(depth, root), 0),
+                tf.reduce_any(active))
+
+    depth = tf.concat([tf.zeros([clear], tf.int32), tf.ones([tf.size(makes)], tf.int32)], 0)
+    _, depth, _ = tf.while_loop(lambda r, d, moving: moving, jump,
+                                (prefix, depth, tf.constant(True)))
+    return gid, makes, depth + 1
+
+
+def pixel_count(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor) -> tf.Tensor:
+    """int64: the pixels the codes of a sound stream (:func:`is_sound`) give."""
+    gid, _, length = _dictionary(codes, j, code_size)
+    return tf.reduce_sum(tf.cast(tf.gather(length, gid), tf.int64))
+
+
+def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
+    """:func:`lzw_decode` from the codes :func:`read_codes` gave."""
+    clear = tf.bitwise.left_shift(1, code_size)
+    # Decoding stops at the first code naming an entry not made yet.
+    bad = codes > j + clear + 1
+    cut = tf.reduce_min(tf.concat([tf.cast(tf.where(bad)[:, 0], tf.int32), [tf.size(codes)]], 0))
+    codes, j = codes[:cut], j[:cut]
+    gid, makes, length = _dictionary(codes, j, code_size)
+    out_lengths = tf.gather(length, gid)
+    # int64 sums (codes of 4,096-pixel strings could pass 2^31), positions
+    # then capped at the frame's pixels: no later one is ever looked up.
+    starts64 = tf.cumsum(tf.cast(out_lengths, tf.int64), exclusive=True)
+    total = tf.reduce_sum(tf.cast(out_lengths, tf.int64))
+    pixels = tf.cast(tf.minimum(total, tf.cast(max_pixels, tf.int64)), tf.int32)
+    used = tf.reduce_sum(tf.cast(starts64 < tf.cast(pixels, tf.int64), tf.int32))
+    starts = tf.cast(tf.minimum(starts64, tf.cast(pixels, tf.int64)), tf.int32)
+    # An entry's string first appears in the output where the code that made
+    # it starts (that code's string, then the next code's first pixel).
+    source = tf.concat([tf.zeros([clear], tf.int32), tf.gather(starts, makes)], 0)
+    owner = tf.repeat(tf.range(used), out_lengths[:used])[:pixels]
+    p = tf.range(pixels)
+    code = tf.gather(gid, owner)
+    literal = code < clear
+    pointer = tf.where(literal, p, tf.gather(source, code) + p - tf.gather(starts, owner))
+    value = tf.where(literal, code, 0)
+
+    def follow(pointer, _):
+        further = tf.gather(pointer, pointer)
+        return further, tf.reduce_any(tf.not_equal(further, pointer))
+
+    pointer, _ = tf.while_loop(lambda ptr, moving: moving, follow, (pointer, tf.constant(True)))
+    indices = tf.gather(value, pointer)
+    indices = tf.concat([indices, tf.zeros([max_pixels - pixels], tf.int32)], 0)
+    return indices, pixels
