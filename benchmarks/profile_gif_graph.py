@@ -23,9 +23,11 @@ LIMITS = {"max_frame_pixels": 2**26, "max_frames": 10_000}
 
 def _frames_loop(data: tf.Tensor, with_palette: bool) -> tf.Tensor:
     parsed = gif_graph.parse_gif(data, **LIMITS)
+    parsed["data"] = data
 
     def body(i, total):
-        indices, _, _ = gif_graph._frame_pixels(parsed, i, parsed["h"][i], parsed["w"][i])
+        indices, _, _ = gif_graph._frame_pixels(
+            parsed, i, parsed["h"][i], parsed["w"][i], -1)
         if with_palette:
             indices = tf.gather(tf.cast(gif_graph._palette(parsed, i), tf.int32), indices)
         return i + 1, total + tf.reduce_sum(indices[:1, :1])

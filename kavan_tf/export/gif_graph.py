@@ -46,7 +46,7 @@ import tensorflow as tf
 from kavan_tf.export.lzw_graph import (
     decode_codes,
     is_sound,
-    pixel_count,
+    padded_sub_blocks,
     read_codes,
     sub_block_data,
 )
@@ -401,14 +401,15 @@ def _stop_reason(parsed: dict[str, tf.Tensor]) -> tf.Tensor:
     return reasons[tf.minimum(parsed["status"], 7)]
 
 
-def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
+                    sub_blocks: tf.Tensor) -> tf.Tensor:
     """int32 ``[w * rows]``: the first ``rows`` rows (as sent) of frame ``i``'s
     palette indices, by ``tf.io.decode_gif`` of a one-frame GIF of that size
-    around the frame's LZW data, whose global palette maps index ``i`` to
-    ``(i, i, i)``, with no transparency and no interlace flag."""
+    around ``sub_blocks`` (LZW data sub-blocks and terminator), whose global
+    palette maps index ``i`` to ``(i, i, i)``, with no transparency and no
+    interlace flag."""
     table = tf.constant([bytes([k]) for k in range(256)])
     w = parsed["w"][i]
-    start, stop = parsed["data_start"][i], parsed["data_end"][i]
 
     def u16(v):
         return tf.strings.reduce_join(tf.gather(table, tf.stack([v % 256, v // 256])))
@@ -416,17 +417,18 @@ def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor)
     palette = tf.strings.reduce_join(tf.gather(table, tf.repeat(tf.range(256), 3)))
     gif = tf.strings.join([
         b"GIF89a", u16(w), u16(rows), b"\xf7\x00\x00", palette,
-        b"\x2c\x00\x00\x00\x00", u16(w), u16(rows), b"\x00",
-        tf.strings.substr(parsed["data"], start, stop - start), b"\x3b",
+        b"\x2c\x00\x00\x00\x00", u16(w), u16(rows), b"\x00", tf.strings.substr(
+            parsed["data"], parsed["data_start"][i], 1), sub_blocks, b"\x3b",
     ])
     return tf.reshape(tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32), [-1])
 
 
 def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
-                  cols: tf.Tensor):
-    """Palette indices and drawn mask, ``[rows, cols]`` (the frame's part on
-    the screen), of frame ``i``, as the reference decoder's ``_draw``: the
-    pixels after an LZW fault are not drawn. Also whether every pixel was."""
+                  cols: tf.Tensor, transparent: tf.Tensor):
+    """Palette indices and the mask of the pixels drawn, ``[rows, cols]`` (the
+    frame's part on the screen), of frame ``i``, as the reference decoder's
+    ``_draw``: not the transparent index, nor the pixels after an LZW fault.
+    Also whether the LZW data gave every pixel."""
     w, h = parsed["w"][i], parsed["h"][i]
     interlaced = parsed["interlaced"][i] > 0
     # Rows below the screen are never shown; an interlaced frame sends its
@@ -434,29 +436,56 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     needed_rows = tf.where(interlaced, h, rows)
     code_size, needed = parsed["code_size"][i], w * needed_rows
     data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1, parsed["data_end"][i])
-    codes, j, ended = read_codes(data, code_size, needed)
+    codes, j, full, end_bit, end_width = read_codes(data, code_size, needed)
     # giflib decompresses a sound stream (no code naming an entry not made
-    # yet, ended by its end code, not cut by the end of the file, with the
-    # pixels the frame needs: giflib fails on fewer) as the reference decoder
-    # does, and faster; anything else is decompressed in tensor ops.
-    sound = (is_sound(codes, j, code_size) & ended & (code_size <= 8)
-             & (parsed["data_end"][i] <= tf.size(parsed["bytes"])))
-    sound = tf.cond(sound, lambda: pixel_count(codes, j, code_size) >= tf.cast(needed, tf.int64),
-                    lambda: tf.constant(False))
-    indices, count = tf.cond(
-        sound, lambda: (_giflib_indices(parsed, i, needed_rows), needed),
-        lambda: decode_codes(codes, j, code_size, needed))
-    indices = tf.reshape(indices, tf.stack([needed_rows, w]))
-    drawn = tf.reshape(tf.range(w * needed_rows) < count, tf.stack([needed_rows, w]))
+    # yet, code size 1-8) as the reference decoder does, and faster: as it
+    # is when the codes fill the frame, and otherwise with its end code
+    # turned into padding, so that a stream that ends early does not make
+    # giflib fail; the pixels before the padding are the stream's (two
+    # paddings, of index 0 and of 1, tell them apart when the last pixel is
+    # 0). Any other stream is decompressed in tensor ops.
+    sound = is_sound(codes, j, code_size) & (code_size <= 8)
+    whole_file = parsed["data_end"][i] <= tf.size(parsed["bytes"])
+    lzw = tf.strings.substr(parsed["data"], parsed["data_start"][i] + 1,
+                            parsed["data_end"][i] - parsed["data_start"][i] - 1)
+
+    def padded():
+        zeros = _giflib_indices(
+            parsed, i, needed_rows, padded_sub_blocks(data, code_size, end_bit, end_width, 0))
+
+        def count():
+            ones = _giflib_indices(
+                parsed, i, needed_rows,
+                padded_sub_blocks(data, code_size, end_bit, end_width, 1))
+            differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
+            return tf.reduce_min(tf.concat([differ, [needed]], 0))
+
+        return zeros, tf.cond(tf.equal(zeros[-1], 0), count, lambda: needed)
+
+    branch = tf.where(sound & full & whole_file, 0, tf.where(sound & (end_bit >= 0), 1, 2))
+    indices, count = tf.switch_case(branch, [
+        lambda: (_giflib_indices(parsed, i, needed_rows, lzw), needed),
+        padded,
+        lambda: decode_codes(codes, j, code_size, needed),
+    ])
+    whole = count >= needed
 
     def deinterlace(image):
         order = tf.concat([tf.range(start, tf.maximum(h, start), step)
                            for start, step in ((0, 8), (4, 8), (2, 4), (1, 2))], 0)
         return tf.gather(image, tf.math.invert_permutation(order))
 
-    indices, drawn = tf.cond(interlaced, lambda: (deinterlace(indices), deinterlace(drawn)),
-                             lambda: (indices, drawn))
-    return indices[:rows, :cols], drawn[:rows, :cols], count >= w * needed_rows
+    def shown(image):
+        image = tf.reshape(image, tf.stack([needed_rows, w]))
+        image = tf.cond(interlaced, lambda: deinterlace(image), lambda: image)
+        return image[:rows, :cols]
+
+    indices = shown(indices)
+    opaque = tf.not_equal(indices, transparent)
+    # Only a frame whose data ends early has undrawn pixels.
+    opaque = tf.cond(whole, lambda: opaque,
+                     lambda: opaque & shown(tf.range(needed) < count))
+    return indices, opaque, whole
 
 
 def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
@@ -653,9 +682,9 @@ def decode_gif_sampled(
         transparent = parsed["transparent"][i]
 
         def paint():
-            indices, drawn, whole = _frame_pixels(parsed, i, rows, cols)
+            indices, opaque, whole = _frame_pixels(parsed, i, rows, cols, transparent)
             rgb = tf.pad(tf.gather(_packed(_palette(parsed, i)), indices), pad)
-            opaque = tf.pad(drawn & tf.not_equal(indices, transparent), pad)
+            opaque = tf.pad(opaque, pad)
             return tf.where(opaque, rgb, canvas), whole
 
         drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))

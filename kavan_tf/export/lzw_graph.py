@@ -105,10 +105,12 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     """The codes of the non-empty segments, as the reference's ``_read_codes``.
 
     Returns:
-        ``(codes, j, ended)``: int32 ``[K]`` codes (clear and end codes
-        removed) and each code's index in its segment, at most ``max_pixels``
-        of them; and whether the stream ended with its end code or filled
-        ``max_pixels`` codes (not by running out of data or the bound).
+        ``(codes, j, full, end_bit, end_width)``: int32 ``[K]`` codes (clear and end
+        codes removed) and each code's index in its segment, at most
+        ``max_pixels`` of them; whether ``max_pixels`` codes were read (so the
+        frame is full); and the bit where the end code that ended the stream
+        starts (``-1`` when none did: the data ran out or the bound was met)
+        and its width.
     """
     nbytes = tf.size(data)
     padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
@@ -124,9 +126,9 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     long_limit = max_long_segments(max_pixels)
 
     def read(bits, width):
-        word = tf.gather(words, bits // 8)
+        word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
         return tf.bitwise.bitwise_and(
-            tf.bitwise.right_shift(word, tf.cast(bits % 8, tf.int32)),
+            tf.bitwise.right_shift(word, tf.cast(tf.bitwise.bitwise_and(bits, 7), tf.int32)),
             tf.bitwise.left_shift(1, width) - 1)
 
     def offset_of(j):
@@ -134,7 +136,7 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                 + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
 
     def fast(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k, spec,
-             ended_by_code):
+             end_bit, end_width):
         count = tf.cast(tf.minimum(tf.cast(batch, tf.int64),
                                    (nbits - pos) // tf.cast(first_width, tf.int64)), tf.int32)
         count = tf.maximum(count, 0)
@@ -166,10 +168,13 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         return (new_pos, j0, long_next, done | ended | tf.equal(count, 0),
                 read_count + tf.reduce_sum(tf.cast(keep, tf.int32)), longs,
                 tf.where(progress, tf.minimum(2 * batch, _MAX_BATCH), batch),
-                codes_ta, js_ta, k + 1, spec, ended_by_code | ended)
+                codes_ta, js_ta, k + 1, spec,
+                tf.where(ended, pos + tf.cast(first_width, tf.int64) * tf.cast(last, tf.int64),
+                         end_bit),
+                tf.where(ended, first_width, end_width))
 
     def scheduled(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
-                  spec, ended_by_code):
+                  spec, end_bit, end_width):
         jj = j0 + tf.range(_SCHEDULE)
         bits = pos + offset_of(jj) - offset_of(j0)
         width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
@@ -195,11 +200,15 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
             tf.where(cleared, j0 + at > short, after_long | whole),
             done | (found & tf.logical_not(cleared)) | ~(found | whole) | (longs > long_limit),
             read_count + taken, longs, tf.constant(_FIRST_BATCH), codes_ta, js_ta, k + 1,
-            tf.where(is_long, j0 + at, 0), ended_by_code | (found & tf.logical_not(cleared)),
+            tf.where(is_long, j0 + at, 0),
+            tf.where(found & tf.logical_not(cleared),
+                     tf.gather(tf.concat([bits, [0]], 0), at), end_bit),
+            tf.where(found & tf.logical_not(cleared),
+                     tf.gather(tf.concat([width, [0]], 0), at), end_width),
         )
 
     def speculated(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
-                   spec, ended_by_code):
+                   spec, end_bit, end_width):
         # Encoders reset the dictionary when it is full, so most segments
         # have the length of the one before: all those that follow are read
         # and checked at once, and the first that differs is read next step.
@@ -223,7 +232,7 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         longs = longs + accepted
         return (pos + stride * tf.cast(accepted, tf.int64), j0, after_long,
                 done | (longs > long_limit), read_count + accepted * n, longs, batch,
-                codes_ta, js_ta, k + 1, tf.constant(0), ended_by_code)
+                codes_ta, js_ta, k + 1, tf.constant(0), end_bit, end_width)
 
     def body(*state):
         j0, after_long, spec = state[1], state[2], state[10]
@@ -242,15 +251,15 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                             element_shape=[None]),
              tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
                             element_shape=[None]),
-             tf.constant(0), tf.constant(0), tf.constant(False))
+             tf.constant(0), tf.constant(0), tf.constant(-1, tf.int64),
+             tf.constant(0))
     state = tf.while_loop(cond, body, state, parallel_iterations=1)
     codes_ta, js_ta, k = state[7], state[8], state[9]
     codes = tf.cond(k > 0, lambda: codes_ta.concat(), lambda: tf.zeros([0], tf.int32))
     js = tf.cond(k > 0, lambda: js_ta.concat(), lambda: tf.zeros([0], tf.int32))
     # Every code gives at least one pixel: a stream read to ``max_pixels``
     # codes fills the frame.
-    whole = state[11] | (state[4] >= max_pixels)
-    return codes[:max_pixels], js[:max_pixels], whole
+    return codes[:max_pixels], js[:max_pixels], state[4] >= max_pixels, state[11], state[12]
 
 
 def lzw_decode(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
@@ -266,7 +275,7 @@ def lzw_decode(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         the first ``count`` were decoded (the rest are 0), exactly as the
         reference decoder's ``lzw_decode`` gives them.
     """
-    codes, j, _ = read_codes(data, code_size, max_pixels)
+    codes, j, _, _, _ = read_codes(data, code_size, max_pixels)
     return decode_codes(codes, j, code_size, max_pixels)
 
 
@@ -302,10 +311,68 @@ def _dictionary(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor):
     return gid, makes, depth + 1
 
 
-def pixel_count(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor) -> tf.Tensor:
-    """int64: the pixels the codes of a sound stream (:func:`is_sound`) give."""
-    gid, _, length = _dictionary(codes, j, code_size)
-    return tf.reduce_sum(tf.cast(tf.gather(length, gid), tf.int64))
+def _padding_streams() -> np.ndarray:
+    """uint8 ``[9, 2, n]``: for code sizes 1-8 (rows), the codes of an LZW
+    segment, from bit 0, that give at least 2^24 pixels of index 0
+    (``[:, 0]``) or 1 (``[:, 1]``): the literal, then entries that each add
+    one more of it (each the entry being made), then the last entry again and
+    again (a full dictionary is kept)."""
+    table = np.zeros((9, 2, 16384), np.uint8)
+    for size in range(1, 9):
+        clear = 1 << size
+        for literal in (0, 1):
+            value = bits = position = 0
+            pixels, j = 0, 0
+            while pixels < 2**24:
+                code = literal if j == 0 else min(clear + 1 + j, _MAX_CODES - 1)
+                pixels += 1 if j == 0 else code - clear
+                value |= code << bits
+                bits += int(_WIDTHS[size][min(j, _MAX_CODES)])
+                j += 1
+                while bits >= 8:
+                    table[size, literal, position] = value & 255
+                    position += 1
+                    value >>= 8
+                    bits -= 8
+            table[size, literal, position] = value & 255
+    return table
+
+
+_PADDING = _padding_streams()
+
+
+def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
+                      end_width: tf.Tensor, literal: int) -> tf.Tensor:
+    """A string of data sub-blocks (terminator included) holding ``data`` with
+    its end code (at bit ``end_bit``, ``end_width`` bits wide) turned into a
+    clear code followed by :func:`_padding_streams`'s segment of
+    ``literal``: the stream's own pixels, then that index until any frame is
+    full, so that giflib does not fail on a stream that ends early."""
+    q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
+    shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)
+    # From byte q: the bits of data before the end code, the clear code,
+    # then the padding segment, t bits in.
+    head = (tf.bitwise.bitwise_and(data[q], tf.bitwise.left_shift(1, shift) - 1)
+            | tf.bitwise.left_shift(tf.bitwise.left_shift(1, code_size), shift))
+    t = shift + end_width
+    whole_bytes, rest = tf.bitwise.right_shift(t, 3), tf.bitwise.bitwise_and(t, 7)
+    pad = tf.cast(tf.constant(_PADDING)[code_size, literal], tf.int32)
+    before = tf.concat([[0], pad[:-1]], 0)
+    shifted = tf.bitwise.bitwise_and(
+        tf.bitwise.left_shift(pad, rest) | tf.bitwise.right_shift(before, 8 - rest), 255)
+    region = tf.concat([tf.zeros([whole_bytes], tf.int32), shifted], 0)
+    head_bytes = tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(head, tf.constant([0, 8, 16])), 255)
+    region = region | tf.pad(head_bytes, [[0, tf.size(region) - 3]])
+    body = tf.concat([data[:q], region], 0)
+    blocks = (tf.size(body) + 254) // 255
+    body = tf.pad(body, [[0, blocks * 255 - tf.size(body)]])
+    chunks = tf.concat([tf.fill([blocks, 1], 255), tf.reshape(body, [blocks, 255])], 1)
+    raw = tf.cast(tf.concat([tf.reshape(chunks, [-1]), [0]], 0), tf.uint8)
+    serialized = tf.io.serialize_tensor(raw)
+    # A serialized uint8 tensor ends with its bytes.
+    return tf.strings.substr(serialized, tf.strings.length(serialized) - tf.size(raw),
+                             tf.size(raw))
 
 
 def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
