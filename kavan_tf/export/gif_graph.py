@@ -54,6 +54,9 @@ from kavan_tf.export.lzw_graph import (
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 _GRAPHIC_CONTROL = 0xF9
 _MAX_CODES = 4096
+# Clear codes in a frame up to which giflib decompresses it (each costs giflib
+# a pass over its 4,096-entry table).
+_GIFLIB_CLEARS = 4096
 
 # Status codes of the parser. 0: the trailer was reached. 1-9: damage between
 # frames; the reference decoder warns and keeps the frames read before it, and
@@ -436,15 +439,16 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     needed_rows = tf.where(interlaced, h, rows)
     code_size, needed = parsed["code_size"][i], w * needed_rows
     data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1, parsed["data_end"][i])
-    codes, j, full, end_bit, end_width = read_codes(data, code_size, needed)
+    codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
     # giflib decompresses a sound stream (no code naming an entry not made
     # yet, code size 1-8) as the reference decoder does, and faster: as it
     # is when the codes fill the frame, and otherwise with its end code
     # turned into padding, so that a stream that ends early does not make
     # giflib fail; the pixels before the padding are the stream's (two
     # paddings, of index 0 and of 1, tell them apart when the last pixel is
-    # 0). Any other stream is decompressed in tensor ops.
-    sound = is_sound(codes, j, code_size) & (code_size <= 8)
+    # 0). Any other stream is decompressed in tensor ops, and so is one of
+    # many clear codes: giflib clears its whole table at each (a work bomb).
+    sound = is_sound(codes, j, code_size) & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
     whole_file = parsed["data_end"][i] <= tf.size(parsed["bytes"])
     lzw = tf.strings.substr(parsed["data"], parsed["data_start"][i] + 1,
                             parsed["data_end"][i] - parsed["data_start"][i] - 1)

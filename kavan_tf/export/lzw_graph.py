@@ -105,12 +105,12 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     """The codes of the non-empty segments, as the reference's ``_read_codes``.
 
     Returns:
-        ``(codes, j, full, end_bit, end_width)``: int32 ``[K]`` codes (clear and end
+        ``(codes, j, full, end_bit, end_width, clears)``: int32 ``[K]`` codes (clear and end
         codes removed) and each code's index in its segment, at most
         ``max_pixels`` of them; whether ``max_pixels`` codes were read (so the
         frame is full); and the bit where the end code that ended the stream
         starts (``-1`` when none did: the data ran out or the bound was met)
-        and its width.
+        and its width; and the clear codes read.
     """
     nbytes = tf.size(data)
     padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
@@ -136,7 +136,7 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                 + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
 
     def fast(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k, spec,
-             end_bit, end_width):
+             end_bit, end_width, clears):
         count = tf.cast(tf.minimum(tf.cast(batch, tf.int64),
                                    (nbits - pos) // tf.cast(first_width, tf.int64)), tf.int32)
         count = tf.maximum(count, 0)
@@ -171,10 +171,11 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                 codes_ta, js_ta, k + 1, spec,
                 tf.where(ended, pos + tf.cast(first_width, tf.int64) * tf.cast(last, tf.int64),
                          end_bit),
-                tf.where(ended, first_width, end_width))
+                tf.where(ended, first_width, end_width),
+                clears + tf.where(progress, usable, 0))
 
     def scheduled(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
-                  spec, end_bit, end_width):
+                  spec, end_bit, end_width, clears):
         jj = j0 + tf.range(_SCHEDULE)
         bits = pos + offset_of(jj) - offset_of(j0)
         width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
@@ -205,13 +206,15 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                      tf.gather(tf.concat([bits, [0]], 0), at), end_bit),
             tf.where(found & tf.logical_not(cleared),
                      tf.gather(tf.concat([width, [0]], 0), at), end_width),
+            clears + tf.cast(cleared, tf.int32),
         )
 
     def speculated(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
-                   spec, end_bit, end_width):
+                   spec, end_bit, end_width, clears):
         # Encoders reset the dictionary when it is full, so most segments
         # have the length of the one before: all those that follow are read
-        # and checked at once, and the first that differs is read next step.
+        # and checked at once. The first that differs is read next step,
+        # unless it is the last one, ended by the end code.
         n = spec
         jj = tf.range(n + 1)
         rel = offset_of(jj)
@@ -220,19 +223,33 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         count = tf.cast(tf.maximum((nbits - pos) // stride, 0), tf.int32)
         count = tf.minimum(count, tf.maximum(long_limit - longs + 1, 0))
         count = tf.minimum(count, (max_pixels - read_count) // n + 1)
-        bits = pos + stride * tf.cast(tf.range(count), tf.int64)[:, None] + rel[None, :]
-        codes = read(bits, width[None, :])
-        special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
-        same = (tf.logical_not(tf.reduce_any(special[:, :n], axis=1))
-                & tf.equal(codes[:, n], clear))
+        # One row more than fits whole: the end of the stream may lie in it.
+        bits = pos + stride * tf.cast(tf.range(count + 1), tf.int64)[:, None] + rel[None, :]
+        fits = bits + tf.cast(width, tf.int64)[None, :] <= nbits
+        codes = read(tf.where(fits, bits, 0), width[None, :])
+        special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+        same = (tf.logical_not(tf.reduce_any(special[:count, :n], axis=1))
+                & tf.equal(codes[:count, n], clear))
         accepted = tf.reduce_min(tf.concat(
             [tf.cast(tf.where(tf.logical_not(same))[:, 0], tf.int32), [count]], 0))
-        codes_ta = codes_ta.write(k, tf.reshape(codes[:accepted, :n], [-1]))
-        js_ta = js_ta.write(k, tf.tile(jj[:n], [accepted]))
         longs = longs + accepted
+        # The row after them: its first special code, if that is the end code.
+        row_special = special[accepted]
+        first = tf.reduce_min(tf.concat([tf.cast(tf.where(row_special)[:, 0], tf.int32),
+                                         [n + 1]], 0))
+        final = ((first <= n) & (longs <= long_limit)
+                 & tf.equal(tf.gather(tf.concat([codes[accepted], [0]], 0), first), end_code))
+        tail = tf.where(final, first, 0)
+        codes_ta = codes_ta.write(k, tf.concat([tf.reshape(codes[:accepted, :n], [-1]),
+                                                codes[accepted, :tail]], 0))
+        js_ta = js_ta.write(k, tf.concat([tf.tile(jj[:n], [accepted]), jj[:tail]], 0))
+        end_at = tf.gather(tf.concat([bits[accepted], [0]], 0), first)
         return (pos + stride * tf.cast(accepted, tf.int64), j0, after_long,
-                done | (longs > long_limit), read_count + accepted * n, longs, batch,
-                codes_ta, js_ta, k + 1, tf.constant(0), end_bit, end_width)
+                done | final | (longs > long_limit), read_count + accepted * n + tail, longs,
+                batch, codes_ta, js_ta, k + 1, tf.constant(0),
+                tf.where(final, end_at, end_bit),
+                tf.where(final, tf.gather(tf.concat([width, [0]], 0), first), end_width),
+                clears + accepted)
 
     def body(*state):
         j0, after_long, spec = state[1], state[2], state[10]
@@ -252,14 +269,15 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
              tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
                             element_shape=[None]),
              tf.constant(0), tf.constant(0), tf.constant(-1, tf.int64),
-             tf.constant(0))
+             tf.constant(0), tf.constant(0))
     state = tf.while_loop(cond, body, state, parallel_iterations=1)
     codes_ta, js_ta, k = state[7], state[8], state[9]
     codes = tf.cond(k > 0, lambda: codes_ta.concat(), lambda: tf.zeros([0], tf.int32))
     js = tf.cond(k > 0, lambda: js_ta.concat(), lambda: tf.zeros([0], tf.int32))
     # Every code gives at least one pixel: a stream read to ``max_pixels``
     # codes fills the frame.
-    return codes[:max_pixels], js[:max_pixels], state[4] >= max_pixels, state[11], state[12]
+    return (codes[:max_pixels], js[:max_pixels], state[4] >= max_pixels, state[11], state[12],
+            state[13])
 
 
 def lzw_decode(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
@@ -275,7 +293,7 @@ def lzw_decode(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         the first ``count`` were decoded (the rest are 0), exactly as the
         reference decoder's ``lzw_decode`` gives them.
     """
-    codes, j, _, _, _ = read_codes(data, code_size, max_pixels)
+    codes, j, *_ = read_codes(data, code_size, max_pixels)
     return decode_codes(codes, j, code_size, max_pixels)
 
 
