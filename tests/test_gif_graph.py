@@ -380,3 +380,31 @@ def test_randomly_damaged_files_give_the_reference_frames(testdata_dir):
         compared += 1
         warned += bool(decode_gif(damaged).warnings)
     assert compared >= 60 and warned >= 30 and refused >= 10, (compared, warned, refused)
+
+
+def test_graph_lzw_gives_the_reference_indices_on_random_streams():
+    """The graph's LZW decoder against the reference decoder's on valid and
+    cut code streams of every code size, with clear codes from none (a full
+    dictionary kept) to every few codes (segments read many to a step)."""
+    from test_gif_decode import random_lzw_stream
+
+    from kavan_tf.data.gif import lzw_decode
+    from kavan_tf.export.lzw_graph import lzw_decode as graph_lzw_decode
+
+    decode = tf.function(graph_lzw_decode, input_signature=[
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.int32)])
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        code_size = int(rng.integers(1, 12))
+        rate = [0.0, 0.002, 0.05, 0.3][trial % 4]
+        data = random_lzw_stream(rng, code_size, int(rng.integers(1, 6000)), clear_rate=rate)
+        if trial % 3 == 0:
+            data = data[: int(rng.integers(1, len(data) + 1))]
+        for pixels in (10**6, int(rng.integers(1, 20000))):
+            expected, _ = lzw_decode(data, code_size, pixels)
+            indices, count = decode(np.frombuffer(data, np.uint8).astype(np.int32),
+                                    code_size, pixels)
+            assert int(count) == expected.size, (trial, code_size, pixels)
+            np.testing.assert_array_equal(indices.numpy()[: int(count)], expected)
+            assert not indices.numpy()[int(count):].any()

@@ -35,7 +35,10 @@ from kavan_tf.data.gif import max_long_segments
 
 _MAX_CODES = 4096
 _SCHEDULE = 4608  # codes of a long segment read in one step
-_FIRST_BATCH = 4096  # codes of a flood of short segments read in one step, doubling
+_FIRST_BATCH = 4096
+# Segments after a long one read in the same step, and the codes each may hold.
+_TAIL = 8
+_WINDOW = 64  # codes of a flood of short segments read in one step, doubling
 _MAX_BATCH = 1 << 20
 
 
@@ -186,27 +189,67 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         at = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [_SCHEDULE]], 0))
         found = at < _SCHEDULE
         taken = tf.minimum(at, nfit)
-        codes_ta = codes_ta.write(k, codes[:taken])
-        js_ta = js_ta.write(k, jj[:taken])
         special_code = tf.gather(tf.concat([codes, [0]], 0), at)
         cleared = found & tf.equal(special_code, clear)
+        ended = found & tf.logical_not(cleared)
         is_long = cleared & (j0 + at > short)
         whole = tf.logical_not(found) & tf.equal(nfit, _SCHEDULE)
         after = tf.gather(tf.concat([bits + tf.cast(width, tf.int64), [0]], 0),
                           tf.where(found, at, _SCHEDULE - 1))
         longs = longs + tf.cast(is_long, tf.int32)
+        clears = clears + tf.cast(cleared, tf.int32)
+        end_bit = tf.where(ended, tf.gather(tf.concat([bits, [0]], 0), at), end_bit)
+        end_width = tf.where(ended, tf.gather(tf.concat([width, [0]], 0), at), end_width)
+        codes_ta = codes_ta.write(k, codes[:taken])
+        js_ta = js_ta.write(k, jj[:taken])
+        # After a segment of a few codes, more such (hostile files hold
+        # many): up to _TAIL more in this step, each read in a window of
+        # _WINDOW codes, until one does not end within its window.
+        window_j = tf.range(_WINDOW)
+        window_offsets = offsets[:_WINDOW]
+        window_widths = widths[:_WINDOW]
+
+        def tail(u, active, stalled, finished, position, last, longs, clears, taken, end_bit,
+                 end_width, codes_ta, js_ta, k):
+            wbits = position + window_offsets
+            wfits = wbits + tf.cast(window_widths, tf.int64) <= nbits
+            wcodes = read(tf.where(wfits, wbits, 0), window_widths)
+            wspecial = wfits & tf.equal(tf.bitwise.bitwise_or(wcodes, 1), end_code)
+            wat = tf.reduce_min(tf.concat(
+                [tf.cast(tf.where(wspecial)[:, 0], tf.int32), [_WINDOW]], 0))
+            got = wat < _WINDOW
+            size = tf.where(got, wat, 0)
+            codes_ta = codes_ta.write(k + 1, wcodes[:size])
+            js_ta = js_ta.write(k + 1, window_j[:size])
+            wcode = tf.gather(tf.concat([wcodes, [0]], 0), wat)
+            wclear = got & tf.equal(wcode, clear)
+            wend = got & tf.equal(wcode, end_code)
+            longs = longs + tf.cast(wclear & (wat > short), tf.int32)
+            end_bit = tf.where(wend, tf.gather(tf.concat([wbits, [0]], 0), wat), end_bit)
+            end_width = tf.where(wend, tf.gather(tf.concat([window_widths, [0]], 0), wat),
+                                 end_width)
+            position = tf.where(got, tf.gather(tf.concat(
+                [wbits + tf.cast(window_widths, tf.int64), [0]], 0), wat), position)
+            return (u + 1, wclear & (longs <= long_limit), tf.logical_not(got),
+                    finished | wend | (wclear & (longs > long_limit)), position,
+                    tf.where(got, wat, last), longs, clears + tf.cast(wclear, tf.int32),
+                    taken + size, end_bit, end_width, codes_ta, js_ta, k + 1)
+
+        (_, _, stalled, finished, position, last, longs, clears, taken, end_bit, end_width,
+         codes_ta, js_ta, k) = tf.while_loop(
+            lambda u, active, *_: active & (u < _TAIL), tail,
+            (tf.constant(0), cleared & (j0 + at < _WINDOW) & (longs <= long_limit),
+             tf.constant(False),
+             tf.constant(False), after, j0 + at, longs, clears, taken, end_bit, end_width,
+             codes_ta, js_ta, k), parallel_iterations=1)
         return (
-            tf.where(found | whole, after, pos),
+            tf.where(cleared, position, tf.where(found | whole, after, pos)),
             tf.where(whole, j0 + _SCHEDULE, 0),
-            tf.where(cleared, j0 + at > short, after_long | whole),
-            done | (found & tf.logical_not(cleared)) | ~(found | whole) | (longs > long_limit),
+            tf.where(cleared, stalled | (last > short), after_long | whole),
+            done | ended | ~(found | whole) | finished | (longs > long_limit),
             read_count + taken, longs, tf.constant(_FIRST_BATCH), codes_ta, js_ta, k + 1,
-            tf.where(is_long, j0 + at, 0),
-            tf.where(found & tf.logical_not(cleared),
-                     tf.gather(tf.concat([bits, [0]], 0), at), end_bit),
-            tf.where(found & tf.logical_not(cleared),
-                     tf.gather(tf.concat([width, [0]], 0), at), end_width),
-            clears + tf.cast(cleared, tf.int32),
+            tf.where(cleared & (last > short), last, 0),
+            end_bit, end_width, clears,
         )
 
     def speculated(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k,
