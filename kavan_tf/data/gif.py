@@ -572,13 +572,24 @@ def _color_table(palette: np.ndarray | None, min_code_size: int) -> np.ndarray:
 #    head first appeared in the output.
 
 
+def code_widths(min_code_size: int, count: int) -> np.ndarray:
+    """int64 widths of codes ``0 .. count - 1`` of a segment (the codes between
+    two clear codes): code ``j > 0`` is read after ``j - 1`` entries were made,
+    so the next free entry is ``clear + 1 + j`` and the code is as wide as that
+    number's bit length (at least ``min_code_size + 1``, at most 12), as in
+    giflib and browsers. The serving graph reads codes with the same widths."""
+    clear = 1 << min_code_size
+    next_free = np.minimum(clear + 1 + np.arange(count), _MAX_CODES)
+    widths = np.clip(np.floor(np.log2(next_free)).astype(np.int64) + 1, min_code_size + 1, 12)
+    widths[0] = min_code_size + 1
+    return widths
+
+
 @functools.lru_cache(maxsize=16)
 def _code_schedule(min_code_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where the codes of a segment lie, for each bit offset of its start.
 
-    Code j > 0 is read after j - 1 entries were made: the next free entry is
-    ``clear + 1 + j`` and the code is as wide as that number's bit length
-    (at least ``min_code_size + 1``, at most 12), as in giflib and browsers.
+    Codes are as wide as :func:`code_widths` says.
 
     Returns:
         ``(byte, shift, end, mask)``, each ``[8, _SCHEDULE]`` except ``mask``
@@ -586,10 +597,7 @@ def _code_schedule(min_code_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         (``b`` in 0-7), code j is ``(word(B + byte[b, j]) >> shift[b, j]) &
         mask[j]`` and ends at bit ``end[b, j]`` counted from byte ``B``.
     """
-    clear = 1 << min_code_size
-    next_free = np.minimum(clear + 1 + np.arange(_SCHEDULE), _MAX_CODES)
-    widths = np.clip(np.floor(np.log2(next_free)).astype(np.int64) + 1, min_code_size + 1, 12)
-    widths[0] = min_code_size + 1
+    widths = code_widths(min_code_size, _SCHEDULE)
     starts = np.cumsum(widths) - widths + np.arange(8)[:, None]
     return (
         starts >> 3,

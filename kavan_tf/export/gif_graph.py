@@ -20,14 +20,16 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    ``max_total_pixels``) from this structure alone, before any pixel is
    decoded.
 2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
-   codes. A sound stream (no code naming an entry not made yet, ended by
-   its end code, enough pixels, code size 1-8) is wrapped in a one-frame GIF
-   of the frame's own size whose global palette maps index ``i`` to the
-   colour ``(i, i, i)``, with no transparency and no interlace flag, and
+   codes. A sound stream (no code naming an entry not made yet, code size
+   1-8, not a flood of clear codes) is wrapped in a one-frame GIF of the
+   frame's own size whose global palette maps index ``i`` to the colour
+   ``(i, i, i)``, with no transparency and no interlace flag, and
    ``tf.io.decode_gif`` returns the palette indices themselves, rows in the
-   order they were sent. Any other stream is decompressed in tensor ops with
-   the reference decoder's algorithm, which draws the pixels before a fault
-   and leaves the rest undrawn (giflib draws garbage or fails).
+   order they were sent; a sound stream that ends before the frame is full
+   goes with its end code turned into padding (:func:`_frame_pixels`). Any
+   other stream is decompressed in tensor ops with the reference decoder's
+   algorithm, which draws the pixels before a fault and leaves the rest
+   undrawn (giflib draws garbage or fails).
 3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
    frames deinterlaces the indices, looks up the frame's palette (local,
    global, or the grey ramp), draws the opaque pixels clipped to the logical
@@ -57,6 +59,8 @@ _MAX_CODES = 4096
 # Clear codes in a frame up to which giflib decompresses it (each costs giflib
 # a pass over its 4,096-entry table).
 _GIFLIB_CLEARS = 4096
+# A global palette that maps index i to the colour (i, i, i).
+_INDEX_PALETTE = bytes(i for i in range(256) for _ in range(3))
 
 # Status codes of the parser. 0: the trailer was reached. 1-9: damage between
 # frames; the reference decoder warns and keeps the frames read before it, and
@@ -417,9 +421,8 @@ def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     def u16(v):
         return tf.strings.reduce_join(tf.gather(table, tf.stack([v % 256, v // 256])))
 
-    palette = tf.strings.reduce_join(tf.gather(table, tf.repeat(tf.range(256), 3)))
     gif = tf.strings.join([
-        b"GIF89a", u16(w), u16(rows), b"\xf7\x00\x00", palette,
+        b"GIF89a", u16(w), u16(rows), b"\xf7\x00\x00", _INDEX_PALETTE,
         b"\x2c\x00\x00\x00\x00", u16(w), u16(rows), b"\x00", tf.strings.substr(
             parsed["data"], parsed["data_start"][i], 1), sub_blocks, b"\x3b",
     ])

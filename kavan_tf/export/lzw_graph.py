@@ -1,18 +1,26 @@
-"""GIF LZW decompression in TensorFlow graph ops, as :func:`kavan_tf.data.gif.lzw_decode`.
+"""GIF LZW codes read, and decompressed, in TensorFlow graph ops, as
+:func:`kavan_tf.data.gif.lzw_decode` does.
 
-``tf.io.decode_gif`` (giflib) decompresses a frame only when its LZW stream is
-sound: a code that names an entry not made yet gives garbage pixels, and data
-that ends before the frame is full an error. The reference decoder, like
-browsers, draws what came before such a fault and leaves the rest of the
-frame undrawn. So the serving graph decompresses with this module, the same
-algorithm as the reference decoder's in tensor ops:
+``tf.io.decode_gif`` (giflib) decompresses a frame as the reference decoder
+does only when its LZW stream is sound: a code that names an entry not made
+yet gives garbage pixels, and data that ends before the frame is full an
+error. The reference decoder, like browsers, draws what came before such a
+fault and leaves the rest of the frame undrawn. So the serving graph reads
+each frame's codes with this module first (:func:`read_codes`,
+:func:`is_sound`), hands sound streams to giflib (one that ends early with
+its end code turned into padding, :func:`padded_sub_blocks`), and
+decompresses the others with :func:`decode_codes`, the reference decoder's
+algorithm in tensor ops:
 
-1. **Sub-blocks**: the length bytes of a frame's sub-block chain are marked by
-   pointer jumping (``log2`` passes over its data) and dropped.
+1. **Sub-blocks** (:func:`sub_block_data`): a run of 255-byte sub-blocks
+   is cut out with a reshape; any other chain's length bytes are marked by
+   pointer jumping (``log2`` passes over its data).
 2. **Codes**: a ``tf.while_loop`` reads the bit stream one dictionary segment
    (the codes between two clear codes) per step with one gather, from the
    code-width schedule; runs of short segments (clear-code floods) are read
-   many at a time at the first code width.
+   many at a time at the first code width, all the segments as long as the
+   one before (encoders reset a full dictionary) in one gather, and segments
+   of a few codes several to a step.
 3. **Dictionary**: code ``j`` of a segment makes entry ``j``; pointer jumping
    over the prefix links gives every entry's length.
 4. **Pixels**: every output pixel of an entry's code copies the pixel where
@@ -21,9 +29,9 @@ algorithm as the reference decoder's in tensor ops:
 
 Work is bounded by the input: the loop stops once it has read as many codes
 as the frame has pixels (every code gives at least one pixel, so later codes
-cannot change the frame), and after :func:`max_long_segments` segments of
-more than ``clear - 2`` codes, as the reference decoder does
-(:func:`kavan_tf.data.gif.max_long_segments`).
+cannot change the frame), and after
+:func:`~kavan_tf.data.gif.max_long_segments` segments of more than
+``clear - 2`` codes, as the reference decoder does.
 """
 
 from __future__ import annotations
@@ -31,15 +39,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kavan_tf.data.gif import max_long_segments
+from kavan_tf.data.gif import code_widths, max_long_segments
 
 _MAX_CODES = 4096
 _SCHEDULE = 4608  # codes of a long segment read in one step
+# Codes of a flood of short segments read in one step, doubling up to _MAX_BATCH.
 _FIRST_BATCH = 4096
-# Segments after a long one read in the same step, and the codes each may hold.
-_TAIL = 8
-_WINDOW = 64  # codes of a flood of short segments read in one step, doubling
 _MAX_BATCH = 1 << 20
+# Segments of a few codes read in the same step after one, and the codes each may hold.
+_TAIL = 8
+_WINDOW = 64
 
 
 def sub_block_data(raw: tf.Tensor, first: tf.Tensor, stop: tf.Tensor) -> tf.Tensor:
@@ -81,17 +90,13 @@ def _chain_data(span: tf.Tensor) -> tf.Tensor:
 
 def _schedules() -> tuple[np.ndarray, np.ndarray]:
     """Bit offsets and widths of codes ``0 .. _MAX_CODES`` of a segment, for each
-    minimum code size 0-11 (rows), as the reference's ``_code_schedule``:
-    code ``j > 0`` is as wide as the bit length of the next free entry
-    ``clear + 1 + j`` (at least ``code size + 1``, at most 12)."""
+    minimum code size 0-11 (rows; row 0 unused): the reference decoder's
+    :func:`~kavan_tf.data.gif.code_widths`."""
     offsets = np.zeros((12, _MAX_CODES + 1), np.int64)
     widths = np.zeros((12, _MAX_CODES + 1), np.int32)
     for size in range(1, 12):
-        next_free = np.minimum((1 << size) + 1 + np.arange(_MAX_CODES + 1), _MAX_CODES)
-        width = np.clip(np.floor(np.log2(next_free)).astype(np.int64) + 1, size + 1, 12)
-        width[0] = size + 1
-        widths[size] = width
-        offsets[size] = np.cumsum(width) - width
+        widths[size] = code_widths(size, _MAX_CODES + 1)
+        offsets[size] = np.cumsum(widths[size]) - widths[size]
     return offsets, widths
 
 

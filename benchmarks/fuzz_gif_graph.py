@@ -1,0 +1,95 @@
+"""Differential fuzzing of the serving graph's GIF decoder against the reference decoder.
+
+Mutates corpus GIFs under 30 KB from ``../shared/testdata/gifs`` (one to
+three random byte changes, bit flips, deletions or insertions) and counts,
+per file, whether the graph (:func:`kavan_tf.export.gif_graph.decode_gif_sampled`,
+T = 8) served the reference decoder's frames (``equal``), both refused it
+with the same cause (``both_refuse``), or neither: different frames, a
+refusal where the reference reads the file, or another message. Those are
+printed, and written to ``--keep`` when given. The seeded test
+``tests/test_gif_graph.py::test_randomly_damaged_files_give_the_reference_frames``
+is a short run of this.
+
+    python benchmarks/fuzz_gif_graph.py [--seed 1] [--files 300] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from kavan_tf.config import DataConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.gif import decode_gif
+from kavan_tf.errors import GifDecodeError
+from kavan_tf.export.gif_graph import decode_gif_sampled
+
+CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "testdata" / "gifs"
+T = 8
+
+
+def mutated(data: bytes, rng: np.random.Generator) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.integers(1, 4)):
+        i = int(rng.integers(len(data)))
+        op = rng.integers(4)
+        if op == 0:
+            data[i] = int(rng.integers(256))
+        elif op == 1:
+            data[i] ^= 1 << int(rng.integers(8))
+        elif op == 2:
+            del data[i : i + int(rng.integers(1, 8))]
+        else:
+            data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8))
+    return bytes(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--keep", type=pathlib.Path, default=None)
+    args = parser.parse_args()
+    config = DataConfig()
+    graph = tf.function(
+        lambda data: decode_gif_sampled(
+            data, T, background=tuple(config.background),
+            max_frame_pixels=config.max_frame_pixels, max_total_pixels=config.max_total_pixels,
+            max_frames=config.max_frames, where="x.gif"),
+        input_signature=[tf.TensorSpec([], tf.string)])
+    rng = np.random.default_rng(args.seed)
+    corpus = [p for p in sorted(CORPUS.rglob("*.gif")) if p.stat().st_size < 30_000]
+    counts: collections.Counter = collections.Counter()
+    for k in range(args.files):
+        data = mutated(corpus[rng.integers(len(corpus))].read_bytes(), rng)
+        try:
+            gif = decode_gif(data, name="x.gif")
+            expected, cause = gif.frames[sampling.sample_indices(gif.num_frames, T,
+                                                                 training=False)], None
+        except GifDecodeError as e:
+            expected, cause = None, e.cause
+        try:
+            served, message = graph(tf.constant(data)).numpy(), None
+        except tf.errors.InvalidArgumentError as e:
+            served, message = None, e.message
+        if expected is not None and served is not None:
+            kind = "equal" if np.array_equal(expected, served) else "DIFFERENT FRAMES"
+        elif expected is None and served is None:
+            kind = "both_refuse" if cause.split(" (")[0][:40] in message else "OTHER MESSAGE"
+        else:
+            kind = "ONLY THE GRAPH REFUSES" if served is None else "ONLY THE REFERENCE REFUSES"
+        counts[kind] += 1
+        if kind not in ("equal", "both_refuse"):
+            print(k, kind, cause, (message or "")[:200])
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                (args.keep / f"case-{args.seed}-{k}.gif").write_bytes(data)
+    print(dict(counts))
+
+
+if __name__ == "__main__":
+    main()
