@@ -49,13 +49,15 @@ from kavan_tf.export.lzw_graph import (
     decode_codes,
     is_sound,
     padded_sub_blocks,
+    probe_codes,
     read_codes,
     sub_block_data,
 )
 
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 _GRAPHIC_CONTROL = 0xF9
-_MAX_CODES = 4096
+# Palette entries a frame can show: 256, and black for every index past them.
+_COLOURS = 257
 # Clear codes in a frame up to which giflib decompresses it (each costs giflib
 # a pass over its 4,096-entry table).
 _GIFLIB_CLEARS = 4096
@@ -442,7 +444,9 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     needed_rows = tf.where(interlaced, h, rows)
     code_size, needed = parsed["code_size"][i], w * needed_rows
     data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1, parsed["data_end"][i])
-    codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
+    whole_file = parsed["data_end"][i] <= tf.size(parsed["bytes"])
+    lzw = tf.strings.substr(parsed["data"], parsed["data_start"][i] + 1,
+                            parsed["data_end"][i] - parsed["data_start"][i] - 1)
     # giflib decompresses a sound stream (no code naming an entry not made
     # yet, code size 1-8) as the reference decoder does, and faster: as it
     # is when the codes fill the frame, and otherwise with its end code
@@ -451,30 +455,38 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     # paddings, of index 0 and of 1, tell them apart when the last pixel is
     # 0). Any other stream is decompressed in tensor ops, and so is one of
     # many clear codes: giflib clears its whole table at each (a work bomb).
-    sound = is_sound(codes, j, code_size) & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
-    whole_file = parsed["data_end"][i] <= tf.size(parsed["bytes"])
-    lzw = tf.strings.substr(parsed["data"], parsed["data_start"][i] + 1,
-                            parsed["data_end"][i] - parsed["data_start"][i] - 1)
 
-    def padded():
-        zeros = _giflib_indices(
-            parsed, i, needed_rows, padded_sub_blocks(data, code_size, end_bit, end_width, 0))
+    def by_giflib(full, end_bit, end_width):
+        def padded():
+            zeros = _giflib_indices(
+                parsed, i, needed_rows, padded_sub_blocks(data, code_size, end_bit, end_width, 0))
 
-        def count():
-            ones = _giflib_indices(
-                parsed, i, needed_rows,
-                padded_sub_blocks(data, code_size, end_bit, end_width, 1))
-            differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
-            return tf.reduce_min(tf.concat([differ, [needed]], 0))
+            def count():
+                ones = _giflib_indices(
+                    parsed, i, needed_rows,
+                    padded_sub_blocks(data, code_size, end_bit, end_width, 1))
+                differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
+                return tf.reduce_min(tf.concat([differ, [needed]], 0))
 
-        return zeros, tf.cond(tf.equal(zeros[-1], 0), count, lambda: needed)
+            return zeros, tf.cond(tf.equal(zeros[-1], 0), count, lambda: needed)
 
-    branch = tf.where(sound & full & whole_file, 0, tf.where(sound & (end_bit >= 0), 1, 2))
-    indices, count = tf.switch_case(branch, [
-        lambda: (_giflib_indices(parsed, i, needed_rows, lzw), needed),
-        padded,
-        lambda: decode_codes(codes, j, code_size, needed),
-    ])
+        return tf.cond(full & whole_file,
+                       lambda: (_giflib_indices(parsed, i, needed_rows, lzw), needed), padded)
+
+    def giflib_can(sound, clears):
+        return sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
+
+    def any_stream():
+        codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
+        return tf.cond(giflib_can(is_sound(codes, j, code_size), clears)
+                       & ((full & whole_file) | (end_bit >= 0)),
+                       lambda: by_giflib(full, end_bit, end_width),
+                       lambda: decode_codes(codes, j, code_size, needed))
+
+    # Streams laid out as encoders write them are read without a loop.
+    regular, sound, full, end_bit, end_width, clears = probe_codes(data, code_size, needed)
+    indices, count = tf.cond(regular & giflib_can(sound, clears),
+                             lambda: by_giflib(full, end_bit, end_width), any_stream)
     whole = count >= needed
 
     def deinterlace(image):
@@ -496,15 +508,16 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
 
 
 def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
-    """int32 ``[4096, 3]`` colours of frame ``i``: local, global, or the grey ramp;
-    indices past the palette are black, as in the reference decoder."""
+    """int32 ``[_COLOURS, 3]`` colours of frame ``i``: local, global, or the grey
+    ramp; indices past the palette are black, as in the reference decoder
+    (and so is every index from 256 on: see :func:`_frame_ids`)."""
     local = parsed["palette"][i]
     offset = tf.where(local >= 0, local, parsed["global_palette"])
     size = tf.where(local >= 0, parsed["palette_size"][i], parsed["global_size"])
     colours = tf.cond(offset >= 0,
                       lambda: tf.reshape(parsed["bytes"][offset : offset + 3 * size], [-1, 3]),
                       lambda: tf.tile(tf.range(256)[:, None], [1, 3]))
-    return tf.pad(colours, [[0, _MAX_CODES - tf.shape(colours)[0]], [0, 0]])
+    return tf.pad(colours, [[0, _COLOURS - tf.shape(colours)[0]], [0, 0]])
 
 
 def _packed(rgb: tf.Tensor) -> tf.Tensor:
@@ -672,14 +685,18 @@ def decode_gif_sampled(
     ])
 
     samples = eval_frame_indices(count, num_samples)
-    # The canvas holds each pixel's colour packed in one int32 (:func:`_packed`):
-    # one gather per pixel from the frame's packed palette and same-shape
-    # selects, instead of three bytes per pixel; unpacked for the sampled frames.
-    colour = _packed(tf.constant(background, tf.int32))
-    canvas = tf.fill(tf.stack([height, width]), colour)
+    # The canvas holds, for each pixel, which colour of which drawn frame it
+    # shows: id 0 is the background, id 1 + k * _COLOURS + index the colour
+    # `index` of the k-th frame drawn. Drawing is then selects of int32
+    # ids, and the palettes are looked up once, for the sampled canvases.
+    background_colour = _packed(tf.constant(background, tf.int32))[None]
+    canvas = tf.zeros(tf.stack([height, width]), tf.int32)
     drawable = _drawable(parsed, width, height, count)
+    # The sampled frames, each once (several samples are one frame when
+    # the GIF has fewer frames than samples), and each sample's among them.
+    distinct, slot_of = tf.unique(samples)
 
-    def draw(i, canvas):
+    def draw(i, k, canvas):
         left, top = parsed["left"][i], parsed["top"][i]
         x1 = tf.minimum(left + parsed["w"][i], width)
         y1 = tf.minimum(top + parsed["h"][i], height)
@@ -690,9 +707,8 @@ def decode_gif_sampled(
 
         def paint():
             indices, opaque, whole = _frame_pixels(parsed, i, rows, cols, transparent)
-            rgb = tf.pad(tf.gather(_packed(_palette(parsed, i)), indices), pad)
-            opaque = tf.pad(opaque, pad)
-            return tf.where(opaque, rgb, canvas), whole
+            ids = tf.pad(1 + k * _COLOURS + tf.minimum(indices, _COLOURS - 1), pad)
+            return tf.where(tf.pad(opaque, pad), ids, canvas), whole
 
         drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))
         disposal = parsed["disposal"][i]
@@ -704,7 +720,7 @@ def decode_gif_sampled(
         after = tf.case(
             [
                 (visible & tf.equal(disposal, 2),
-                 lambda: tf.where(region(), tf.fill(tf.shape(canvas), colour), drawn)),
+                 lambda: tf.where(region(), tf.zeros_like(canvas), drawn)),
                 (visible & tf.equal(disposal, 3), lambda: tf.where(region(), canvas, drawn)),
             ],
             default=lambda: drawn,
@@ -712,19 +728,23 @@ def decode_gif_sampled(
         return drawn, after, whole
 
     def composite(needed):
-        def body(k, canvas, out, whole):
+        def body(k, canvas, out, palettes, whole):
             i = needed[k]
-            drawn, after, drawn_whole = draw(i, canvas)
-            slots = tf.cast(tf.where(tf.equal(samples, i))[:, 0], tf.int32)
-            out = out.scatter(slots, tf.repeat(drawn[None], tf.size(slots), axis=0))
-            return k + 1, after, out, whole & drawn_whole
+            drawn, after, drawn_whole = draw(i, k, canvas)
+            palettes = palettes.write(k, _packed(_palette(parsed, i)))
+            at = tf.reduce_sum(tf.cast(distinct < i, tf.int32))
+            sampled = tf.reduce_any(tf.equal(distinct, i))
+            out = tf.cond(sampled, lambda: out.write(at, drawn), lambda: out)
+            return k + 1, after, out, palettes, whole & drawn_whole
 
-        out = tf.TensorArray(tf.int32, size=num_samples, element_shape=[None, None])
-        _, _, out, whole = tf.while_loop(
+        out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
+        palettes = tf.TensorArray(tf.int32, size=tf.size(needed), element_shape=[_COLOURS])
+        _, _, out, palettes, whole = tf.while_loop(
             lambda k, *_: k < tf.size(needed), body,
-            (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
+            (tf.constant(0), canvas, out, palettes, tf.constant(True)), parallel_iterations=1,
         )
-        return out.stack(), whole
+        colours = tf.concat([background_colour, tf.reshape(palettes.stack(), [-1])], 0)
+        return tf.gather(colours, tf.gather(out.stack(), slot_of)), whole
 
     # Only the frames the samples depend on are drawn, on the assumption that
     # a frame covering the screen paints every pixel. A frame whose LZW data

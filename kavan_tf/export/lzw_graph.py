@@ -109,6 +109,103 @@ def _schedule(code_size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.gather(tf.constant(_OFFSETS), code_size), tf.gather(tf.constant(_WIDTHS), code_size)
 
 
+def _word_reader(data: tf.Tensor):
+    """``(read, nbits)``: ``read(bits, width)`` gives the codes of ``width``
+    bits at bit offsets ``bits`` (int64) of ``data`` (int32 bytes), LSB first;
+    ``nbits`` is the data's length in bits."""
+    padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
+    # words[i]: bytes i, i + 1, i + 2 as one number: a code of up to 12 bits
+    # at any bit offset is one gather, one shift and one mask.
+    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+
+    def read(bits, width):
+        word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
+        return tf.bitwise.bitwise_and(
+            tf.bitwise.right_shift(word, tf.cast(tf.bitwise.bitwise_and(bits, 7), tf.int32)),
+            tf.bitwise.left_shift(1, width) - 1)
+
+    return read, 8 * tf.cast(tf.size(data), tf.int64)
+
+
+def _offset_of(offsets: tf.Tensor, j: tf.Tensor) -> tf.Tensor:
+    """Bit offset of code ``j`` of a segment (codes past ``_MAX_CODES`` are 12 bits)."""
+    return (tf.gather(offsets, tf.minimum(j, _MAX_CODES))
+            + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
+
+
+def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
+    """Reads a stream laid out as encoders write it, in two gathers and no loop.
+
+    Encoders start with a clear code (or not), reset the dictionary with a
+    clear code whenever it is full, so every segment but the last has the
+    same number of codes, and end the last with the end code. This reads the
+    first segment from the code-width schedule, then all segments as long
+    as it in one ``[segments, codes]`` gather, and checks that the stream
+    has that layout (and a bounded number of segments), so that it gives
+    what :func:`read_codes` gives.
+
+    Returns:
+        ``(regular, sound, full, end_bit, end_width, clears)``: whether the
+        stream has that layout; if it does, whether no code names an entry
+        not made yet (:func:`is_sound`), whether it holds ``max_pixels``
+        codes, the bit where its end code starts and its width, and the clear
+        codes read.
+    """
+    read, nbits = _word_reader(data)
+    clear = tf.bitwise.left_shift(1, code_size)
+    end_code = clear + 1
+    first_width = code_size + 1
+    offsets, widths = _schedule(code_size)
+    leading = tf.equal(read(tf.constant(0, tf.int64), first_width), clear) & (
+        tf.cast(first_width, tf.int64) <= nbits)
+    start = tf.where(leading, tf.cast(first_width, tf.int64), tf.constant(0, tf.int64))
+    # The first segment: its first clear or end code, within _SCHEDULE codes.
+    jj = tf.range(_SCHEDULE)
+    rel = _offset_of(offsets, jj)
+    width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
+    bits = start + rel
+    fits = bits + tf.cast(width, tf.int64) <= nbits
+    codes = read(tf.where(fits, bits, 0), width)
+    special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+    n = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [_SCHEDULE]], 0))
+    found = n < _SCHEDULE
+    n = tf.minimum(n, _SCHEDULE - 1)
+    ends_first = found & tf.equal(codes[n], end_code)
+    # Every segment as long as the first (a row each, its clear code last),
+    # and one row more: the last segment, ended by the end code.
+    stride = rel[n] + tf.cast(width[n], tf.int64)
+    long_limit = max_long_segments(max_pixels)
+    rows = tf.where(ends_first, 1, tf.cast(tf.minimum(
+        (nbits - start) // stride + 1,
+        tf.cast(tf.minimum(long_limit + 2, max_pixels // tf.maximum(n, 1) + 2), tf.int64)),
+        tf.int32))
+    rows = tf.maximum(rows, 1)
+    grid = start + stride * tf.cast(tf.range(rows), tf.int64)[:, None] + rel[None, : n + 1]
+    grid_width = width[None, : n + 1]
+    fits = grid + tf.cast(grid_width, tf.int64) <= nbits
+    codes = read(tf.where(fits, grid, 0), grid_width)
+    special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+    whole = (tf.logical_not(tf.reduce_any(special[:, :n], axis=1))
+             & tf.equal(codes[:, n], clear) & fits[:, n])
+    segments = tf.reduce_min(tf.concat(
+        [tf.cast(tf.where(tf.logical_not(whole))[:, 0], tf.int32), [rows]], 0))
+    last = tf.minimum(segments, tf.maximum(rows - 1, 0))
+    last_special = special[last]
+    t = tf.reduce_min(tf.concat([tf.cast(tf.where(last_special)[:, 0], tf.int32), [n + 1]], 0))
+    t = tf.minimum(t, n)
+    regular = (found & (segments < rows) & last_special[t]
+               & tf.equal(codes[last, t], end_code)
+               & ((n > 0) | ends_first)
+               & (tf.where(n > clear - 2, segments, 0) <= long_limit))
+    column = tf.range(n + 1)[None, :]
+    valid = (tf.range(rows)[:, None] < segments) & (column < n)
+    valid = valid | (tf.equal(tf.range(rows)[:, None], last) & (column < t))
+    sound = tf.reduce_all(tf.logical_not(valid) | (codes <= column + clear + 1))
+    total = segments * n + t
+    return (regular, sound, total >= max_pixels, grid[last, t], grid_width[0, t],
+            tf.cast(leading, tf.int32) + segments)
+
+
 def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     """The codes of the non-empty segments, as the reference's ``_read_codes``.
 
@@ -120,12 +217,7 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         starts (``-1`` when none did: the data ran out or the bound was met)
         and its width; and the clear codes read.
     """
-    nbytes = tf.size(data)
-    padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
-    # words[i]: bytes i, i + 1, i + 2 as one number: a code of up to 12 bits
-    # at any bit offset is one gather, one shift and one mask.
-    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
-    nbits = 8 * tf.cast(nbytes, tf.int64)
+    read, nbits = _word_reader(data)
     clear = tf.bitwise.left_shift(1, code_size)
     end_code = clear + 1
     first_width = code_size + 1
@@ -133,15 +225,8 @@ def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     offsets, widths = _schedule(code_size)
     long_limit = max_long_segments(max_pixels)
 
-    def read(bits, width):
-        word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
-        return tf.bitwise.bitwise_and(
-            tf.bitwise.right_shift(word, tf.cast(tf.bitwise.bitwise_and(bits, 7), tf.int32)),
-            tf.bitwise.left_shift(1, width) - 1)
-
     def offset_of(j):
-        return (tf.gather(offsets, tf.minimum(j, _MAX_CODES))
-                + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
+        return _offset_of(offsets, j)
 
     def fast(pos, j0, after_long, done, read_count, longs, batch, codes_ta, js_ta, k, spec,
              end_bit, end_width, clears):
@@ -378,12 +463,12 @@ def _dictionary(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor):
 
 
 def _padding_streams() -> np.ndarray:
-    """uint8 ``[9, 2, n]``: for code sizes 1-8 (rows), the codes of an LZW
+    """int32 ``[9, 2, n]`` bytes: for code sizes 1-8 (rows), the codes of an LZW
     segment, from bit 0, that give at least 2^24 pixels of index 0
     (``[:, 0]``) or 1 (``[:, 1]``): the literal, then entries that each add
     one more of it (each the entry being made), then the last entry again and
     again (a full dictionary is kept)."""
-    table = np.zeros((9, 2, 16384), np.uint8)
+    table = np.zeros((9, 2, 16384), np.int32)
     for size in range(1, 9):
         clear = 1 << size
         for literal in (0, 1):
@@ -401,7 +486,8 @@ def _padding_streams() -> np.ndarray:
                     value >>= 8
                     bits -= 8
             table[size, literal, position] = value & 255
-    return table
+    # Int32 already (the graph shifts them), and only as long as the longest.
+    return table[:, :, : int(np.nonzero(table.any(axis=(0, 1)))[0][-1]) + 1]
 
 
 _PADDING = _padding_streams()
@@ -422,7 +508,7 @@ def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
             | tf.bitwise.left_shift(tf.bitwise.left_shift(1, code_size), shift))
     t = shift + end_width
     whole_bytes, rest = tf.bitwise.right_shift(t, 3), tf.bitwise.bitwise_and(t, 7)
-    pad = tf.cast(tf.constant(_PADDING)[code_size, literal], tf.int32)
+    pad = tf.constant(_PADDING[:, literal])[code_size]
     before = tf.concat([[0], pad[:-1]], 0)
     shifted = tf.bitwise.bitwise_and(
         tf.bitwise.left_shift(pad, rest) | tf.bitwise.right_shift(before, 8 - rest), 255)
