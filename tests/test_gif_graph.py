@@ -408,3 +408,61 @@ def test_graph_lzw_gives_the_reference_indices_on_random_streams():
             assert int(count) == expected.size, (trial, code_size, pixels)
             np.testing.assert_array_equal(indices.numpy()[: int(count)], expected)
             assert not indices.numpy()[int(count):].any()
+
+
+def test_probe_reads_encoder_layouts_as_the_loop_does_and_flags_the_rest():
+    """The loop-free reader (streams laid out as encoders write them: equal
+    segments, a shorter last one ended by the end code) must say what the
+    general reader says whenever it calls a stream regular, and must call
+    regular the streams of that layout, sound or not."""
+    from test_gif_decode import segmented_lzw_stream
+
+    from kavan_tf.export.lzw_graph import is_sound, probe_codes, read_codes
+
+    spec = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def both(data, code_size, pixels):
+        codes, j, full, end_bit, end_width, _ = read_codes(data, code_size, pixels)
+        loop = (full, is_sound(codes, j, code_size), end_bit, end_width, tf.size(codes))
+        return loop, probe_codes(data, code_size, pixels)[:5]
+
+    rng = np.random.default_rng(23)
+    regular_seen = 0
+    for trial in range(48):
+        code_size = int(rng.integers(1, 12))
+        clear = 1 << code_size
+        n = int(rng.choice([1, 5, max(1, clear - 2), 4096 - clear - 1, 4096 - clear]))
+        segments = int(rng.integers(1, 6))
+        lengths = [n] * segments + [int(rng.integers(0, n + 1))]
+        kind = trial % 4
+        if kind == 1:  # not that layout: one segment of another length
+            lengths[int(rng.integers(0, segments))] = max(0, n - 1 - int(rng.integers(0, 3)))
+        invalid = None
+        if kind == 2 and lengths[-1] > 1:  # a code naming an entry not made yet
+            invalid = (len(lengths) - 1, lengths[-1] - 1)
+        data = segmented_lzw_stream(rng, code_size, lengths, invalid_at=invalid)
+        if kind == 3:  # the data cut short: no end code
+            data = data[: max(1, len(data) - 3)]
+        array = np.frombuffer(data, np.uint8).astype(np.int32)
+        for pixels in (10**6, max(1, sum(lengths) // 2)):
+            loop, probe = both(array, code_size, pixels)
+            full, sound, end_bit, end_width, read = (v.numpy() for v in loop)
+            regular, p_sound, p_full, p_end_bit, p_end_width = (v.numpy() for v in probe)
+            # Where the general reader reads the stream as built (segments
+            # of that layout, then the end code), so must the probe.
+            expected_regular = (kind in (0, 2) and pixels == 10**6 and end_bit >= 0
+                                and read == sum(lengths))
+            if expected_regular:
+                assert regular, (trial, code_size, lengths)
+            if not regular:
+                continue
+            regular_seen += 1
+            assert bool(p_full) == full, (trial, pixels)
+            if not full:
+                assert (bool(p_sound), int(p_end_bit), int(p_end_width)) == (
+                    sound, end_bit, end_width), (trial, code_size, lengths, pixels)
+            elif bool(p_sound):
+                assert sound, (trial, pixels)
+    assert regular_seen >= 15

@@ -133,6 +133,24 @@ def _offset_of(offsets: tf.Tensor, j: tf.Tensor) -> tf.Tensor:
             + 12 * tf.cast(tf.maximum(j - _MAX_CODES, 0), tf.int64))
 
 
+def _probe_tables() -> np.ndarray:
+    """int32 ``[3, 12, _SCHEDULE + 1]``: for each minimum code size (rows; row 0
+    unused), the bit offset of code ``j`` of a segment, the mask of its width,
+    and the largest code it may be (``j + clear + 1``: an entry made already)."""
+    tables = np.zeros((3, 12, _SCHEDULE + 1), np.int64)
+    for size in range(1, 12):
+        widths = code_widths(size, _SCHEDULE + 1)
+        tables[0, size] = np.cumsum(widths) - widths
+        tables[1, size] = (1 << widths) - 1
+        tables[2, size] = np.arange(_SCHEDULE + 1) + (1 << size) + 1
+    return tables.astype(np.int32)
+
+
+_PROBE_TABLES = _probe_tables()
+# Zero bytes after the data: a segment read past its end gives codes 0 there.
+_PROBE_PAD = 12 * _SCHEDULE // 8 + 8
+
+
 def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     """Reads a stream laid out as encoders write it, in two gathers and no loop.
 
@@ -140,9 +158,11 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     clear code whenever it is full, so every segment but the last has the
     same number of codes, and end the last with the end code. This reads the
     first segment from the code-width schedule, then all segments as long
-    as it in one ``[segments, codes]`` gather, and checks that the stream
-    has that layout (and a bounded number of segments), so that it gives
-    what :func:`read_codes` gives.
+    as it as the rows of one ``[segments, codes]`` gather, and checks that
+    the stream has that layout (and a bounded number of segments), so that it
+    gives what :func:`read_codes` gives. Reads past the data give codes 0,
+    which are neither clear nor end codes: a stream that runs out has no
+    such layout.
 
     Returns:
         ``(regular, sound, full, end_bit, end_width, clears)``: whether the
@@ -151,59 +171,61 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         codes, the bit where its end code starts and its width, and the clear
         codes read.
     """
-    read, nbits = _word_reader(data)
+    nbytes = tf.size(data)
+    padded = tf.concat([data, tf.zeros([_PROBE_PAD], tf.int32)], 0)
+    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+    # Bit offsets in int32: longer data goes to read_codes (not regular).
+    nbits = 8 * tf.minimum(nbytes, 2**27)
+    offsets, masks, limits = tf.unstack(tf.gather(tf.constant(_PROBE_TABLES), code_size, axis=1))
+
+    def read(bits, mask):
+        word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
+        return tf.bitwise.bitwise_and(
+            tf.bitwise.right_shift(word, tf.bitwise.bitwise_and(bits, 7)), mask)
+
     clear = tf.bitwise.left_shift(1, code_size)
     end_code = clear + 1
     first_width = code_size + 1
-    offsets, widths = _schedule(code_size)
-    leading = tf.equal(read(tf.constant(0, tf.int64), first_width), clear) & (
-        tf.cast(first_width, tf.int64) <= nbits)
-    start = tf.where(leading, tf.cast(first_width, tf.int64), tf.constant(0, tf.int64))
+    leading = tf.equal(read(tf.constant(0), masks[0]), clear) & (first_width <= nbits)
+    start = tf.where(leading, first_width, 0)
     # The first segment: its first clear or end code, within _SCHEDULE codes.
-    jj = tf.range(_SCHEDULE)
-    rel = _offset_of(offsets, jj)
-    width = tf.gather(widths, tf.minimum(jj, _MAX_CODES))
-    bits = start + rel
-    fits = bits + tf.cast(width, tf.int64) <= nbits
-    codes = read(tf.where(fits, bits, 0), width)
-    special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+    codes = read(start + offsets[:_SCHEDULE], masks[:_SCHEDULE])
+    special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
     n = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [_SCHEDULE]], 0))
     found = n < _SCHEDULE
     n = tf.minimum(n, _SCHEDULE - 1)
     ends_first = found & tf.equal(codes[n], end_code)
     # Every segment as long as the first (a row each, its clear code last),
     # and one row more: the last segment, ended by the end code.
-    stride = rel[n] + tf.cast(width[n], tf.int64)
+    stride = offsets[n + 1]
     long_limit = max_long_segments(max_pixels)
-    rows = tf.where(ends_first, 1, tf.cast(tf.minimum(
+    rows = tf.where(ends_first, 1, tf.minimum(
         (nbits - start) // stride + 1,
-        tf.cast(tf.minimum(long_limit + 2, max_pixels // tf.maximum(n, 1) + 2), tf.int64)),
-        tf.int32))
+        tf.minimum(long_limit + 2, max_pixels // tf.maximum(n, 1) + 2)))
     rows = tf.maximum(rows, 1)
-    grid = start + stride * tf.cast(tf.range(rows), tf.int64)[:, None] + rel[None, : n + 1]
-    grid_width = width[None, : n + 1]
-    fits = grid + tf.cast(grid_width, tf.int64) <= nbits
-    codes = read(tf.where(fits, grid, 0), grid_width)
-    special = fits & tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
-    whole = (tf.logical_not(tf.reduce_any(special[:, :n], axis=1))
-             & tf.equal(codes[:, n], clear) & fits[:, n])
+    cols = n + 1
+    bits = (start + stride * tf.range(rows))[:, None] + offsets[None, :cols]
+    codes = read(bits, tf.tile(masks[None, :cols], [rows, 1]))
+    special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
+    # A segment as long as the first: one special code, the clear code last.
+    whole = (tf.equal(tf.reduce_sum(tf.cast(special, tf.int32), axis=1), 1)
+             & tf.equal(codes[:, n], clear))
     segments = tf.reduce_min(tf.concat(
         [tf.cast(tf.where(tf.logical_not(whole))[:, 0], tf.int32), [rows]], 0))
-    last = tf.minimum(segments, tf.maximum(rows - 1, 0))
-    last_special = special[last]
-    t = tf.reduce_min(tf.concat([tf.cast(tf.where(last_special)[:, 0], tf.int32), [n + 1]], 0))
-    t = tf.minimum(t, n)
-    regular = (found & (segments < rows) & last_special[t]
-               & tf.equal(codes[last, t], end_code)
+    last = tf.minimum(segments, rows - 1)
+    t = tf.reduce_min(tf.concat([tf.cast(tf.where(special[last])[:, 0], tf.int32), [n]], 0))
+    end_bit, end_width = bits[last, t], offsets[t + 1] - offsets[t]
+    # (The end code lies in the data: reads past it give no end code whole.)
+    regular = (found & (segments < rows) & tf.equal(codes[last, t], end_code)
+               & (end_bit + end_width <= nbits) & (nbytes < 2**27)
                & ((n > 0) | ends_first)
                & (tf.where(n > clear - 2, segments, 0) <= long_limit))
-    column = tf.range(n + 1)[None, :]
-    valid = (tf.range(rows)[:, None] < segments) & (column < n)
-    valid = valid | (tf.equal(tf.range(rows)[:, None], last) & (column < t))
-    sound = tf.reduce_all(tf.logical_not(valid) | (codes <= column + clear + 1))
-    total = segments * n + t
-    return (regular, sound, total >= max_pixels, grid[last, t], grid_width[0, t],
-            tf.cast(leading, tf.int32) + segments)
+    # No code names an entry not made yet (the clear codes never do).
+    bad = tf.reduce_any(codes > tf.tile(limits[None, :cols], [rows, 1]), axis=1)
+    sound = (tf.logical_not(tf.reduce_any(bad[:segments]))
+             & tf.reduce_all(codes[last, :t] <= limits[:t]))
+    return (regular, sound, segments * n + t >= max_pixels, tf.cast(end_bit, tf.int64),
+            end_width, tf.cast(leading, tf.int32) + segments)
 
 
 def read_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
