@@ -20,7 +20,8 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    ``max_total_pixels``) from this structure alone, before any pixel is
    decoded.
 2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
-   codes. A sound stream (no code naming an entry not made yet, code size
+   codes (without a loop when they are laid out as encoders write them,
+   :func:`~kavan_tf.export.lzw_graph.probe_codes`). A sound stream (no code naming an entry not made yet, code size
    1-8, not a flood of clear codes) is wrapped in a one-frame GIF of the
    frame's own size whose global palette maps index ``i`` to the colour
    ``(i, i, i)``, with no transparency and no interlace flag, and
@@ -31,11 +32,12 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    algorithm, which draws the pixels before a fault and leaves the rest
    undrawn (giflib draws garbage or fails).
 3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
-   frames deinterlaces the indices, looks up the frame's palette (local,
-   global, or the grey ramp), draws the opaque pixels clipped to the logical
-   screen and applies disposal 2 (clear to the background colour) and 3
-   (restore what was under the frame), exactly as the reference decoder's
-   ``_composite``. Only the frames the model samples are kept, and only the
+   frames deinterlaces the indices, draws the opaque pixels clipped to the
+   logical screen and applies disposal 2 (clear to the background colour)
+   and 3 (restore what was under the frame), exactly as the reference
+   decoder's ``_composite``. The canvas holds palette ids (which colour of
+   which drawn frame), so the palettes (local, global, or the grey ramp) are
+   looked up once, for the sampled canvases. Only the frames the model samples are kept, and only the
    frames they depend on are drawn (:func:`_frames_to_composite`).
 
 The rules for damaged files are in :func:`parse_gif`.
