@@ -29,7 +29,7 @@ def _frames_loop(data: tf.Tensor, with_palette: bool) -> tf.Tensor:
         indices, _, _ = gif_graph._frame_pixels(
             parsed, i, parsed["h"][i], parsed["w"][i], -1)
         if with_palette:
-            indices = tf.gather(tf.cast(gif_graph._palette(parsed, i), tf.int32), indices)
+            indices = tf.gather(gif_graph._palettes(parsed, i[None])[0], tf.minimum(indices, 256))
         return i + 1, total + tf.reduce_sum(indices[:1, :1])
 
     return tf.while_loop(lambda i, _: i < parsed["count"], body, (0, 0))[1]

@@ -21,24 +21,25 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    decoded.
 2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
    codes (without a loop when they are laid out as encoders write them,
-   :func:`~kavan_tf.export.lzw_graph.probe_codes`). A sound stream (no code naming an entry not made yet, code size
-   1-8, not a flood of clear codes) is wrapped in a one-frame GIF of the
-   frame's own size whose global palette maps index ``i`` to the colour
-   ``(i, i, i)``, with no transparency and no interlace flag, and
-   ``tf.io.decode_gif`` returns the palette indices themselves, rows in the
-   order they were sent; a sound stream that ends before the frame is full
-   goes with its end code turned into padding (:func:`_frame_pixels`). Any
-   other stream is decompressed in tensor ops with the reference decoder's
-   algorithm, which draws the pixels before a fault and leaves the rest
-   undrawn (giflib draws garbage or fails).
+   :func:`~kavan_tf.export.lzw_graph.probe_codes`). A sound stream (no code
+   naming an entry not made yet, code size 1-8, not a flood of clear codes)
+   is wrapped in a one-frame GIF of the frame's own size whose global palette
+   maps index ``i`` to the colour ``(i, i, i)``, with no transparency and no
+   interlace flag, and ``tf.io.decode_gif`` returns the palette indices
+   themselves, rows in the order they were sent; a sound stream that ends
+   before the frame is full goes with its end code turned into padding
+   (:func:`_frame_pixels`). Any other stream is decompressed in tensor ops
+   with the reference decoder's algorithm, which draws the pixels before a
+   fault and leaves the rest undrawn (giflib draws garbage or fails).
 3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
    frames deinterlaces the indices, draws the opaque pixels clipped to the
-   logical screen and applies disposal 2 (clear to the background colour)
-   and 3 (restore what was under the frame), exactly as the reference
-   decoder's ``_composite``. The canvas holds palette ids (which colour of
-   which drawn frame), so the palettes (local, global, or the grey ramp) are
-   looked up once, for the sampled canvases. Only the frames the model samples are kept, and only the
-   frames they depend on are drawn (:func:`_frames_to_composite`).
+   logical screen and applies disposal 2 (clear to the background colour) and
+   3 (restore what was under the frame), exactly as the reference decoder's
+   ``_composite``. The canvas holds palette ids (which colour of which drawn
+   frame), so the palettes (local, global, or the grey ramp) are looked up
+   once, for the sampled canvases. Only the frames the model samples are
+   kept, and only the frames they depend on are drawn
+   (:func:`_frames_to_composite`).
 
 The rules for damaged files are in :func:`parse_gif`.
 """
@@ -48,6 +49,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kavan_tf.export.lzw_graph import (
+    byte_string,
     decode_codes,
     is_sound,
     padded_sub_blocks,
@@ -419,16 +421,12 @@ def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     around ``sub_blocks`` (LZW data sub-blocks and terminator), whose global
     palette maps index ``i`` to ``(i, i, i)``, with no transparency and no
     interlace flag."""
-    table = tf.constant([bytes([k]) for k in range(256)])
-    w = parsed["w"][i]
-
-    def u16(v):
-        return tf.strings.reduce_join(tf.gather(table, tf.stack([v % 256, v // 256])))
-
+    size = tf.stack([parsed["w"][i], rows])
+    size = byte_string(tf.reshape(tf.stack([size % 256, size // 256], 1), [-1]))
     gif = tf.strings.join([
-        b"GIF89a", u16(w), u16(rows), b"\xf7\x00\x00", _INDEX_PALETTE,
-        b"\x2c\x00\x00\x00\x00", u16(w), u16(rows), b"\x00", tf.strings.substr(
-            parsed["data"], parsed["data_start"][i], 1), sub_blocks, b"\x3b",
+        b"GIF89a", size, b"\xf7\x00\x00", _INDEX_PALETTE, b"\x2c\x00\x00\x00\x00", size,
+        b"\x00", tf.strings.substr(parsed["data"], parsed["data_start"][i], 1), sub_blocks,
+        b"\x3b",
     ])
     return tf.reshape(tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32), [-1])
 
@@ -509,17 +507,20 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     return indices, opaque, whole
 
 
-def _palette(parsed: dict[str, tf.Tensor], i: tf.Tensor) -> tf.Tensor:
-    """int32 ``[_COLOURS, 3]`` colours of frame ``i``: local, global, or the grey
-    ramp; indices past the palette are black, as in the reference decoder
-    (and so is every index from 256 on: see :func:`_frame_ids`)."""
-    local = parsed["palette"][i]
+def _palettes(parsed: dict[str, tf.Tensor], frames: tf.Tensor) -> tf.Tensor:
+    """int32 ``[N, _COLOURS]`` packed colours (:func:`_packed`) of ``frames``
+    (int32 ``[N]``): local, global, or the grey ramp; indices past the
+    palette are black, as in the reference decoder (and so is every index
+    from 256 on: see :func:`decode_gif_sampled`)."""
+    local = tf.gather(parsed["palette"], frames)
     offset = tf.where(local >= 0, local, parsed["global_palette"])
-    size = tf.where(local >= 0, parsed["palette_size"][i], parsed["global_size"])
-    colours = tf.cond(offset >= 0,
-                      lambda: tf.reshape(parsed["bytes"][offset : offset + 3 * size], [-1, 3]),
-                      lambda: tf.tile(tf.range(256)[:, None], [1, 3]))
-    return tf.pad(colours, [[0, _COLOURS - tf.shape(colours)[0]], [0, 0]])
+    size = tf.where(local >= 0, tf.gather(parsed["palette_size"], frames), parsed["global_size"])
+    entry = tf.range(_COLOURS)[None, :, None]
+    at = offset[:, None, None] + 3 * entry + tf.range(3)[None, None, :]
+    colours = tf.gather(parsed["bytes"], tf.clip_by_value(at, 0, tf.size(parsed["bytes"]) - 1))
+    colours = tf.where(entry < size[:, None, None], colours, 0)
+    grey = tf.where(entry < 256, entry, 0)
+    return _packed(tf.where(offset[:, None, None] >= 0, colours, grey))
 
 
 def _packed(rgb: tf.Tensor) -> tf.Tensor:
@@ -730,22 +731,20 @@ def decode_gif_sampled(
         return drawn, after, whole
 
     def composite(needed):
-        def body(k, canvas, out, palettes, whole):
+        def body(k, canvas, out, whole):
             i = needed[k]
             drawn, after, drawn_whole = draw(i, k, canvas)
-            palettes = palettes.write(k, _packed(_palette(parsed, i)))
             at = tf.reduce_sum(tf.cast(distinct < i, tf.int32))
             sampled = tf.reduce_any(tf.equal(distinct, i))
             out = tf.cond(sampled, lambda: out.write(at, drawn), lambda: out)
-            return k + 1, after, out, palettes, whole & drawn_whole
+            return k + 1, after, out, whole & drawn_whole
 
         out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
-        palettes = tf.TensorArray(tf.int32, size=tf.size(needed), element_shape=[_COLOURS])
-        _, _, out, palettes, whole = tf.while_loop(
+        _, _, out, whole = tf.while_loop(
             lambda k, *_: k < tf.size(needed), body,
-            (tf.constant(0), canvas, out, palettes, tf.constant(True)), parallel_iterations=1,
+            (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
         )
-        colours = tf.concat([background_colour, tf.reshape(palettes.stack(), [-1])], 0)
+        colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
         return tf.gather(colours, tf.gather(out.stack(), slot_of)), whole
 
     # Only the frames the samples depend on are drawn, on the assumption that

@@ -542,7 +542,12 @@ def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
     blocks = (tf.size(body) + 254) // 255
     body = tf.pad(body, [[0, blocks * 255 - tf.size(body)]])
     chunks = tf.concat([tf.fill([blocks, 1], 255), tf.reshape(body, [blocks, 255])], 1)
-    raw = tf.cast(tf.concat([tf.reshape(chunks, [-1]), [0]], 0), tf.uint8)
+    return byte_string(tf.concat([tf.reshape(chunks, [-1]), [0]], 0))
+
+
+def byte_string(values: tf.Tensor) -> tf.Tensor:
+    """A scalar string of the bytes ``values`` (int32 ``[n]``, 0-255)."""
+    raw = tf.cast(values, tf.uint8)
     serialized = tf.io.serialize_tensor(raw)
     # A serialized uint8 tensor ends with its bytes.
     return tf.strings.substr(serialized, tf.strings.length(serialized) - tf.size(raw),
