@@ -736,16 +736,19 @@ def decode_gif_sampled(
             drawn, after, drawn_whole = draw(i, k, canvas)
             at = tf.reduce_sum(tf.cast(distinct < i, tf.int32))
             sampled = tf.reduce_any(tf.equal(distinct, i))
-            out = tf.cond(sampled, lambda: out.write(at, drawn), lambda: out)
+            out = tf.cond(sampled, lambda: out.write(at, tf.gather(colours, drawn)),
+                          lambda: out)
             return k + 1, after, out, whole & drawn_whole
 
+        colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
         out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
         _, _, out, whole = tf.while_loop(
             lambda k, *_: k < tf.size(needed), body,
             (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
         )
-        colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
-        return tf.gather(colours, tf.gather(out.stack(), slot_of)), whole
+        frames = out.stack()
+        return tf.cond(tf.size(distinct) < num_samples,
+                       lambda: tf.gather(frames, slot_of), lambda: frames), whole
 
     # Only the frames the samples depend on are drawn, on the assumption that
     # a frame covering the screen paints every pixel. A frame whose LZW data

@@ -188,12 +188,14 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     first_width = code_size + 1
     leading = tf.equal(read(tf.constant(0), masks[0]), clear) & (first_width <= nbits)
     start = tf.where(leading, first_width, 0)
-    # The first segment: its first clear or end code, within _SCHEDULE codes.
-    codes = read(start + offsets[:_SCHEDULE], masks[:_SCHEDULE])
+    # The first segment: its first clear or end code, within _SCHEDULE codes
+    # (and within the data: a small frame reads a few).
+    first = tf.minimum(_SCHEDULE, (nbits - start) // first_width + 1)
+    codes = read(start + offsets[:first], masks[:first])
     special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
-    n = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [_SCHEDULE]], 0))
-    found = n < _SCHEDULE
-    n = tf.minimum(n, _SCHEDULE - 1)
+    n = tf.reduce_min(tf.concat([tf.cast(tf.where(special)[:, 0], tf.int32), [first]], 0))
+    found = n < first
+    n = tf.minimum(n, first - 1)
     ends_first = found & tf.equal(codes[n], end_code)
     # Every segment as long as the first (a row each, its clear code last),
     # and one row more: the last segment, ended by the end code.
