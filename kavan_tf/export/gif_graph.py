@@ -49,6 +49,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kavan_tf.export.lzw_graph import (
+    PADDED_PIXELS,
     byte_string,
     decode_codes,
     is_sound,
@@ -473,19 +474,19 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
         return tf.cond(full & whole_file,
                        lambda: (_giflib_indices(parsed, i, needed_rows, lzw), needed), padded)
 
-    def giflib_can(sound, clears):
-        return sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
+    def giflib_can(sound, clears, full, end_bit):
+        return (sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
+                & ((full & whole_file) | ((end_bit >= 0) & (needed <= PADDED_PIXELS))))
 
     def any_stream():
         codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
-        return tf.cond(giflib_can(is_sound(codes, j, code_size), clears)
-                       & ((full & whole_file) | (end_bit >= 0)),
+        return tf.cond(giflib_can(is_sound(codes, j, code_size), clears, full, end_bit),
                        lambda: by_giflib(full, end_bit, end_width),
                        lambda: decode_codes(codes, j, code_size, needed))
 
     # Streams laid out as encoders write them are read without a loop.
     regular, sound, full, end_bit, end_width, clears = probe_codes(data, code_size, needed)
-    indices, count = tf.cond(regular & giflib_can(sound, clears),
+    indices, count = tf.cond(regular & giflib_can(sound, clears, full, end_bit),
                              lambda: by_giflib(full, end_bit, end_width), any_stream)
     whole = count >= needed
 

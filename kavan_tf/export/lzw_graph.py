@@ -486,6 +486,10 @@ def _dictionary(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor):
     return gid, makes, depth + 1
 
 
+# Pixels the padding streams give: a frame with more goes unpadded.
+PADDED_PIXELS = 2**24
+
+
 def _padding_streams() -> np.ndarray:
     """int32 ``[9, 2, n]`` bytes: for code sizes 1-8 (rows), the codes of an LZW
     segment, from bit 0, that give at least 2^24 pixels of index 0
@@ -498,7 +502,7 @@ def _padding_streams() -> np.ndarray:
         for literal in (0, 1):
             value = bits = position = 0
             pixels, j = 0, 0
-            while pixels < 2**24:
+            while pixels < PADDED_PIXELS:
                 code = literal if j == 0 else min(clear + 1 + j, _MAX_CODES - 1)
                 pixels += 1 if j == 0 else code - clear
                 value |= code << bits
