@@ -109,14 +109,19 @@ def _schedule(code_size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.gather(tf.constant(_OFFSETS), code_size), tf.gather(tf.constant(_WIDTHS), code_size)
 
 
+def _words(data: tf.Tensor, pad: int = 3) -> tf.Tensor:
+    """words[i]: bytes i, i + 1, i + 2 of ``data`` (then ``pad`` zero bytes) as one
+    number: a code of up to 12 bits at any bit offset is one gather, one
+    shift and one mask."""
+    padded = tf.concat([data, tf.zeros([pad], tf.int32)], 0)
+    return padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+
+
 def _word_reader(data: tf.Tensor):
     """``(read, nbits)``: ``read(bits, width)`` gives the codes of ``width``
     bits at bit offsets ``bits`` (int64) of ``data`` (int32 bytes), LSB first;
     ``nbits`` is the data's length in bits."""
-    padded = tf.concat([data, tf.zeros([3], tf.int32)], 0)
-    # words[i]: bytes i, i + 1, i + 2 as one number: a code of up to 12 bits
-    # at any bit offset is one gather, one shift and one mask.
-    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+    words = _words(data)
 
     def read(bits, width):
         word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
@@ -172,8 +177,7 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
         codes read.
     """
     nbytes = tf.size(data)
-    padded = tf.concat([data, tf.zeros([_PROBE_PAD], tf.int32)], 0)
-    words = padded[:-2] + 256 * padded[1:-1] + 65536 * padded[2:]
+    words = _words(data, _PROBE_PAD)
     # Bit offsets in int32: longer data goes to read_codes (not regular).
     nbits = 8 * tf.minimum(nbytes, 2**27)
     offsets, masks, limits = tf.unstack(tf.gather(tf.constant(_PROBE_TABLES), code_size, axis=1))
