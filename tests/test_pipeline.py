@@ -293,3 +293,40 @@ def test_prepare_killed_by_a_signal_leaves_no_temp_file(dataset_dir, config, tmp
     assert code != 0
     assert not list(out.glob("*.tmp-*"))
     assert not list(out.glob("frames-*.tfrecord"))
+
+
+SIGNAL_IN_SETTINGS_SCRIPT = """
+import json, os, signal, sys
+import kavan_tf.data.prepare as prepare_module
+from kavan_tf.config import KavanConfig
+from kavan_tf.data.manifest import read_manifest
+
+dump = json.dump
+
+def dump_then_signal(*args, **kwargs):
+    # The first JSON a run writes is its settings file: the signal arrives
+    # while that file's temporary copy is open.
+    os.kill(os.getpid(), signal.SIGTERM)
+    dump(*args, **kwargs)
+
+json.dump = dump_then_signal
+config = KavanConfig.from_file(sys.argv[1])
+prepare_module.prepare(read_manifest(sys.argv[2]), sys.argv[3], config, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_prepare_killed_while_writing_its_settings_leaves_no_temp_file(dataset_dir, config,
+                                                                      tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    config.save(tmp_path / "config.json")
+    out = tmp_path / "shards"
+    command = [sys.executable, "-c", SIGNAL_IN_SETTINGS_SCRIPT, str(tmp_path / "config.json"),
+               str(dataset_dir / "manifest.csv"), str(out)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(command, env=env, capture_output=True, timeout=120)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr.decode()[-2000:]
+    assert out.is_dir() and not list(out.iterdir())

@@ -294,51 +294,53 @@ def extract_keypoints(
     names = [keypoint_file_name(str(g)) for g in rows["gif_id"]]
     settings = _settings(source, options, fill)
 
-    os.makedirs(os.path.join(out_dir, PARTS_DIR), exist_ok=True)
-    check_settings(out_dir, SETTINGS_FILE, settings)
-    for stale in glob.glob(os.path.join(out_dir, f".*.tmp-t{task_index}.json.gz")):
-        os.remove(stale)
-
-    mine = [i for i in range(len(rows)) if i % num_tasks == task_index]
-    report = KeypointsReport(gifs=len(mine))
-    results: dict[str, dict[str, Any]] = {}
-    todo = []
-    for i in mine:
-        gif_id = str(rows["gif_id"].iloc[i])
-        final = os.path.join(out_dir, names[i])
-        if os.path.exists(final):
-            try:
-                results[gif_id] = _stats_of_file(final, gif_id)
-                report.gifs_resumed += 1
-                continue
-            except Exception as e:  # noqa: BLE001 - a damaged file is redone
-                logger.warning("%s: redoing it (%s)", final, e)
-        temp = os.path.join(out_dir, f".{names[i][:-8]}.tmp-t{task_index}.json.gz")
-        todo.append((gif_id, str(rows["path"].iloc[i]), final, temp))
-
-    start = time.perf_counter()
-    bar = tqdm(total=len(mine), initial=report.gifs_resumed, desc=f"keypoints ({source})",
-               unit="gif", disable=not progress)
-    frames_done = 0
-
-    def record(result: dict[str, Any]) -> None:
-        nonlocal frames_done
-        if "error" in result:
-            logger.warning("skipping %s: %s", result["path"], result["error"])
-            report.failures.append(result)
-        else:
-            results[result["gif_id"]] = result
-            report.gifs_written += 1
-            frames_done += result["frames"]
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        bar.set_postfix_str(f"{frames_done / elapsed:.1f} frames/s", refresh=False)
-        bar.update(1)
-
-    # Largest files first, so that no worker is left with a big GIF at the end
-    # while the others idle (longest-processing-time-first scheduling).
-    todo.sort(key=lambda job: -_file_size(job[1]))
-    init = (source, options, fill, data)
+    # Every file this run writes goes through a temporary name; the whole run,
+    # settings and report included, is inside the block that removes them on a signal.
     with temp_files_removed_on_exit() as temp_files:
+        os.makedirs(os.path.join(out_dir, PARTS_DIR), exist_ok=True)
+        check_settings(out_dir, SETTINGS_FILE, settings)
+        for stale in glob.glob(os.path.join(out_dir, f".*.tmp-t{task_index}.json.gz")):
+            os.remove(stale)
+
+        mine = [i for i in range(len(rows)) if i % num_tasks == task_index]
+        report = KeypointsReport(gifs=len(mine))
+        results: dict[str, dict[str, Any]] = {}
+        todo = []
+        for i in mine:
+            gif_id = str(rows["gif_id"].iloc[i])
+            final = os.path.join(out_dir, names[i])
+            if os.path.exists(final):
+                try:
+                    results[gif_id] = _stats_of_file(final, gif_id)
+                    report.gifs_resumed += 1
+                    continue
+                except Exception as e:  # noqa: BLE001 - a damaged file is redone
+                    logger.warning("%s: redoing it (%s)", final, e)
+            temp = os.path.join(out_dir, f".{names[i][:-8]}.tmp-t{task_index}.json.gz")
+            todo.append((gif_id, str(rows["path"].iloc[i]), final, temp))
+
+        start = time.perf_counter()
+        bar = tqdm(total=len(mine), initial=report.gifs_resumed, desc=f"keypoints ({source})",
+                   unit="gif", disable=not progress)
+        frames_done = 0
+
+        def record(result: dict[str, Any]) -> None:
+            nonlocal frames_done
+            if "error" in result:
+                logger.warning("skipping %s: %s", result["path"], result["error"])
+                report.failures.append(result)
+            else:
+                results[result["gif_id"]] = result
+                report.gifs_written += 1
+                frames_done += result["frames"]
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix_str(f"{frames_done / elapsed:.1f} frames/s", refresh=False)
+            bar.update(1)
+
+        # Largest files first, so that no worker is left with a big GIF at the end
+        # while the others idle (longest-processing-time-first scheduling).
+        todo.sort(key=lambda job: -_file_size(job[1]))
+        init = (source, options, fill, data)
         if workers == 1 or len(todo) <= 1:
             _init_worker(*init, in_pool=False)
             for gif_id, path, final, temp in todo:
@@ -346,21 +348,21 @@ def extract_keypoints(
                 record(_process_one(gif_id, path, final, temp))
         else:
             _run_pool(todo, init, min(workers, len(todo)), record, temp_files)
-    bar.close()
-    report.seconds = time.perf_counter() - start
+        bar.close()
+        report.seconds = time.perf_counter() - start
 
-    for result in results.values():
-        report.frames += result["frames"]
-        report.frames_detected += result["detected"]
-        report.frames_filled += result["filled"]
-    part = {
-        "report": asdict(report),
-        "keypoints": {str(rows["gif_id"].iloc[i]): names[i] for i in mine
-                      if str(rows["gif_id"].iloc[i]) in results},
-    }
-    atomic_json(_part_path(out_dir, task_index, num_tasks), part)
-    merge_parts(rows, out_dir, num_tasks, manifest_out=manifest_out, labels=labels)
-    return report
+        for result in results.values():
+            report.frames += result["frames"]
+            report.frames_detected += result["detected"]
+            report.frames_filled += result["filled"]
+        part = {
+            "report": asdict(report),
+            "keypoints": {str(rows["gif_id"].iloc[i]): names[i] for i in mine
+                          if str(rows["gif_id"].iloc[i]) in results},
+        }
+        atomic_json(_part_path(out_dir, task_index, num_tasks), part)
+        merge_parts(rows, out_dir, num_tasks, manifest_out=manifest_out, labels=labels)
+        return report
 
 
 def _file_size(path: str) -> int:

@@ -201,19 +201,21 @@ def prepare(
         raise ValueError(f"`shard_size` must be positive. Received: shard_size={shard_size}")
     if len(rows) == 0:
         raise ManifestError("The manifest has no rows to prepare")
-    os.makedirs(out_dir, exist_ok=True)
-    check_settings(out_dir, SETTINGS_FILE, _settings(rows, config, shard_size, encoding))
-    # Only this task's leftovers: other tasks may be writing into the folder now.
-    for stale in glob.glob(os.path.join(out_dir, f"*.tmp-t{task_index}-*")):
-        os.remove(stale)
-
-    intensities, categories = targets_of(rows, config)
-    report = PrepareReport()
-    num_shards = (len(rows) + shard_size - 1) // shard_size
-    mine = [s for s in range(num_shards) if s % num_tasks == task_index]
-    total = sum(min(len(rows), (s + 1) * shard_size) - s * shard_size for s in mine)
-    bar = tqdm(total=total, desc="prepare", unit="gif", disable=not progress)
+    # Every file this run writes goes through a temporary name; the whole run,
+    # settings and report included, is inside the block that removes them on a signal.
     with temp_files_removed_on_exit() as temp_files:
+        os.makedirs(out_dir, exist_ok=True)
+        check_settings(out_dir, SETTINGS_FILE, _settings(rows, config, shard_size, encoding))
+        # Only this task's leftovers: other tasks may be writing into the folder now.
+        for stale in glob.glob(os.path.join(out_dir, f"*.tmp-t{task_index}-*")):
+            os.remove(stale)
+
+        intensities, categories = targets_of(rows, config)
+        report = PrepareReport()
+        num_shards = (len(rows) + shard_size - 1) // shard_size
+        mine = [s for s in range(num_shards) if s % num_tasks == task_index]
+        total = sum(min(len(rows), (s + 1) * shard_size) - s * shard_size for s in mine)
+        bar = tqdm(total=total, desc="prepare", unit="gif", disable=not progress)
         for shard in mine:
             final = os.path.join(out_dir, FRAME_PATTERN.format(index=shard))
             sidecar = final + ".json"
@@ -253,14 +255,14 @@ def prepare(
             report.gifs_written += len(written)
             report.failures += failures
             report.warnings += warned
-    bar.close()
-    if feature_cache is not None:
-        report.feature_shards_written = feature_cache()
-    if num_tasks == 1:
-        atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
-    else:
-        _merge_reports(out_dir, report, task_index, num_tasks)
-    return report
+        bar.close()
+        if feature_cache is not None:
+            report.feature_shards_written = feature_cache()
+        if num_tasks == 1:
+            atomic_json(os.path.join(out_dir, REPORT_FILE), asdict(report))
+        else:
+            _merge_reports(out_dir, report, task_index, num_tasks)
+        return report
 
 
 def _merge_reports(out_dir: str, report: PrepareReport, task_index: int, num_tasks: int) -> None:
