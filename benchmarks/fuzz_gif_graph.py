@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import pathlib
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -28,24 +29,12 @@ from kavan_tf.data.gif import decode_gif
 from kavan_tf.errors import GifDecodeError
 from kavan_tf.export.gif_graph import decode_gif_sampled
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+
+from helpers import mutated_gif  # noqa: E402 - the damage the seeded test makes
+
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "testdata" / "gifs"
 T = 8
-
-
-def mutated(data: bytes, rng: np.random.Generator) -> bytes:
-    data = bytearray(data)
-    for _ in range(rng.integers(1, 4)):
-        i = int(rng.integers(len(data)))
-        op = rng.integers(4)
-        if op == 0:
-            data[i] = int(rng.integers(256))
-        elif op == 1:
-            data[i] ^= 1 << int(rng.integers(8))
-        elif op == 2:
-            del data[i : i + int(rng.integers(1, 8))]
-        else:
-            data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8))
-    return bytes(data)
 
 
 def main() -> None:
@@ -65,7 +54,7 @@ def main() -> None:
     corpus = [p for p in sorted(CORPUS.rglob("*.gif")) if p.stat().st_size < 30_000]
     counts: collections.Counter = collections.Counter()
     for k in range(args.files):
-        data = mutated(corpus[rng.integers(len(corpus))].read_bytes(), rng)
+        data = mutated_gif(corpus[rng.integers(len(corpus))].read_bytes(), rng)
         try:
             gif = decode_gif(data, name="x.gif")
             expected, cause = gif.frames[sampling.sample_indices(gif.num_frames, T,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from kavan_tf.config import KavanConfig, ModelConfig
 
 T, SIZE = 4, 32
@@ -39,3 +41,21 @@ def tiny_config(
         "data": {"batch_size": 4, **(data or {})},
         "train": {**train_values, **(train or {})},
     })
+
+
+def mutated_gif(data: bytes, rng: np.random.Generator) -> bytes:
+    """``data`` with one to three random byte changes, bit flips, deletions or
+    insertions (the damage of the serving decoder's differential fuzzing)."""
+    data = bytearray(data)
+    for _ in range(rng.integers(1, 4)):
+        i = int(rng.integers(len(data)))
+        op = rng.integers(4)
+        if op == 0:
+            data[i] = int(rng.integers(256))
+        elif op == 1:
+            data[i] ^= 1 << int(rng.integers(8))
+        elif op == 2:
+            del data[i : i + int(rng.integers(1, 8))]
+        else:
+            data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8))
+    return bytes(data)

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import mutated_gif
 from PIL import Image
 
 from kavan_tf.config import DataConfig
@@ -342,23 +343,6 @@ def test_structure_bombs_refused_before_decoding():
     assert "exceed max_total_pixels=1000" in _graph_error(wide, tall)
 
 
-def _mutated(data: bytes, rng) -> bytes:
-    """``data`` with one to three random byte changes, deletions or insertions."""
-    data = bytearray(data)
-    for _ in range(rng.integers(1, 4)):
-        i = int(rng.integers(len(data)))
-        op = rng.integers(4)
-        if op == 0:
-            data[i] = int(rng.integers(256))
-        elif op == 1:
-            data[i] ^= 1 << int(rng.integers(8))
-        elif op == 2:
-            del data[i : i + int(rng.integers(1, 8))]
-        else:
-            data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8))
-    return bytes(data)
-
-
 def test_randomly_damaged_files_give_the_reference_frames(testdata_dir):
     """Corpus files with random damage (bad LZW codes, cut data, broken
     blocks): the graph serves the reference decoder's frames, or refuses
@@ -368,7 +352,7 @@ def test_randomly_damaged_files_give_the_reference_frames(testdata_dir):
     compared = warned = refused = 0
     for _ in range(120):
         path = corpus[rng.integers(len(corpus))]
-        damaged = _mutated(path.read_bytes(), rng)
+        damaged = mutated_gif(path.read_bytes(), rng)
         try:
             expected = _reference(damaged)
         except GifDecodeError as e:
