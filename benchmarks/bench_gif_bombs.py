@@ -12,7 +12,9 @@ every file decoded or refused within 2 s and 1 GiB.
 
 from __future__ import annotations
 
+import pathlib
 import struct
+import sys
 import time
 import tracemalloc
 
@@ -23,29 +25,9 @@ from kavan_tf.data.gif import decode_gif
 from kavan_tf.errors import GifDecodeError
 from kavan_tf.export.serving_graph import gif_to_model_frames
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
-def _sub_blocks(data: bytes, lengths=(255,)) -> bytes:
-    out, i, k = bytearray(), 0, 0
-    while i < len(data):
-        piece = data[i : i + lengths[k % len(lengths)]]
-        out += bytes([len(piece)]) + piece
-        i, k = i + len(piece), k + 1
-    return bytes(out + b"\0")
-
-
-def _pack(codes: list[tuple[int, int]]) -> bytes:
-    value = bits = 0
-    out = bytearray()
-    for code, width in codes:
-        value |= code << bits
-        bits += width
-        while bits >= 8:
-            out.append(value & 255)
-            value >>= 8
-            bits -= 8
-    if bits:
-        out.append(value & 255)
-    return bytes(out)
+from helpers import pack_codes, sub_blocks  # noqa: E402 - the tests' GIF builders
 
 
 def _gif(width: int, height: int, min_code_size: int, codes, frame=None, lengths=(255,),
@@ -56,7 +38,7 @@ def _gif(width: int, height: int, min_code_size: int, codes, frame=None, lengths
     head += bytes(range(256))[: 3 * colours].ljust(3 * colours, b"\0")
     fw, fh = frame or (width, height)
     image = struct.pack("<BHHHHB", 0x2C, 0, 0, fw, fh, 0)
-    return (head + before + image + bytes([min_code_size]) + _sub_blocks(_pack(codes), lengths)
+    return (head + before + image + bytes([min_code_size]) + sub_blocks(pack_codes(codes), lengths)
             + b";")
 
 

@@ -59,3 +59,22 @@ def mutated_gif(data: bytes, rng: np.random.Generator) -> bytes:
         else:
             data[i:i] = bytes(rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8))
     return bytes(data)
+
+
+def pack_codes(codes: list[tuple[int, int]]) -> bytes:
+    """``(code, width)`` pairs as a GIF LZW bit stream, least significant bit first."""
+    value = bits = 0
+    for code, width in codes:
+        value |= code << bits
+        bits += width
+    return value.to_bytes((bits + 7) // 8, "little")
+
+
+def sub_blocks(data: bytes, lengths=(255,)) -> bytes:
+    """``data`` as a sub-block chain: sub-blocks of the ``lengths`` in turn, then the terminator."""
+    out, i, k = bytearray(), 0, 0
+    while i < len(data):
+        piece = data[i : i + lengths[k % len(lengths)]]
+        out += bytes([len(piece)]) + piece
+        i, k = i + len(piece), k + 1
+    return bytes(out + b"\0")

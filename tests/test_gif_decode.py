@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import pack_codes, sub_blocks
 from PIL import Image
 
 from kavan_tf.config import DataConfig
@@ -53,21 +54,7 @@ def _lzw_literals(indices: list[int], min_code_size: int) -> bytes:
         codes.append(clear)
         codes.extend(indices[i : i + per_segment])
     codes.append(clear + 1)
-    return _pack([(c, min_code_size + 1) for c in codes])
-
-
-def _pack(codes_and_widths: list[tuple[int, int]]) -> bytes:
-    value, bits = 0, 0
-    for code, width in codes_and_widths:
-        value |= code << bits
-        bits += width
-    return value.to_bytes((bits + 7) // 8, "little")
-
-
-def _sub_blocks(data: bytes) -> bytes:
-    out = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255]
-                   for i in range(0, len(data), 255))
-    return out + b"\0"
+    return pack_codes([(c, min_code_size + 1) for c in codes])
 
 
 def _palette_bytes(colors: list[tuple[int, int, int]]) -> tuple[bytes, int]:
@@ -128,7 +115,7 @@ def make_gif(
             rows = pixels[order]
         mcs = frame.get("min_code_size", 2)
         data = frame.get("data", _lzw_literals(rows.ravel().tolist(), mcs))
-        out += bytes([mcs]) + _sub_blocks(data)
+        out += bytes([mcs]) + sub_blocks(data)
     if trailer:
         out += b"\x3b"
     return bytes(out)
@@ -490,7 +477,7 @@ def test_file_cut_inside_second_frame_keeps_both_with_a_warning(caplog):
 def test_invalid_lzw_code_ends_the_frame_with_a_warning(caplog):
     # clear, 1, 2 (makes 6 = 1 2), 6 (makes 7 = 2 1; codes widen to 4 bits),
     # 7 (makes 8 = 1 2 2), 1 (makes 9 = 2 1 1), then 11: no such entry.
-    data = _pack([(4, 3), (1, 3), (2, 3), (6, 3), (7, 4), (1, 4), (11, 4), (1, 4)])
+    data = pack_codes([(4, 3), (1, 3), (2, 3), (6, 3), (7, 4), (1, 4), (11, 4), (1, 4)])
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         gif = decode(make_gif(8, 1, [{"pixels": [[0] * 8], "data": data}]))
     expected = [RED, GREEN, RED, GREEN, GREEN, RED, RED, BG]
@@ -500,7 +487,7 @@ def test_invalid_lzw_code_ends_the_frame_with_a_warning(caplog):
 
 
 def test_complete_frame_without_end_code_is_silent(caplog):
-    data = _pack([(4, 3), (1, 3), (2, 3)])
+    data = pack_codes([(4, 3), (1, 3), (2, 3)])
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         gif = decode(make_gif(2, 1, [{"pixels": [[0, 0]], "data": data}]))
     np.testing.assert_array_equal(gif.frames[0], [[RED, GREEN]])
@@ -651,7 +638,7 @@ def random_lzw_stream(
         if next_code >= (1 << width) and width < 12:
             width += 1
     codes.append((clear + 1, width))
-    return _pack(codes)
+    return pack_codes(codes)
 
 
 def segmented_lzw_stream(rng, min_code_size, segment_lengths, invalid_at=None) -> bytes:
@@ -676,7 +663,7 @@ def segmented_lzw_stream(rng, min_code_size, segment_lengths, invalid_at=None) -
             if next_code >= (1 << width) and width < 12:
                 width += 1
     codes.append((clear + 1, width))
-    return _pack(codes)
+    return pack_codes(codes)
 
 
 def test_lzw_long_and_short_segments_in_any_order_match_reference_decoder():
@@ -773,7 +760,7 @@ def test_lzw_short_segments_and_clear_floods_match_reference_decoder():
     # in turn: one pixel per segment.
     clear = 4
     codes = [(clear, 3)] * 100_000 + [(1, 3), (2, 3)] + [(clear, 3), (3, 3)] * 50_000 + [(5, 3)]
-    data = _pack(codes)
+    data = pack_codes(codes)
     expected, complete = reference_lzw(data, 2, 10**6)
     indices, problem = lzw_decode(data, 2, 10**6)
     np.testing.assert_array_equal(indices, expected)

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import mutated_gif
+from helpers import mutated_gif, sub_blocks
 from PIL import Image
 
 from kavan_tf.config import DataConfig
@@ -106,16 +106,6 @@ def test_pillow_gifs_each_disposal_with_and_without_transparency(disposal, trans
     np.testing.assert_array_equal(_served(data), _reference(data))
 
 
-def _sub_blocks(data: bytes, lengths=(255,)) -> bytes:
-    """``data`` as a sub-block chain: sub-blocks of the ``lengths`` in turn, then the terminator."""
-    out, i, k = bytearray(), 0, 0
-    while i < len(data):
-        piece = data[i : i + lengths[k % len(lengths)]]
-        out += bytes([len(piece)]) + piece
-        i, k = i + len(piece), k + 1
-    return bytes(out + b"\0")
-
-
 def encode_lzw(indices: np.ndarray, min_code_size: int, lengths=(255,)) -> bytes:
     """The code-size byte and sub-blocks (of the ``lengths`` in turn) of LZW
     data made of literal codes, with a clear code often enough that every
@@ -129,7 +119,7 @@ def encode_lzw(indices: np.ndarray, min_code_size: int, lengths=(255,)) -> bytes
         value |= code << bits
         bits += width
     packed = value.to_bytes((bits + 7) // 8, "little")
-    return bytes([min_code_size]) + _sub_blocks(packed, lengths)
+    return bytes([min_code_size]) + sub_blocks(packed, lengths)
 
 
 def _control(disposal: int, transparent: int | None) -> bytes:
@@ -153,7 +143,7 @@ def _gif_bytes(screen, frames, global_palette=True) -> bytes:
         image = frame["image"]
         lengths = frame.get("lengths", (255,))
         if frame.get("comment") is not None:
-            out += b"\x21\xfe" + _sub_blocks(frame["comment"], lengths)
+            out += b"\x21\xfe" + sub_blocks(frame["comment"], lengths)
         out += frame.get("extensions", b"")
         if frame.get("control", True):
             out += _control(frame.get("disposal", 0), frame.get("transparent"))
@@ -229,7 +219,7 @@ def test_long_runs_of_extensions():
     rng = np.random.default_rng(9)
 
     def comment(n):
-        return b"\x21\xfe" + _sub_blocks(bytes(rng.integers(1, 256, n, dtype=np.uint8)),
+        return b"\x21\xfe" + sub_blocks(bytes(rng.integers(1, 256, n, dtype=np.uint8)),
                                           (1, 5, 255))
 
     def image():
