@@ -267,13 +267,14 @@ def test_frames_that_repaint_the_whole_screen_and_the_frames_before_them():
         partial(disposal=1),
     ]
     data = _gif_bytes((32, 24), frames)
-    for num_samples in (T, 1, 3, 5, 20, 27):
+    # One sample, fewer samples than frames, as many, and more.
+    for num_samples in (1, T, 20, 27):
         served = _served(data, _graph(num_samples=num_samples))
         np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples),
                                       err_msg=f"T = {num_samples}")
     # Full, opaque frames only: each sampled frame is drawn from its own pixels.
     data = _gif_bytes((32, 24), [full(disposal=d % 4) for d in range(17)])
-    for num_samples in (T, 4, 17):
+    for num_samples in (T, 17):
         served = _served(data, _graph(num_samples=num_samples))
         np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
 

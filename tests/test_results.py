@@ -103,3 +103,22 @@ def test_results_page_states_each_verdict():
     votes_line = next(line for line in summary.splitlines() if line.startswith("- 3 votes"))
     assert "sigma weights recover the true intensities better: Spearman **holds**" in votes_line
     assert "nMSE **holds**" in votes_line and "accuracy **undecided**" in votes_line
+
+
+@pytest.mark.slow
+def test_attention_runs_are_reused_when_run_again(tmp_path):
+    """A second ``kavan results`` in the same folder reuses the attention runs
+    (and their measurements) instead of training them again."""
+    from kavan_tf.experiments.results import run_results
+
+    settings = {"num_gifs": 12, "epochs": 1, "num_splits": 2, "seeds": 1, "benchmarks": (),
+                "sigma_votes": (), "attention": True}
+    lines: list[str] = []
+    first = run_results(str(tmp_path), None, on_progress=lines.append, **settings)
+    assert sum("attention: training with" in line for line in lines) == 3
+    assert (first["attention"]["face_mass"] >= 0).all()
+    lines.clear()
+    again = run_results(str(tmp_path), None, on_progress=lines.append, **settings)
+    assert not any("training with" in line for line in lines)
+    assert sum("attention: reusing" in line for line in lines) == 3
+    pd.testing.assert_frame_equal(first["attention"], again["attention"])

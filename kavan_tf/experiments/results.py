@@ -10,17 +10,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kavan_tf.config import KavanConfig
+from kavan_tf.data.files import atomic_json
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +308,9 @@ BENCHMARK_GIFS = {"end": 640, "segment": 1280, "change": 640}
 """GIFs per benchmark: ``segment`` is learnable at this scale with twice the
 demo's data only (docs/synthetic.md, the pilots)."""
 
+#: Where an attention run keeps its measurement, for the next call to reuse.
+ATTENTION_FILE = "attention_on_faces.json"
+
 
 def run_results(
     output_dir: str = "runs/results",
@@ -340,8 +346,9 @@ def run_results(
             skip it).
         attention: Measure where the attention goes (three more runs).
         jobs: Training runs at once, each in its own process (2 on a 2-core
-            machine: about 1.6 times sooner). Finished ablation runs are
-            reused when called again with the same ``output_dir``.
+            machine: about 1.6 times sooner). Finished ablation, sigma and
+            attention runs are reused when called again with the same
+            ``output_dir`` (and the same settings and data).
         command: The command line that reproduces the run, for the page.
         on_progress: Called with a line per step and per finished run (e.g.
             ``print``).
@@ -354,8 +361,10 @@ def run_results(
     from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
     from kavan_tf.synthetic import generate_dataset, generate_example
     from kavan_tf.training.evaluation import (
+        TrainingTask,
         format_result,
         results_markdown,
+        run_key,
         run_protocol,
         summarise,
     )
@@ -412,14 +421,25 @@ def run_results(
             ("on, 30 % of keypoints dropped", config.loss.w_kp, dropped, dropped_manifest),
         ):
             data = read_manifest(path, config.labels)
-            run = with_overrides(
-                config, loss={"w_kp": w_kp},
-                train={"output_dir": os.path.join(output_dir, "attention",
-                                                  str(len(attention_rows)))},
-            )
-            say(f"attention: training with {title} ...")
-            model = train(run, split_frame(data, "train"), verbose=0).model
-            measured = attention_on_faces(model, split_frame(data, "test"), run, synth)
+            run_dir = os.path.join(output_dir, "attention", str(len(attention_rows)))
+            run = with_overrides(config, loss={"w_kp": w_kp}, train={"output_dir": run_dir})
+            train_rows, test_rows = split_frame(data, "train"), split_frame(data, "test")
+            # The run's config and data, and the keypoints the data was made
+            # with (the targets alone do not tell the two datasets apart).
+            key = run_key(TrainingTask(run, train_rows, test_rows)) + "-" + hashlib.sha256(
+                json.dumps(asdict(synth), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+            def measure(run=run, train_rows=train_rows, test_rows=test_rows, synth=synth,
+                        title=title):
+                say(f"attention: training with {title} ...")
+                model = train(run, train_rows, verbose=0).model
+                return attention_on_faces(model, test_rows, run, synth)
+
+            measured, was_reused = _reused_or_measured(
+                os.path.join(run_dir, ATTENTION_FILE), key, measure)
+            if was_reused:
+                say(f"attention: reusing the finished run with {title}")
+            reused += was_reused
             attention_rows.append({"setting": title, **measured})
         attention_frame = pd.DataFrame(attention_rows)
         attention_frame.to_csv(os.path.join(output_dir, "attention_on_faces.csv"), index=False)
@@ -452,6 +472,21 @@ def run_results(
             f.write(page)
     return {"tables": tables, "claims": claims, "positions": positions,
             "attention": attention_frame, "sigma": sigma, "seconds": seconds}
+
+
+def _reused_or_measured(path: str, key: str, measure: Callable[[], dict]) -> tuple[dict, bool]:
+    """What ``measure()`` gave an earlier call for the same ``key`` (kept at
+    ``path``), or its result now, kept there for the next call; and whether
+    it was reused."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved.get("key") == key:
+            return saved["measured"], True
+    measured = measure()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_json(path, {"key": key, "measured": measured})
+    return measured, False
 
 
 def _interval(r) -> str:
