@@ -367,3 +367,35 @@ def test_fresh_process_without_the_package_serves_the_reference_frames(
         indices = sampling.sample_indices(decoded.num_frames, T, training=False)
         python, _ = sampling.resize_frames(decoded.frames[indices], (SIZE, SIZE))
         np.testing.assert_allclose(served[i], python, atol=1, err_msg=str(path))
+
+
+@pytest.mark.slow
+def test_kavan_export_ended_by_sigterm_leaves_no_staging_folder(model, tmp_path):
+    """SIGTERM during the export: the command ends with status 143 and removes
+    its staging folder; no version is written."""
+    import signal
+    import time
+
+    model.save(tmp_path / "model.keras")
+    out = tmp_path / "savedmodels"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kavan_tf.cli", "export", str(tmp_path / "model.keras"),
+         "--export-dir", str(out), "--name", "kavan"],
+        env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(out.glob("kavan/.tmp-export-*")):
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        assert list(out.glob("kavan/.tmp-export-*")), "the export never started"
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        stderr = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "kavan export: terminated (SIGTERM)" in stderr
+    assert sorted(p.name for p in (out / "kavan").iterdir()) == []

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from kavan_tf.cli import (
@@ -65,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors in the input are one line, ``kavan <command>: <path>: <cause>``,
     with exit status 2. TensorFlow's native start-up output is kept off the
     terminal (``-v`` shows it) and printed only when the command fails
-    unexpectedly (:mod:`kavan_tf.quiet`).
+    unexpectedly (:mod:`kavan_tf.quiet`). SIGTERM ends a command as Ctrl-C
+    does, through its cleanup (temporary files and folders removed), with
+    status 143.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -75,10 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args, captured_enabled=not args.verbose)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, captured_enabled: bool) -> int:
     from kavan_tf.errors import KavanError
     from kavan_tf.quiet import native_stderr_captured
 
-    with native_stderr_captured(enabled=not args.verbose) as captured:
+    with native_stderr_captured(enabled=captured_enabled) as captured:
         try:
             return int(args.func(args) or 0)
         except (KavanError, ValueError, FileNotFoundError) as e:
@@ -87,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"kavan {args.command}: interrupted", file=sys.stderr)
             return 130
+        except SystemExit as e:
+            if e.code == _TERMINATED:
+                print(f"kavan {args.command}: terminated (SIGTERM)", file=sys.stderr)
+            raise
         except ImportError as e:
             sys.stderr.write(captured.text())
             print(f"kavan {args.command}: cannot import {e.name or 'a module'}: {e}",
@@ -95,6 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BaseException:
             sys.stderr.write(captured.text())
             raise
+
+
+_TERMINATED = 128 + signal.SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(_TERMINATED)
 
 
 __all__ = ["apply_sets", "build_parser", "main"]
