@@ -385,8 +385,14 @@ def test_truncated_gzip_is_an_error(tmp_path):
 def test_not_utf8_is_an_error(tmp_path):
     path = tmp_path / "votes.csv"
     path.write_bytes(HEADER.encode() + b"\nanger,\xff\xfe,b,left\n")
-    with pytest.raises(VoteFileError, match="UTF-8"):
+    # Text is decoded ahead of the CSV reader: the line it had reached, from 1.
+    with pytest.raises(VoteFileError, match=r"not UTF-8 text at or after line [12]:"):
         rate_votes(path)
+    # A .gz name on data that is not gzip says so.
+    named = tmp_path / "votes.csv.gz"
+    named.write_bytes(b"\xff\xfe" + bytes(range(256)))
+    with pytest.raises(VoteFileError, match="the data is not gzip"):
+        rate_votes(named)
 
 
 # --- Manifest output -------------------------------------------------------------------

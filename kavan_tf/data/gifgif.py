@@ -351,9 +351,12 @@ def iter_vote_chunks(
         if len(lefts):
             yield _to_chunk(lefts, rights, emos, outcomes)
     except (OSError, EOFError, zlib.error) as e:
-        raise VoteFileError(path, f"read failed near line {reader.line_num}: {e}") from e
+        raise VoteFileError(path, f"read failed at or after line {reader.line_num + 1}: {e}") from e
     except UnicodeDecodeError as e:
-        raise VoteFileError(path, f"not UTF-8 text near line {reader.line_num}: {e}") from e
+        hint = (" (the name ends in .gz, but the data is not gzip)"
+                if str(path).lower().endswith(".gz") else "")
+        raise VoteFileError(
+            path, f"not UTF-8 text at or after line {reader.line_num + 1}{hint}: {e}") from e
     finally:
         # Counts of a partial read are still reported.
         report.total_rows += rows
