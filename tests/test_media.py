@@ -95,6 +95,35 @@ def test_limits_apply_to_every_format():
         decode_media(data, DataConfig(max_total_pixels=2000), name="big.webp")
 
 
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (the pixel data is a stub)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                                0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def test_headers_beyond_pillows_own_guard_are_refused_in_the_packages_words():
+    # 60000 x 60000 is past twice Pillow's MAX_IMAGE_PIXELS: Pillow refuses it
+    # on open, before the package's limits are checked; the message is the same kind.
+    with pytest.raises(DecompressionBombError,
+                       match=r"^huge\.png: cannot decode PNG: frames of 3600000000 pixels exceed "
+                             r"max_frame_pixels="):
+        decode_media(_png_header_only(60000, 60000), DataConfig(), name="huge.png")
+    with pytest.raises(DecompressionBombError, match=r"frames of 5000x5000 exceed"):
+        decode_media(_png_header_only(5000, 5000), DataConfig(), name="big.png")
+    # A PNG signature on data Pillow cannot identify: no object address in the text.
+    with pytest.raises(MediaDecodeError, match=r"^x\.png: cannot decode PNG: not a PNG file "
+                                               r"Pillow can read \(unknown or damaged header\)$"):
+        decode_media(b"\x89PNG\r\n\x1a\n" + bytes(100), DataConfig(), name="x.png")
+
+
 def test_bad_files_get_one_line_errors_naming_file_and_format(tmp_path):
     with pytest.raises(MediaDecodeError, match=r"^x\.webp: cannot decode WebP: not a WebP file"):
         decode_media(b"definitely not an image", DataConfig(), name="x.webp")

@@ -51,6 +51,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import warnings
 
 import numpy as np
@@ -181,6 +182,17 @@ def _decode_pillow(data: bytes, name: str, fmt: str, config: DataConfig) -> Deco
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError as e:
+        # Pillow's own guard (at twice its MAX_IMAGE_PIXELS) refused the header
+        # before ours could: the same refusal, in the package's words.
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1))} pixels" if found else "more pixels than Pillow opens"
+        raise DecompressionBombError(
+            name, f"frames of {size} exceed max_frame_pixels={config.max_frame_pixels}",
+            fmt) from e
+    except Image.UnidentifiedImageError as e:
+        raise MediaDecodeError(
+            name, f"not a {fmt} file Pillow can read (unknown or damaged header)", fmt) from e
     except Exception as e:  # noqa: BLE001  (Pillow raises many types on bad files)
         raise MediaDecodeError(name, _why(e), fmt) from e
     with image:
