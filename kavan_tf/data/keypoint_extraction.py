@@ -65,6 +65,7 @@ from kavan_tf.data.media import decode_media
 from kavan_tf.errors import ManifestError
 from kavan_tf.keypoints import KeypointSource, load_keypoints, make_keypoint_source, save_keypoints
 from kavan_tf.keypoints.temporal_fill import fill_gaps
+from kavan_tf.processes import stopped_pool
 
 logger = logging.getLogger(__name__)
 
@@ -380,17 +381,10 @@ def _run_pool(todo, init, workers, record, temp_files) -> None:
     )
     # A worker removes its temp file when stopped; the parent removes any left.
     temp_files.extend(temp for *_, temp in todo)
-    try:
+    with stopped_pool(executor):
         futures = [executor.submit(_process_one, *job) for job in todo]
         for future in concurrent.futures.as_completed(futures):
             record(future.result())
-    except BaseException:
-        for process in list(getattr(executor, "_processes", {}).values()):
-            with contextlib.suppress(Exception):
-                process.terminate()
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
 
 
 def _part_path(out_dir: str, task_index: int, num_tasks: int) -> str:

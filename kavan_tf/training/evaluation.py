@@ -266,18 +266,19 @@ def run_tasks(tasks: Sequence[TrainingTask], jobs: int = 1, verbose: int | str =
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from kavan_tf.processes import stopped_pool
+
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                             mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads,))
+    # A caller that stops (an error, Ctrl-C, SIGTERM, or closing this
+    # generator early) ends the runs in progress instead of waiting for them.
+    with stopped_pool(pool):
         futures = {pool.submit(_train_and_evaluate, task, verbose): index
                    for index, task in enumerate(tasks)}
-        try:
-            for future in as_completed(futures):
-                yield (futures[future], *future.result())
-        finally:
-            for future in futures:
-                future.cancel()
+        for future in as_completed(futures):
+            yield (futures[future], *future.result())
 
 
 def _earlier_runs(output_dir: str) -> tuple[dict[str, dict[str, Any]], dict[str, pd.DataFrame]]:
