@@ -1,6 +1,8 @@
 """Training: determinism, resuming after SIGKILL, bad input before any step, evaluation."""
 
+import contextlib
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -234,3 +236,65 @@ def test_sigma_weights_change_training_not_the_metrics(tmp_path, manifest):
     # The model still predicts [B, E]; its metrics read the targets, not the weights.
     outputs = weighted_run.model.predict_on_batch(np.zeros((1, 4, 32, 32, 3), np.float32))
     assert outputs["intensities"].shape == (1, 17)
+
+
+def _children(pid: int) -> set[int]:
+    """The direct child processes of ``pid`` (Linux /proc)."""
+    found: set[int] = set()
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not pathlib.Path("/proc/self/task").is_dir(), reason="reads Linux /proc")
+def test_evaluate_with_jobs_ended_by_sigterm_stops_its_workers(tmp_path, manifest):
+    """SIGTERM to `kavan evaluate --jobs 2` while its workers train: it exits
+    at once with status 143, and no worker keeps training."""
+    # Runs far longer than the test: only stopping them ends them in time.
+    config = with_overrides(_config(tmp_path), train={"epochs": 10_000})
+    config.save(tmp_path / "config.json")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kavan_tf.cli", "evaluate", "--config",
+         str(tmp_path / "config.json"), "--manifest", str(manifest), "--out",
+         str(tmp_path / "results"), "--rows", "lstm", "--splits", "2", "--jobs", "2"],
+        env=env, stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    try:
+        # The pool's two workers (and multiprocessing's resource tracker).
+        deadline = time.time() + 120
+        while time.time() < deadline and len(workers) < 3:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            workers = _children(process.pid)
+            time.sleep(0.2)
+        assert len(workers) >= 3, f"the workers never started: {workers}"
+        time.sleep(3)  # they import TensorFlow and start training
+        process.send_signal(signal.SIGTERM)
+        began = time.time()
+        code = process.wait(timeout=60)
+        took = time.time() - began
+        stderr = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in workers:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert code == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "kavan evaluate: terminated (SIGTERM)" in stderr
+    assert took < 30
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)]
