@@ -86,3 +86,27 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(args, fragment):
     assert result.stdout.split() == ["2", "False"], result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"kavan {args[0]}: ") and fragment in lines[0]
+
+
+def test_package_warnings_read_as_the_commands_own_lines(small_manifest, tmp_path):
+    """A file that fails is reported as ``kavan <command>: warning: ...``, not as
+    a logger's line; -v names the module that logged it."""
+    import pandas as pd
+
+    rows = pd.read_csv(small_manifest)
+    broken = tmp_path / "broken.gif"
+    broken.write_bytes(b"not a gif at all")
+    rows.loc[0, "path"] = str(broken)
+    # Beside the original, so that its relative paths (GIFs, keypoints) still hold.
+    manifest = small_manifest.parent / "manifest_with_a_broken_gif.csv"
+    rows.to_csv(manifest, index=False)
+    sets = ["--set", "model.backbone=small", "--set", "model.image_size=[32, 32]",
+            "--set", "model.num_frames=2", "--set", "model.node_size=1"]
+    result = run(["prepare", "--manifest", str(manifest), "--out", str(tmp_path / "a"), *sets])
+    assert result.returncode == 1, result.stderr  # some inputs failed
+    lines = [line for line in result.stderr.splitlines() if "broken.gif" in line]
+    assert lines and lines[0].startswith("kavan prepare: warning: skipping "), result.stderr
+    assert "WARNING" not in result.stderr
+    verbose = run(["-v", "prepare", "--manifest", str(manifest), "--out", str(tmp_path / "b"),
+                   *sets])
+    assert "WARNING kavan_tf.data.prepare: skipping " in verbose.stderr

@@ -73,10 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # The package's warnings read as the command's own lines; -v shows which
+    # module logged each line.
+    handler = _ProgressAwareHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s")
+                         if args.verbose else _CommandLines(args.command))
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), handlers=[handler])
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main_thread = threading.current_thread() is threading.main_thread()
@@ -116,6 +118,30 @@ def _run(args: argparse.Namespace, captured_enabled: bool) -> int:
 
 
 _TERMINATED = 128 + signal.SIGTERM
+
+
+class _ProgressAwareHandler(logging.Handler):
+    """Writes log lines to stderr above any progress bar (``tqdm.write``), so
+    that a line never lands inside a bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must not raise
+            self.handleError(record)
+
+
+class _CommandLines(logging.Formatter):
+    """Log records as ``kavan <command>: warning: <message>``."""
+
+    def __init__(self, command: str):
+        super().__init__()
+        self._command = command
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return f"kavan {self._command}: {record.levelname.lower()}: {record.message}"
 
 
 def _terminate(signum, frame) -> None:
