@@ -111,7 +111,7 @@ def test_attention_runs_are_reused_when_run_again(tmp_path):
     (and their measurements) instead of training them again."""
     from kavan_tf.experiments.results import run_results
 
-    settings = {"num_gifs": 12, "epochs": 1, "num_splits": 2, "seeds": 1, "benchmarks": (),
+    settings = {"num_gifs": 6, "epochs": 1, "num_splits": 2, "seeds": 1, "benchmarks": (),
                 "sigma_votes": (), "attention": True}
     lines: list[str] = []
     first = run_results(str(tmp_path), None, on_progress=lines.append, **settings)
