@@ -78,3 +78,30 @@ def sub_blocks(data: bytes, lengths=(255,)) -> bytes:
         out += bytes([len(piece)]) + piece
         i, k = i + len(piece), k + 1
     return bytes(out + b"\0")
+
+
+def signal_once_ready(command: list[str], ready, sig: int, *, env: dict | None = None,
+                      start_timeout: float = 120, exit_timeout: float = 60,
+                      preexec_fn=None) -> tuple[int, str, float]:
+    """Runs ``command``, sends it ``sig`` once ``ready(process)`` holds, and
+    returns its exit code, its stderr and the seconds it took to exit after
+    the signal. The process is killed if anything fails on the way."""
+    import subprocess
+    import time
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **(env or {}))
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
+    try:
+        deadline = time.time() + start_timeout
+        while not ready(process):
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, f"not ready after {start_timeout} s: {command}"
+            time.sleep(0.05)
+        process.send_signal(sig)
+        sent = time.time()
+        code = process.wait(timeout=exit_timeout)
+        return code, process.stderr.read().decode(), time.time() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

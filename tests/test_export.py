@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
-from helpers import SIZE, T, tiny_model_config
+from helpers import SIZE, T, signal_once_ready, tiny_model_config
 
 from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
@@ -374,28 +374,13 @@ def test_kavan_export_ended_by_sigterm_leaves_no_staging_folder(model, tmp_path)
     """SIGTERM during the export: the command ends with status 143 and removes
     its staging folder; no version is written."""
     import signal
-    import time
 
     model.save(tmp_path / "model.keras")
     out = tmp_path / "savedmodels"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    process = subprocess.Popen(
+    code, stderr, _ = signal_once_ready(
         [sys.executable, "-m", "kavan_tf.cli", "export", str(tmp_path / "model.keras"),
          "--export-dir", str(out), "--name", "kavan"],
-        env=env, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list(out.glob("kavan/.tmp-export-*")):
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            time.sleep(0.05)
-        assert list(out.glob("kavan/.tmp-export-*")), "the export never started"
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
-        stderr = process.stderr.read().decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        lambda process: bool(list(out.glob("kavan/.tmp-export-*"))), signal.SIGTERM)
     assert code == 128 + signal.SIGTERM, stderr[-2000:]
     assert "kavan export: terminated (SIGTERM)" in stderr
     assert sorted(p.name for p in (out / "kavan").iterdir()) == []

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import signal_once_ready
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.heatmaps import keypoint_heatmaps
@@ -266,30 +267,16 @@ prepare_module.prepare(read_manifest(sys.argv[2]), sys.argv[3], config, shard_si
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_prepare_killed_by_a_signal_leaves_no_temp_file(dataset_dir, config, tmp_path, sig):
     import signal
-    import subprocess
     import sys
-    import time
 
     config.save(tmp_path / "config.json")
     out = tmp_path / "shards"
     command = [sys.executable, "-c", PREPARE_SCRIPT, str(tmp_path / "config.json"),
                str(dataset_dir / "manifest.csv"), str(out)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     # pytest-xdist workers ignore SIGINT, and a child would inherit that: restore it.
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list(out.glob("*.tmp-*")):
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            time.sleep(0.05)
-        assert list(out.glob("*.tmp-*")), "no shard was started"
-        process.send_signal(getattr(signal, sig))
-        code = process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    code, _, _ = signal_once_ready(
+        command, lambda process: bool(list(out.glob("*.tmp-*"))), getattr(signal, sig),
+        exit_timeout=30, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert code != 0
     assert not list(out.glob("*.tmp-*"))
     assert not list(out.glob("frames-*.tfrecord"))

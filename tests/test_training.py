@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import tiny_config
+from helpers import signal_once_ready, tiny_config
 
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.manifest import read_manifest
@@ -263,38 +263,31 @@ def test_evaluate_with_jobs_ended_by_sigterm_stops_its_workers(tmp_path, manifes
     # Runs far longer than the test: only stopping them ends them in time.
     config = with_overrides(_config(tmp_path), train={"epochs": 10_000})
     config.save(tmp_path / "config.json")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kavan_tf.cli", "evaluate", "--config",
-         str(tmp_path / "config.json"), "--manifest", str(manifest), "--out",
-         str(tmp_path / "results"), "--rows", "lstm", "--splits", "2", "--jobs", "2"],
-        env=env, stderr=subprocess.PIPE)
     workers: set[int] = set()
+
+    def training(process) -> bool:
+        # The pool's two workers (and multiprocessing's resource tracker),
+        # then a few seconds for them to import TensorFlow and start training.
+        if len(workers) < 3:
+            workers.update(_children(process.pid))
+            return False
+        time.sleep(3)
+        return True
+
     try:
-        # The pool's two workers (and multiprocessing's resource tracker).
-        deadline = time.time() + 120
-        while time.time() < deadline and len(workers) < 3:
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            workers = _children(process.pid)
+        code, stderr, took = signal_once_ready(
+            [sys.executable, "-m", "kavan_tf.cli", "evaluate", "--config",
+             str(tmp_path / "config.json"), "--manifest", str(manifest), "--out",
+             str(tmp_path / "results"), "--rows", "lstm", "--splits", "2", "--jobs", "2"],
+            training, signal.SIGTERM)
+        assert code == 128 + signal.SIGTERM, stderr[-2000:]
+        assert "kavan evaluate: terminated (SIGTERM)" in stderr
+        assert took < 30
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(pid) for pid in workers):
             time.sleep(0.2)
-        assert len(workers) >= 3, f"the workers never started: {workers}"
-        time.sleep(3)  # they import TensorFlow and start training
-        process.send_signal(signal.SIGTERM)
-        began = time.time()
-        code = process.wait(timeout=60)
-        took = time.time() - began
-        stderr = process.stderr.read().decode()
+        assert not [pid for pid in workers if _alive(pid)]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid in workers:
+        for pid in workers:  # only when the test failed: they are gone otherwise
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-    assert code == 128 + signal.SIGTERM, stderr[-2000:]
-    assert "kavan evaluate: terminated (SIGTERM)" in stderr
-    assert took < 30
-    deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(pid) for pid in workers):
-        time.sleep(0.2)
-    assert not [pid for pid in workers if _alive(pid)]
