@@ -84,17 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        return _run(args, captured_enabled=not args.verbose)
+        return _run(args)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args: argparse.Namespace, captured_enabled: bool) -> int:
+def _run(args: argparse.Namespace) -> int:
     from kavan_tf.errors import KavanError
     from kavan_tf.quiet import native_stderr_captured
 
-    with native_stderr_captured(enabled=captured_enabled) as captured:
+    with native_stderr_captured(enabled=not args.verbose) as captured:
         try:
             return int(args.func(args) or 0)
         except (KavanError, ValueError, FileNotFoundError) as e:

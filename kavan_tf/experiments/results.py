@@ -429,17 +429,16 @@ def run_results(
             key = run_key(TrainingTask(run, train_rows, test_rows)) + "-" + hashlib.sha256(
                 json.dumps(asdict(synth), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-            def measure(run=run, train_rows=train_rows, test_rows=test_rows, synth=synth,
-                        title=title):
+            kept = os.path.join(run_dir, ATTENTION_FILE)
+            measured = _kept_measurement(kept, key)
+            if measured is not None:
+                say(f"attention: reusing the finished run with {title}")
+                reused += 1
+            else:
                 say(f"attention: training with {title} ...")
                 model = train(run, train_rows, verbose=0).model
-                return attention_on_faces(model, test_rows, run, synth)
-
-            measured, was_reused = _reused_or_measured(
-                os.path.join(run_dir, ATTENTION_FILE), key, measure)
-            if was_reused:
-                say(f"attention: reusing the finished run with {title}")
-            reused += was_reused
+                measured = attention_on_faces(model, test_rows, run, synth)
+                atomic_json(kept, {"key": key, "measured": measured})
             attention_rows.append({"setting": title, **measured})
         attention_frame = pd.DataFrame(attention_rows)
         attention_frame.to_csv(os.path.join(output_dir, "attention_on_faces.csv"), index=False)
@@ -474,19 +473,13 @@ def run_results(
             "attention": attention_frame, "sigma": sigma, "seconds": seconds}
 
 
-def _reused_or_measured(path: str, key: str, measure: Callable[[], dict]) -> tuple[dict, bool]:
-    """What ``measure()`` gave an earlier call for the same ``key`` (kept at
-    ``path``), or its result now, kept there for the next call; and whether
-    it was reused."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        if saved.get("key") == key:
-            return saved["measured"], True
-    measured = measure()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_json(path, {"key": key, "measured": measured})
-    return measured, False
+def _kept_measurement(path: str, key: str) -> dict | None:
+    """The measurement an earlier call kept at ``path`` for the same ``key``, if any."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    return saved["measured"] if saved.get("key") == key else None
 
 
 def _interval(r) -> str:
