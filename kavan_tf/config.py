@@ -33,6 +33,9 @@ from kavan_tf.labels import DEFAULT_CATEGORY_MEMBERS, DEFAULT_CATEGORY_NAMES, EM
 
 # Keras dtype policies the models can be built under.
 PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
+# The HS-LSTM readings the paper allows (docs/model.md, "HS-LSTM readings").
+HS_TIER1_READINGS = ("frame", "node")
+HS_CONTEXT_READINGS = ("input", "state")
 
 
 #: Emotions ``kavan predict`` lists per file unless asked otherwise (``--top-k``).
@@ -214,6 +217,14 @@ class ModelConfig:
             same weight as uniform attention at initialisation.
         tiers: HS-LSTM tiers (paper: 2).
         node_size: Frames per HS-LSTM node (paper: 4).
+        hs_tier1: How HS-LSTM's first tier reads a node (docs/model.md,
+            "HS-LSTM readings"): ``"frame"`` steps once per frame over the
+            node's pooled frames (default); ``"node"`` steps once per node on
+            the node's pooled features.
+        hs_context: How the earlier tiers' segment representations ``H_l^i``
+            reach the next tier: ``"input"`` beside every frame's input
+            (default); ``"state"`` as the next tier's hidden state at the start
+            of the node. Eq. 10's attention term is there in both.
         multitask: Train the category head (paper's MTL row). When ``False``
             the model is regression-only and its ``category`` output is the
             category of the highest predicted intensity (no weights).
@@ -239,6 +250,8 @@ class ModelConfig:
     w_res_init: float | None = None
     tiers: int = 2
     node_size: int = 4
+    hs_tier1: str = "frame"
+    hs_context: str = "input"
     multitask: bool = True
     category_prior: bool = True
     dropout: float = 0.0
@@ -260,6 +273,8 @@ class ModelConfig:
                 )
         _check_choice(s, "input_mode", self.input_mode, ("frames", "features"))
         _check_choice(s, "temporal", self.temporal, ("lstm", "hslstm"))
+        _check_choice(s, "hs_tier1", self.hs_tier1, HS_TIER1_READINGS)
+        _check_choice(s, "hs_context", self.hs_context, HS_CONTEXT_READINGS)
         for name in ("num_frames", "hidden_size", "attention_size", "tiers", "node_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -424,29 +439,6 @@ class KavanConfig:
             json.dump(self.to_dict(), f, indent=2)
 
 
-# ModelConfig keys that configs and models saved before kavan_tf.inference held.
-LEGACY_MODEL_KEYS = ("fold_batch_norm", "gate_major_lstm")
-
-
-def without_legacy_model_keys(values: dict[str, Any], where: str = "model") -> dict[str, Any]:
-    """A saved ``ModelConfig`` dict without the inference flags it used to hold.
-
-    ``False`` (every trained model's value) is dropped. ``True`` marked an
-    inference copy, which is :class:`kavan_tf.inference.InferenceModel` now,
-    and is refused with a message saying so.
-    """
-    values = dict(values)
-    for key in LEGACY_MODEL_KEYS:
-        if values.pop(key, False):
-            raise ValueError(
-                f"`{where}.{key}=True` marked an inference copy, which is "
-                "kavan_tf.inference.InferenceModel now; rebuild it from the trained model "
-                "with kavan_tf.inference.for_inference (or `kavan export`). "
-                f"Received: {key}=True"
-            )
-    return values
-
-
 def as_config(cls: type, value: Any, argument: str) -> Any:
     """``value`` as the config dataclass ``cls``: itself, ``None`` (the
     defaults), or a dict checked as config files are (:meth:`KavanConfig.from_dict`)."""
@@ -458,8 +450,6 @@ def _from_dict(cls: type, values: Any, where: str) -> Any:
         return values
     if not isinstance(values, dict):
         raise ValueError(f"`{where}` must be a table/dict. Received: {values!r}")
-    if cls is ModelConfig:
-        values = without_legacy_model_keys(values, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}
