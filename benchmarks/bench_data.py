@@ -4,7 +4,7 @@ Prints the Markdown table of docs/data.md. One process, one thread, the real
 per-GIF path of training (:func:`kavan_tf.data.pipeline.load_example`) at the
 paper's sizes (T = 8, 224 x 224, 7 x 7 heatmaps), on:
 
-- the three test corpora (``../shared/testdata/gifs``; files our decoder
+- the three test corpora (``gifs/`` of the ``KAVAN_TESTDATA`` setting; files our decoder
   rejects are left out),
 - synthetic GIFs with keypoint files (``kavan_tf.synthetic``),
 - and votes/s of TrueSkill on a generated GIFGIF-sized dump (2.7 M votes).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 import tempfile
 import time
 
@@ -26,7 +27,9 @@ from kavan_tf.data.pipeline import load_example
 from kavan_tf.errors import GifDecodeError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CORPORA = ROOT.parent / "shared" / "testdata" / "gifs"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 
 
 def time_examples(items, config: KavanConfig, repeats: int = 2) -> tuple[float, int]:
@@ -57,9 +60,10 @@ def main() -> None:
 
     logging.getLogger("kavan_tf").setLevel(logging.ERROR)
     config = KavanConfig()  # T = 8, 224 x 224, softmax heatmaps on 7 x 7
+    corpora = require_testdata() / "gifs"
     rows = []
     for corpus in ("gif-test-suite", "pillow", "image-rs"):
-        files = sorted((CORPORA / corpus).rglob("*.gif"))
+        files = sorted((corpora / corpus).rglob("*.gif"))
         rate, count = time_examples([(str(f), None) for f in files], config)
         rows.append((f"{corpus} corpus ({count} GIFs)", rate))
 
@@ -93,7 +97,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     main()

@@ -1,7 +1,7 @@
 """GIF decoding throughput: decode, and decode + TSN sample + resize.
 
 Measures :func:`kavan_tf.data.gif.decode_gif` on the three test corpora
-(``../shared/testdata/gifs`` relative to the repository root) and on larger
+(``gifs/`` of the ``KAVAN_TESTDATA`` setting, ``tests/corpora.py``) and on larger
 GIFs generated here with Pillow, and, for context, Pillow's own decoder
 (``seek`` + ``convert("RGB")`` per frame; it composites differently, see
 ``kavan_tf/data/gif.py``; timed on the files Pillow reads, and "ours/Pil" is
@@ -17,6 +17,7 @@ import argparse
 import io
 import logging
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -27,7 +28,9 @@ from kavan_tf.data.sampling import resize_frames, sample_indices
 from kavan_tf.errors import GifDecodeError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CORPORA = ROOT.parent / "shared" / "testdata" / "gifs"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 
 
 def generated_gifs(seed: int = 0) -> dict[str, bytes]:
@@ -63,7 +66,7 @@ def generated_gifs(seed: int = 0) -> dict[str, bytes]:
 
 def corpus(name: str) -> dict[str, bytes]:
     files = {}
-    for path in sorted((CORPORA / name).glob("**/*.gif")):
+    for path in sorted((require_testdata() / "gifs" / name).glob("**/*.gif")):
         data = path.read_bytes()
         try:
             decode_gif(data)

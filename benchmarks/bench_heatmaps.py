@@ -2,13 +2,14 @@
 
 Usage:
 
-    python benchmarks/bench_heatmaps.py [--testdata ../shared/testdata] [--seconds 2]
+    python benchmarks/bench_heatmaps.py [--testdata DIR] [--seconds 2]
 
 Heatmaps: one "heatmap" here is the target of one GIF, T = 8 frames of
 ``[P, 70, 3]`` keypoints on 224 x 224 frames, rendered on the 64 x 64 grid and
 area-downsampled to 7 x 7 (DataConfig defaults), for P = 1, 2, 3 people.
 Estimator: :class:`DlibFaceEstimator` (default settings) on the test face
-images at their native size.
+images at their native size. ``--testdata`` defaults to the ``KAVAN_TESTDATA``
+setting (``tests/corpora.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -26,6 +28,9 @@ from kavan_tf.keypoints.dlib import DlibFaceEstimator
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 
 
 def rate(fn, seconds: float) -> float:
@@ -86,13 +91,12 @@ def bench_estimator(testdata: pathlib.Path, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--testdata", type=pathlib.Path, default=ROOT.parent / "shared" / "testdata"
-    )
+    parser.add_argument("--testdata", type=pathlib.Path,
+                        help="the corpora folder (default: the KAVAN_TESTDATA setting)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     args = parser.parse_args()
     bench_heatmaps(args.seconds)
-    bench_estimator(args.testdata, args.seconds)
+    bench_estimator(args.testdata or require_testdata(), args.seconds)
 
 
 if __name__ == "__main__":

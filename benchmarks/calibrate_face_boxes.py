@@ -2,7 +2,7 @@
 
 Usage:
 
-    python benchmarks/calibrate_face_boxes.py [--testdata ../shared/testdata]
+    python benchmarks/calibrate_face_boxes.py [--testdata DIR]
 
 dlib's 68-point predictor was trained on the HOG detector's square boxes.
 For every test face that the HOG detector and another detector both find,
@@ -11,6 +11,7 @@ box's width and height) and the median ratio of its side to ``sqrt(w h)``:
 the constants of ``BOX_CALIBRATION`` in ``kavan_tf/keypoints/dlib.py``.
 It then prints the predictor's mean point error (over the inter-ocular
 distance) against the annotated faces, with the raw and the calibrated boxes.
+``--testdata`` defaults to the ``KAVAN_TESTDATA`` setting (``tests/corpora.py``).
 Images wider than 1000 px are halved first (the CNN takes a minute on them).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import sys
 
 import numpy as np
 from PIL import Image
@@ -27,6 +29,9 @@ from kavan_tf.keypoints import dlib as fe
 from kavan_tf.keypoints.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 
 
 def annotated_images(testdata: pathlib.Path):
@@ -55,7 +60,8 @@ def load(path: pathlib.Path, faces):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--testdata", default=str(ROOT.parent / "shared" / "testdata"))
+    parser.add_argument("--testdata", type=pathlib.Path,
+                        help="the corpora folder (default: the KAVAN_TESTDATA setting)")
     args = parser.parse_args()
     hog = fe.FaceEstimator("dlib", upsample=1)
     others = {name: fe.FaceEstimator(name, upsample=0) for name in ("dlib-cnn", "mtcnn")}
@@ -71,7 +77,7 @@ def main() -> None:
         points = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
         return min(normalised_error(points, truth) for truth in faces)
 
-    for name, path, faces in annotated_images(pathlib.Path(args.testdata)):
+    for name, path, faces in annotated_images(args.testdata or require_testdata()):
         rgb, faces = load(path, faces)
         hog_boxes = [box for box, _ in hog.detect(rgb)]
         for box in hog_boxes:

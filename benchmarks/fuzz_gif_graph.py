@@ -1,6 +1,7 @@
 """Differential fuzzing of the serving graph's GIF decoder against the reference decoder.
 
-Mutates corpus GIFs under 30 KB from ``../shared/testdata/gifs`` (one to
+Mutates corpus GIFs under 30 KB from the corpora's ``gifs/`` (the ``KAVAN_TESTDATA``
+setting, ``tests/corpora.py``; one to
 three random byte changes, bit flips, deletions or insertions) and counts,
 per file, whether the graph (:func:`kavan_tf.export.gif_graph.decode_gif_sampled`,
 T = 8) served the reference decoder's frames (``equal``), both refused it
@@ -31,9 +32,9 @@ from kavan_tf.export.gif_graph import decode_gif_sampled
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 from helpers import mutated_gif  # noqa: E402 - the damage the seeded test makes
 
-CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "testdata" / "gifs"
 T = 8
 
 
@@ -51,7 +52,8 @@ def main() -> None:
             max_frames=config.max_frames, where="x.gif"),
         input_signature=[tf.TensorSpec([], tf.string)])
     rng = np.random.default_rng(args.seed)
-    corpus = [p for p in sorted(CORPUS.rglob("*.gif")) if p.stat().st_size < 30_000]
+    gifs = require_testdata() / "gifs"
+    corpus = [p for p in sorted(gifs.rglob("*.gif")) if p.stat().st_size < 30_000]
     counts: collections.Counter = collections.Counter()
     for k in range(args.files):
         data = mutated_gif(corpus[rng.integers(len(corpus))].read_bytes(), rng)

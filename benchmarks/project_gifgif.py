@@ -2,12 +2,13 @@
 
 Usage:
 
-    python benchmarks/project_gifgif.py [--testdata ../shared/testdata] [--gifs 8]
+    python benchmarks/project_gifgif.py [--testdata DIR] [--gifs 8]
         [--frames 24] [--manifest gifgif/manifest.csv | --frames-per-gif 40]
         [--backbone resnet50]
 
 Runs the recipe's data steps on the real-face test GIFs (the annotated
-photos of ``testdata/faces``, animated by ``kavan_tf.keypoints.face_gifs`` at
+photos of the corpora's ``faces/``, ``--testdata`` defaulting to the ``KAVAN_TESTDATA``
+setting of ``tests/corpora.py``, animated by ``kavan_tf.keypoints.face_gifs`` at
 240-480 px wide), with the paper's model input (224 x 224, T = 8 segments,
 ResNet-50 features with ``weights=None``: the same shapes and time as
 ImageNet weights):
@@ -39,6 +40,7 @@ from PIL import Image
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from corpora import require_testdata  # noqa: E402 - the KAVAN_TESTDATA setting
 from face_helpers import face_gif_items, write_face_gifs, write_manifest_csv  # noqa: E402
 
 from kavan_tf.config import KavanConfig  # noqa: E402
@@ -56,7 +58,8 @@ def size_of(paths) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--testdata", default=str(ROOT.parent / "shared" / "testdata"))
+    parser.add_argument("--testdata", type=pathlib.Path,
+                        help="the corpora folder (default: the KAVAN_TESTDATA setting)")
     parser.add_argument("--gifs", type=int, default=8)
     parser.add_argument("--frames", type=int, default=24, help="frames per test GIF")
     parser.add_argument("--manifest", help="count frames per GIF in this manifest's GIFs")
@@ -64,7 +67,7 @@ def main() -> None:
     parser.add_argument("--backbone", default="resnet50")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="project-gifgif-"))
-    items = face_gif_items(pathlib.Path(args.testdata), dlib_images=max(0, args.gifs - 4))
+    items = face_gif_items(args.testdata or require_testdata(), dlib_images=max(0, args.gifs - 4))
     truth = write_face_gifs(work / "gifs", items[: args.gifs], num_frames=args.frames)
     manifest = write_manifest_csv(work / "manifest.csv", list(truth))
     frames = len(truth) * args.frames

@@ -8,19 +8,19 @@ import subprocess
 import sys
 
 import pytest
+from corpora import MISSING, testdata_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
 
 
 @pytest.fixture(scope="session")
 def testdata_dir() -> pathlib.Path:
-    """``../shared/testdata`` relative to the project root (never copied into the repo)."""
-    if not TESTDATA.is_dir():
-        raise FileNotFoundError(f"test data not found at {TESTDATA}")
-    return TESTDATA
+    """The external test corpora (``tests/corpora.py``: ``KAVAN_TESTDATA``, by default
+    ``../shared/testdata``); tests that use it skip when the corpora are absent."""
+    path = testdata_path()
+    if path is None:
+        pytest.skip(MISSING)
+    return path
 
 
 @pytest.fixture

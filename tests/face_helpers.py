@@ -1,4 +1,6 @@
-"""Real-face test GIFs: annotated photos of ``../shared/testdata/faces``, animated.
+"""Real-face test GIFs: the annotated photos of the corpora's ``faces/``, animated.
+
+The corpora's folder is the ``KAVAN_TESTDATA`` setting (``tests/corpora.py``).
 
 Shared by the keypoint tests and ``benchmarks/bench_keypoints.py`` /
 ``benchmarks/project_gifgif.py``.
