@@ -99,3 +99,26 @@ def test_equation_index_names_functions_that_exist():
                                  flags=re.M | re.S)
                 assert body and re.search(rf"^\s+def {last}\b", body.group(0), flags=re.M), (
                     row, name)
+
+
+def _anchors(page):
+    """GitHub's anchors of a Markdown page's headings."""
+    headings = re.findall(r"^#+ (.*)$", page.read_text(encoding="utf-8"), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_decision_citations_name_sections():
+    """Every ``decisions.md#<section>`` that the code, tests, benchmarks, docs and
+    notebooks cite is a section of docs/decisions.md, and every section link
+    of docs/decisions.md names a section of its page."""
+    decisions = ROOT / "docs" / "decisions.md"
+    sections = _anchors(decisions)
+    files = [*PAGES, *ROOT.glob("kavan_tf/**/*.py"), *ROOT.glob("tests/*.py"),
+             *ROOT.glob("benchmarks/*.py"), *ROOT.glob("notebooks/*.ipynb")]
+    cited = {(anchor, f.relative_to(ROOT).as_posix()) for f in files
+             for anchor in re.findall(r"decisions\.md#([\w-]+)", f.read_text(encoding="utf-8"))}
+    assert len({anchor for anchor, _ in cited}) >= 6, "docs/decisions.md is hardly cited"
+    assert not sorted(c for c in cited if c[0] not in sections)
+    links = re.findall(r"\]\((\w+\.md)?#([\w-]+)\)", decisions.read_text(encoding="utf-8"))
+    for page, anchor in links:
+        assert anchor in _anchors(decisions.parent / (page or decisions.name)), (page, anchor)
