@@ -1,4 +1,4 @@
-"""Emotion labels and coarse categories (SPEC 1).
+"""Emotion labels and coarse categories (docs/decisions.md#labels-and-categories).
 
 The emotion order is GIFGIF's own alphabetical order and is part of the model's
 output contract: ``intensities[:, k]`` is always ``EMOTIONS[k]``. The category

@@ -1,4 +1,7 @@
-"""Tests for the GIFGIF vote dump -> TrueSkill -> manifest path (SPEC 2)."""
+"""Tests for the GIFGIF vote dump -> TrueSkill -> manifest path.
+
+The decisions: docs/decisions.md#gifgif-votes-and-trueskill-scores.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from kavan_tf.labels import EMOTIONS
 SIGMA0 = 25.0 / 3.0
 HEADER = "metric,left,right,choice"
 
-# --- An independent, literal implementation of SPEC 2 ---------------------------------
+# --- An independent, literal implementation of GIFGIF's TrueSkill -----------------------
 
 _N = NormalDist()
 

@@ -1,4 +1,4 @@
-"""Tests for kavan_tf.data.heatmaps (paper Eq. 8, SPEC 4)."""
+"""Tests for kavan_tf.data.heatmaps (paper Eq. 8; docs/decisions.md#keypoints-and-heatmaps)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests for kavan_tf.keypoints: formats, files and file-backed sources (SPEC 4)."""
+"""Tests for kavan_tf.keypoints: formats, files and file-backed sources.
+
+The decisions: docs/decisions.md#keypoints-and-heatmaps.
+"""
 
 from __future__ import annotations
 

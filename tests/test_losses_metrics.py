@@ -1,4 +1,4 @@
-"""Losses and metrics against brute-force numpy (SPEC 6)."""
+"""Losses and metrics against brute-force numpy (docs/decisions.md#losses-and-metrics)."""
 
 import itertools
 

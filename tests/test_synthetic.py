@@ -324,7 +324,7 @@ def test_project_decoder_reads_the_gifs(dataset: pathlib.Path) -> None:
         example = generate_example(config, index)
         decoded = gif.decode_gif(dataset.parent / "gifs" / f"{example.gif_id}.gif")
         np.testing.assert_array_equal(decoded.frames, example.frames)
-        # SPEC 3: a 0 delay shows for 100 ms.
+        # A 0 delay shows for 100 ms (docs/decisions.md#gif-decoding-and-sampling).
         assert list(decoded.delays_ms) == [d or 100 for d in example.durations_ms]
         assert not decoded.warnings
 

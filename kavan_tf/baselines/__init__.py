@@ -1,4 +1,4 @@
-"""The re-implemented baselines of the paper's Table 2 (paper 4.3, SPEC 7).
+"""The re-implemented baselines of the paper's Table 2 (paper 4.3; docs/baselines.md).
 
 - ``"color_histogram"``: joint RGB histogram averaged over frames + OLS
   (:class:`ColorHistogram`);

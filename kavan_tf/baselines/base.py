@@ -13,8 +13,8 @@ def sample_frame_indices(num_frames: int, max_frames: int | None) -> np.ndarray:
     """Indices of at most ``max_frames`` evenly spread frames.
 
     The frames are the middle frames of ``max_frames`` equal segments (TSN's
-    evaluation sampling, SPEC 3); all frames when ``max_frames`` is ``None`` or
-    not smaller than ``num_frames``.
+    evaluation sampling, docs/decisions.md#gif-decoding-and-sampling); all frames
+    when ``max_frames`` is ``None`` or not smaller than ``num_frames``.
 
     Args:
         num_frames: Frames in the GIF (positive).

@@ -1,4 +1,4 @@
-"""Feature extraction, fitting and evaluation of the Table 2 baselines (SPEC 7).
+"""Feature extraction, fitting and evaluation of the Table 2 baselines (docs/baselines.md).
 
 A baseline is a :class:`~kavan_tf.baselines.base.FeatureExtractor` (one vector
 per GIF) followed by :class:`~kavan_tf.baselines.ols.OrdinaryLeastSquares` to
@@ -329,7 +329,9 @@ def evaluate_baseline(
     nmse_epsilon: float | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Fits a baseline on ``train_rows`` and scores it on ``test_rows`` (SPEC 6-7).
+    """Fits a baseline on ``train_rows`` and scores it on ``test_rows``.
+
+    The protocol and the metrics: docs/decisions.md#protocol.
 
     Args:
         kind: A baseline name, an extractor, or a :class:`FeatureCache`.
@@ -382,7 +384,9 @@ def intensity_metrics(
     labels: LabelConfig | None = None,
     nmse_epsilon: float | None = None,
 ) -> dict[str, Any]:
-    """The model's evaluation metrics (SPEC 6) on any predicted intensities.
+    """The model's evaluation metrics on any predicted intensities.
+
+    The metrics: docs/decisions.md#losses-and-metrics.
 
     Uses the same functions as the KAVAN model's metrics
     (:func:`kavan_tf.losses.gif_nmse`, :class:`kavan_tf.metrics.EmotionNMSE`,

@@ -1,1 +1,1 @@
-"""Turning GIF files, keypoints and votes into training examples (SPEC 1-4)."""
+"""Turning GIF files, keypoints and votes into training examples (docs/data.md)."""

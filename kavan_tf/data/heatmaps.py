@@ -1,4 +1,6 @@
-"""Keypoint heatmaps: the targets of the keypoint loss (paper Eq. 8, SPEC 4).
+"""Keypoint heatmaps: the targets of the keypoint loss (paper Eq. 8).
+
+The decisions: docs/decisions.md#keypoints-and-heatmaps.
 
 For frame ``t`` the heatmap is built in three steps:
 
@@ -19,7 +21,7 @@ For frame ``t`` the heatmap is built in three steps:
 
 A frame without keypoints (no person, or no point with ``c * w > 0``) gets an
 all-zero heatmap and mask 0: it is left out of the keypoint loss rather than
-given a uniform target (SPEC 4). The model's keypoint loss relies on this: an
+given a uniform target. The model's keypoint loss relies on this: an
 all-zero target frame is masked.
 
 Coordinates. Keypoints are ``(x, y)`` pixels of the frames the heatmaps are

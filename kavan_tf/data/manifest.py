@@ -1,4 +1,7 @@
-"""Dataset manifests: one row per GIF with its intensity scores (SPEC 1-2).
+"""Dataset manifests: one row per GIF with its intensity scores.
+
+The columns and targets: docs/decisions.md#gifgif-votes-and-trueskill-scores and
+docs/decisions.md#labels-and-categories.
 
 A manifest is a CSV file, or Parquet when the name ends in ``.parquet``
 (Parquet needs pyarrow, which kavan_tf does not depend on). Columns:
@@ -224,7 +227,9 @@ def write_manifest(
 
 
 def scores_to_targets(scores: np.ndarray | pd.DataFrame | Sequence[float]) -> np.ndarray:
-    """Maps TrueSkill scores to model targets, ``clip(score / 25 - 1, -1, 1)`` (SPEC 1).
+    """Maps TrueSkill scores to model targets, ``clip(score / 25 - 1, -1, 1)``.
+
+    The targets: docs/decisions.md#labels-and-categories.
 
     Args:
         scores: Scores ``[..., num_emotions]``, about ``[0, 50]``.

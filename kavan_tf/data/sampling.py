@@ -1,4 +1,6 @@
-"""TSN frame sampling and resizing with the keypoints transformed alike (SPEC 3).
+"""TSN frame sampling and resizing with the keypoints transformed alike.
+
+The decisions: docs/decisions.md#gif-decoding-and-sampling.
 
 Sampling (paper 3.1, after TSN) splits a GIF into ``T`` equal segments and
 takes one frame from each: at a uniformly random point of the segment in

@@ -1,4 +1,6 @@
-"""TrueSkill ratings for pairwise votes, with GIFGIF's constants (SPEC 2).
+"""TrueSkill ratings for pairwise votes, with GIFGIF's constants.
+
+The constants: docs/decisions.md#gifgif-votes-and-trueskill-scores.
 
 One Gaussian rating ``N(mu, sigma^2)`` per (GIF, emotion), updated by the
 standard two-player TrueSkill rules of Herbrich, Minka and Graepel (NIPS 2007):
@@ -66,7 +68,9 @@ def _norm_ppf(p: float) -> float:
 
 @dataclass(frozen=True)
 class TrueSkillParams:
-    """TrueSkill constants; the defaults are GIFGIF's (SPEC 2).
+    """TrueSkill constants; the defaults are GIFGIF's.
+
+    docs/decisions.md#gifgif-votes-and-trueskill-scores states them.
 
     Args:
         mu0: Prior mean of every rating.

@@ -1,4 +1,4 @@
-"""Versioned SavedModel export for TF Serving (SPEC 8).
+"""Versioned SavedModel export for TF Serving (docs/decisions.md#deployment).
 
 Layout written by :func:`export_saved_model`::
 
@@ -89,7 +89,7 @@ class KavanServingModule(tf.Module):
         config = model.model_config
         if config.input_mode != "frames":
             raise ValueError(
-                "Only frames-input models can be exported for serving (SPEC 8: the "
+                "Only frames-input models can be exported for serving (the "
                 "signatures take GIF bytes or frames). Received: a model with "
                 f"input_mode={config.input_mode!r}"
             )

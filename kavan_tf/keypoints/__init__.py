@@ -1,4 +1,6 @@
-"""Facial keypoints (SPEC 4): the layout, files, sources and estimators.
+"""Facial keypoints: the layout, files, sources and estimators.
+
+The decisions: docs/decisions.md#keypoints-and-heatmaps.
 
 | module | what |
 |---|---|

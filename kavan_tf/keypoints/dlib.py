@@ -1,6 +1,7 @@
 """Facial keypoints estimated on the frames: a face detector + dlib's 68-point predictor.
 
-This is SPEC 4's second keypoint source, for when no OpenPose output exists.
+This is the second keypoint source (docs/decisions.md#keypoints-and-heatmaps),
+for when no OpenPose output exists.
 It installs from PyPI (``pip install kavan_tf[faces]``: ``dlib-bin``,
 ``face_recognition_models``, which ships ``shape_predictor_68_face_landmarks``
 and ``mmod_human_face_detector``, and ``mtcnn``) and runs on the CPU.
@@ -16,7 +17,8 @@ The predictor was trained on the HOG detector's square boxes, so the boxes of
 the other two are first mapped onto that convention: centre
 ``(cx + dx w, cy + dy h)`` and side ``scale * sqrt(w h)``, with ``(dx, dy,
 scale)`` per detector in :data:`BOX_CALIBRATION`, the medians over the faces
-of ``../shared/testdata/faces`` that both detectors found
+of the test corpora's ``faces/`` (the ``KAVAN_TESTDATA`` setting, see the README)
+that both detectors found
 (``benchmarks/calibrate_face_boxes.py`` prints them, and the point error
 before and after).
 
@@ -196,7 +198,7 @@ def _calibrated(left: float, top: float, width: float, height: float, cal: BoxCa
 
 
 class FaceEstimator(KeypointSource):
-    """Estimates 70-point facial keypoints: a face detector + dlib's predictor (SPEC 4).
+    """Estimates 70-point facial keypoints: a face detector + dlib's predictor.
 
     Args:
         detector: ``"dlib"`` (HOG), ``"dlib-cnn"`` (MMOD CNN) or ``"mtcnn"``.

@@ -1,4 +1,6 @@
-"""The 70-point facial keypoint layout (SPEC 4), and one GIF's keypoints.
+"""The 70-point facial keypoint layout, and one GIF's keypoints.
+
+The decisions: docs/decisions.md#keypoints-and-heatmaps.
 
 Layout: OpenPose's 70-point face model, i.e. the iBUG 68 points followed by
 the two pupils (index 68 = the subject's right pupil, 69 = the left pupil, as

@@ -25,7 +25,7 @@ from kavan_tf.keypoints.openpose import load_openpose_dir
 
 
 class KeypointSource(abc.ABC):
-    """Where a GIF's facial keypoints come from (SPEC 4).
+    """Where a GIF's facial keypoints come from (docs/decisions.md#keypoints-and-heatmaps).
 
     Implementations return keypoints in original GIF pixel coordinates, one
     array ``[P, 70, 3]`` per frame given.

@@ -18,8 +18,8 @@ one of three faces was missed gets the missing one:
   then the confidence is multiplied by ``confidence_factor`` (0.5): a filled
   point never weighs as much in the loss as a detected one;
 - frames before the first face, after the last, or in a longer gap stay
-  empty, and are masked out of the loss (SPEC 4): a face that leaves the
-  frame is not dragged along.
+  empty, and are masked out of the loss (docs/decisions.md#keypoints-and-heatmaps): a face that
+  leaves the frame is not dragged along.
 
 Example:
 

@@ -1,4 +1,5 @@
-"""Losses of SPEC 6: nMSE, ranking surrogates, the masked keypoint loss."""
+"""The losses (docs/decisions.md#losses-and-metrics): nMSE, ranking surrogates, the
+masked keypoint loss."""
 
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss, keypoint_loss

@@ -10,7 +10,9 @@ from kavan_tf.losses.pairwise_ranking import HingeRankingLoss, LogisticRankingLo
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
 class IntensityLoss(keras.losses.Loss):
-    """nMSE per GIF plus a weighted smooth ranking surrogate (SPEC 6).
+    """nMSE per GIF plus a weighted smooth ranking surrogate.
+
+    The losses: docs/decisions.md#losses-and-metrics.
 
     Keras takes one loss per output; both ``L_RG`` and ``L_RANK`` read the
     intensities, so they are combined here and ``w_RANK`` lives with them.

@@ -10,7 +10,8 @@ def keypoint_loss(heatmaps, attention):
     """Eq. 7 per GIF: ``sum_t mask_t sum_k (M_t(k) - alpha_t(k))^2``.
 
     A frame whose target heatmap is all zeros has no keypoints and is masked
-    out (SPEC 4): it adds nothing, rather than pulling the mask to uniform.
+    out (docs/decisions.md#keypoints-and-heatmaps): it adds nothing, rather
+    than pulling the mask to uniform.
 
     Args:
         heatmaps: Targets ``[B, T, h, w]`` (each valid frame sums to 1).

@@ -1,4 +1,4 @@
-"""L_RG: normalised mean squared error per GIF (paper 3.3, SPEC 6)."""
+"""L_RG: normalised mean squared error per GIF (paper 3.3; docs/decisions.md#losses-and-metrics)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Metrics of SPEC 6."""
+"""The metrics of docs/decisions.md#losses-and-metrics."""
 
 from kavan_tf.metrics.regression import (
     EmotionNMSE,

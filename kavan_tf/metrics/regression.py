@@ -1,4 +1,4 @@
-"""Evaluation metrics of SPEC 6 on the ``intensities`` output."""
+"""Evaluation metrics (docs/decisions.md#losses-and-metrics) on the ``intensities`` output."""
 
 from __future__ import annotations
 

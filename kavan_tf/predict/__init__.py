@@ -1,4 +1,4 @@
-"""Prediction on GIF (and WebP, APNG, MP4, WebM) files (SPEC 8).
+"""Prediction on GIF (and WebP, APNG, MP4, WebM) files (docs/serving.md).
 
 - :mod:`~kavan_tf.predict.predictor`: SavedModel and ``.keras`` predictors,
   :class:`GifResult`, :func:`predict_paths`.

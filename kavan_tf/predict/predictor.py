@@ -1,4 +1,6 @@
-"""Predictors: GIF (and WebP, APNG, video) files in, :class:`GifResult`s out (SPEC 8).
+"""Predictors: GIF (and WebP, APNG, video) files in, :class:`GifResult`s out.
+
+The decisions: docs/decisions.md#deployment; the usage: docs/serving.md.
 
 A predictor wraps either an exported SavedModel or a ``.keras`` file:
 

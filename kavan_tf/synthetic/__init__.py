@@ -11,10 +11,11 @@ reads, so a demo on synthetic data goes through the real loaders:
   face (OpenPose order) per frame, or no person where the simulated estimator
   missed the face;
 - ``manifest.csv``: ``gif_id, path, <17 scores>, keypoints, split``, scores
-  ``25 * (1 + y)`` for true intensities ``y`` in ``[-1, 1]`` (SPEC 1);
+  ``25 * (1 + y)`` for true intensities ``y`` in ``[-1, 1]``
+  (docs/decisions.md#labels-and-categories);
 - ``votes.csv.gz`` (optional): simulated GIFGIF pairwise votes
   (``metric,left,right,choice``) from a noisy Thurstone judge, for the
-  TrueSkill path (SPEC 2);
+  TrueSkill path (docs/decisions.md#gifgif-votes-and-trueskill-scores);
 - ``synthetic.json``: the :class:`SyntheticConfig` used, so any example can be
   regenerated in memory with :func:`generate_example`.
 

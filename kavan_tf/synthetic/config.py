@@ -22,7 +22,8 @@ SEGMENT_POSITIONS: tuple[str, ...] = ("early", "middle", "late")
 """Where ``label_mode="segment"`` shows the expression (:func:`segment_window`)."""
 
 # Where each default category sits on the circumplex: the start of its
-# quadrant in degrees, angle 0 = pleasure, 90 = arousal (SPEC 1, paper Fig. 4).
+# quadrant in degrees, angle 0 = pleasure, 90 = arousal (paper Fig. 4;
+# docs/decisions.md#labels-and-categories).
 _QUADRANT_START: dict[str, float] = {
     "pleasure-arousal": 0.0,
     "misery-arousal": 90.0,

@@ -1,4 +1,7 @@
-"""The paper's evaluation protocol (SPEC 7): five seeded 80/20 splits, every ablation row."""
+"""The paper's evaluation protocol: five seeded 80/20 splits, every ablation row.
+
+The protocol: docs/decisions.md#protocol.
+"""
 
 from __future__ import annotations
 
@@ -140,7 +143,9 @@ def make_splits(
 
 
 def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, Any]:
-    """SPEC 6 metrics of a trained model on manifest rows (evaluation sampling).
+    """The metrics of a trained model on manifest rows (evaluation sampling).
+
+    The metrics: docs/decisions.md#losses-and-metrics.
 
     Returns:
         ``{"accuracy", "nmse", "emotion_nmse", "rank_error", "spearman"}`` and
@@ -314,7 +319,7 @@ def run_protocol(
     resume: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
-    """Trains and evaluates every ablation row on seeded 80/20 splits (SPEC 7).
+    """Trains and evaluates every ablation row on seeded 80/20 splits (docs/decisions.md#protocol).
 
     Writes ``results_per_split.csv`` (one line per split, training seed and
     row, with the per-emotion nMSE), ``per_gif.csv`` (each test GIF's nMSE and

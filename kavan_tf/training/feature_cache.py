@@ -1,4 +1,4 @@
-"""The backbone-feature cache of ``kavan prepare --features`` (SPEC 5's frozen backbone).
+"""The backbone-feature cache of ``kavan prepare --features``.
 
 Runs the frozen backbone once over the frame shards a prepare task wrote and
 stores every GIF's ``T x K`` segment-candidate features (float16) and

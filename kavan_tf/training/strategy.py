@@ -1,4 +1,4 @@
-"""Choosing the tf.distribute strategy (SPEC 5-7, issue: training)."""
+"""Choosing the tf.distribute strategy (docs/training.md#several-machines)."""
 
 from __future__ import annotations
 
