@@ -1,4 +1,4 @@
-"""The code passes the linters configured in pyproject.toml: ruff (STYLE.md habit 10) and
+"""The code passes the linters configured in pyproject.toml: ruff and
 the import layering (import-linter)."""
 
 import pathlib
