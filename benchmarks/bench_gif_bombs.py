@@ -62,7 +62,7 @@ def bombs() -> dict[str, bytes]:
         "0.8 MB of data in sub-blocks of 1, 2 and 3 bytes, 1024x1024": _gif(
             1024, 1024, 2, [(4, 3), (1, 3)] * 1024**2 + [(5, 3)], lengths=(1, 2, 3)),
         # Dictionary segments just longer than clear - 2 codes: read one per
-        # step unless they repeat (kavan_tf.data.gif.max_long_segments bounds them).
+        # step unless they repeat (kavan_tf.data.lzw.max_long_segments bounds them).
         "300 k segments of 3 codes, 2048x2048": _gif(
             2048, 2048, 2, [(4, 3)] + [(0, 3), (1, 3), (2, 3), (4, 4)] * 300_000 + [(5, 3)]),
         "150 k segments of 3 and 4 codes in turn, 2048x2048": _gif(

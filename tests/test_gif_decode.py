@@ -14,13 +14,8 @@ from helpers import pack_codes, sub_blocks
 from PIL import Image
 
 from kavan_tf.config import DataConfig
-from kavan_tf.data.gif import (
-    DecodedGif,
-    decode_gif,
-    decode_gif_with_config,
-    lzw_decode,
-    max_long_segments,
-)
+from kavan_tf.data.gif import DecodedGif, decode_gif, decode_gif_with_config
+from kavan_tf.data.lzw import lzw_decode, max_long_segments
 from kavan_tf.errors import DecompressionBombError, GifDecodeError
 
 LOGGER = "kavan_tf.data.gif"

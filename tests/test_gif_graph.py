@@ -363,7 +363,7 @@ def test_graph_lzw_gives_the_reference_indices_on_random_streams():
     dictionary kept) to every few codes (segments read many to a step)."""
     from test_gif_decode import random_lzw_stream
 
-    from kavan_tf.data.gif import lzw_decode
+    from kavan_tf.data.lzw import lzw_decode
     from kavan_tf.export.lzw_graph import lzw_decode as graph_lzw_decode
 
     decode = tf.function(graph_lzw_decode, input_signature=[

@@ -48,6 +48,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kavan_tf.data.gif_format import EXTENSION as _EXTENSION
+from kavan_tf.data.gif_format import GRAPHIC_CONTROL as _GRAPHIC_CONTROL
+from kavan_tf.data.gif_format import IMAGE as _IMAGE
+from kavan_tf.data.gif_format import TRAILER as _TRAILER
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
     byte_string,
@@ -59,8 +63,6 @@ from kavan_tf.export.lzw_graph import (
     sub_block_data,
 )
 
-_EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
-_GRAPHIC_CONTROL = 0xF9
 # Palette entries a frame can show: 256, and black for every index past them.
 _COLOURS = 257
 # Clear codes in a frame up to which giflib decompresses it (each costs giflib
@@ -125,7 +127,7 @@ def parse_gif(
 ) -> dict[str, tf.Tensor]:
     """Reads the block structure of one GIF (a scalar ``tf.string``).
 
-    Follows ``kavan_tf.data.gif._parse``. Damage between frames (the file
+    Follows ``kavan_tf.data.gif_format.parse_gif``. Damage between frames (the file
     ends with no trailer, an extension, descriptor or palette is cut short,
     or a byte starts no block) ends the parse, and the frames read so far are
     kept, as the reference decoder and browsers do. A file cut inside a

@@ -1,5 +1,5 @@
 """GIF LZW codes read, and decompressed, in TensorFlow graph ops, as
-:func:`kavan_tf.data.gif.lzw_decode` does.
+:func:`kavan_tf.data.lzw.lzw_decode` does.
 
 ``tf.io.decode_gif`` (giflib) decompresses a frame as the reference decoder
 does only when its LZW stream is sound: a code that names an entry not made
@@ -30,7 +30,7 @@ algorithm in tensor ops:
 Work is bounded by the input: the loop stops once it has read as many codes
 as the frame has pixels (every code gives at least one pixel, so later codes
 cannot change the frame), and after
-:func:`~kavan_tf.data.gif.max_long_segments` segments of more than
+:func:`~kavan_tf.data.lzw.max_long_segments` segments of more than
 ``clear - 2`` codes, as the reference decoder does.
 """
 
@@ -39,13 +39,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kavan_tf.data.gif import code_widths, max_long_segments
+from kavan_tf.data.lzw import FIRST_BATCH as _FIRST_BATCH
+from kavan_tf.data.lzw import MAX_BATCH as _MAX_BATCH
+from kavan_tf.data.lzw import MAX_CODES as _MAX_CODES
+from kavan_tf.data.lzw import SCHEDULE as _SCHEDULE
+from kavan_tf.data.lzw import code_widths, max_long_segments
 
-_MAX_CODES = 4096
-_SCHEDULE = 4608  # codes of a long segment read in one step
-# Codes of a flood of short segments read in one step, doubling up to _MAX_BATCH.
-_FIRST_BATCH = 4096
-_MAX_BATCH = 1 << 20
 # Segments of a few codes read in the same step after one, and the codes each may hold.
 _TAIL = 8
 _WINDOW = 64
@@ -91,7 +90,7 @@ def _chain_data(span: tf.Tensor) -> tf.Tensor:
 def _schedules() -> tuple[np.ndarray, np.ndarray]:
     """Bit offsets and widths of codes ``0 .. _MAX_CODES`` of a segment, for each
     minimum code size 0-11 (rows; row 0 unused): the reference decoder's
-    :func:`~kavan_tf.data.gif.code_widths`."""
+    :func:`~kavan_tf.data.lzw.code_widths`."""
     offsets = np.zeros((12, _MAX_CODES + 1), np.int64)
     widths = np.zeros((12, _MAX_CODES + 1), np.int32)
     for size in range(1, 12):
