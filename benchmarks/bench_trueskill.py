@@ -23,15 +23,9 @@ import numpy as np
 import pandas as pd
 
 from kavan_tf.config import LabelConfig
-from kavan_tf.data.gifgif import (
-    VoteReport,
-    apply_vote_chunk,
-    iter_vote_chunks,
-    open_votes,
-    rate_votes,
-    votes_to_manifest,
-)
+from kavan_tf.data.gifgif import apply_vote_chunk, rate_votes, votes_to_manifest
 from kavan_tf.data.trueskill import TrueSkillRatings
+from kavan_tf.data.vote_dump import VoteReport, iter_vote_chunks, open_votes
 
 
 def make_dump(path: str, num_votes: int, num_gifs: int, seed: int = 0) -> None:

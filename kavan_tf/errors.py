@@ -52,7 +52,7 @@ class VoteFileError(KavanError):
     """A GIFGIF vote dump is missing, unreadable, or has no valid header.
 
     Bad rows are not errors: they are skipped and counted (see
-    :class:`kavan_tf.data.gifgif.VoteReport`).
+    :class:`kavan_tf.data.vote_dump.VoteReport`).
 
     Attributes:
         path: The vote file.

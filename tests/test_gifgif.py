@@ -16,12 +16,7 @@ import pandas as pd
 import pytest
 
 from kavan_tf.config import LabelConfig
-from kavan_tf.data.gifgif import (
-    VoteReport,
-    rate_votes,
-    ratings_to_frame,
-    votes_to_manifest,
-)
+from kavan_tf.data.gifgif import rate_votes, ratings_to_frame, votes_to_manifest
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.data.trueskill import (
     TrueSkillParams,
@@ -29,6 +24,7 @@ from kavan_tf.data.trueskill import (
     rate_1vs1,
     vote_waves,
 )
+from kavan_tf.data.vote_dump import VoteReport
 from kavan_tf.errors import ManifestError, VoteFileError
 from kavan_tf.labels import EMOTIONS
 
@@ -333,7 +329,7 @@ def test_bad_rows_are_skipped_and_counted(tmp_path, caplog):
         'anger,"' + "x" * 200_000 + '",b,left',  # over the csv field limit
         "fear,b,c,neither",
     ]
-    with caplog.at_level(logging.WARNING, logger="kavan_tf.data.gifgif"):
+    with caplog.at_level(logging.WARNING, logger="kavan_tf.data.vote_dump"):
         rated = rate_votes(write_dump(tmp_path / "v.csv", lines, compress=True))
     report = rated.report
     assert report.skipped == {
