@@ -183,21 +183,22 @@ def accuracy_gap(extra_gifs: int = 1024) -> None:
     import tempfile
 
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.experiments.demo import DemoSettings, demo_config
     from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
     from kavan_tf.training.trainer import split_frame, train
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = DemoSettings()
-        manifest = generate_dataset(f"{tmp}/data", synthetic_config(settings))
+        manifest = generate_dataset(f"{tmp}/data", settings.synthetic)
         config = row_config(demo_config(settings, tmp), ROWS_BY_KEY["mtl_att_hslstm"],
                             f"{tmp}/run")
         rows = read_manifest(manifest, config.labels)
         model = train(config, split_frame(rows, "train"), verbose=0).model
         half_model = for_inference(model, "bfloat16")
-        held_out = dataclasses.replace(settings, num_gifs=extra_gifs, seed=settings.seed + 1)
-        extra = read_manifest(generate_dataset(f"{tmp}/extra", synthetic_config(held_out)),
+        held_out = dataclasses.replace(settings.synthetic, num_gifs=extra_gifs,
+                                       seed=settings.synthetic.seed + 1)
+        extra = read_manifest(generate_dataset(f"{tmp}/extra", held_out),
                               config.labels)
         sets = {f"demo test split ({len(split_frame(rows, 'test'))} GIFs)":
                 split_frame(rows, "test"),

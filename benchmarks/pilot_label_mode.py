@@ -36,14 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+    from kavan_tf.experiments.demo import DemoSettings, demo_config
     from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import ROWS_BY_KEY, make_splits, row_config
     from kavan_tf.training.trainer import train
 
     out = args.out or tempfile.mkdtemp(prefix="kavan-pilot-")
-    settings = DemoSettings(num_gifs=args.num_gifs, epochs=args.epochs, label_mode=args.mode)
-    synthetic = synthetic_config(settings)
+    settings = DemoSettings().with_overrides(
+        synthetic={"num_gifs": args.num_gifs, "label_mode": args.mode},
+        train={"epochs": args.epochs},
+    )
+    synthetic = settings.synthetic
     if args.segment_fraction is not None:
         synthetic = dataclasses.replace(synthetic, segment_fraction=args.segment_fraction)
     manifest = generate_dataset(os.path.join(out, "data"), synthetic)

@@ -1,6 +1,6 @@
 """The tuning run behind the ``LossConfig`` defaults (``docs/tuning.md``).
 
-Generates the demo's synthetic data (:func:`kavan_tf.experiments.demo.synthetic_config`:
+Generates the demo's synthetic data (:class:`kavan_tf.experiments.demo.DemoSettings`:
 64 x 64 frames, large faces, ``label_mode="end"``; 400 GIFs), takes the
 demo's model (:func:`kavan_tf.experiments.demo.demo_config`: small backbone, full MTL
 Soft-Att + HS-LSTM, T = 8, hidden size 64, batch 16), holds out a seeded
@@ -36,7 +36,7 @@ import pandas as pd
 
 from kavan_tf.config import KavanConfig, LossConfig
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.experiments.demo import DemoSettings, demo_config, synthetic_config
+from kavan_tf.experiments.demo import DemoSettings, demo_config
 from kavan_tf.experiments.tuning import (
     RESULTS_CSV,
     KavanHyperModel,
@@ -103,10 +103,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     began = time.perf_counter()
-    settings = DemoSettings(
-        num_gifs=args.num_gifs, frame_size=args.frame_size, epochs=args.epochs, seed=args.seed
+    settings = DemoSettings().with_overrides(
+        synthetic={"num_gifs": args.num_gifs, "frame_size": (args.frame_size, args.frame_size),
+                   "seed": args.seed},
+        train={"epochs": args.epochs, "seed": args.seed},
     )
-    manifest = generate_dataset(os.path.join(args.out, "data"), synthetic_config(settings))
+    manifest = generate_dataset(os.path.join(args.out, "data"), settings.synthetic)
     config = demo_config(settings, os.path.join(args.out, "run"))
     rows = read_manifest(manifest, config.labels)
     train_rows, val_rows = holdout_split(

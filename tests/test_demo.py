@@ -13,7 +13,8 @@ def test_demo_beats_plain_lstm_and_mean_predictor_then_exports_and_reports(tmp_p
     # A smaller run than `make demo` (400 GIFs, 8 epochs); seeded and deterministic.
     # One run covers both the claim and the export -> predict -> report path
     # (`make demo` and `kavan demo --quick` take the same steps).
-    outputs = run_demo(str(tmp_path), settings=DemoSettings(num_gifs=400, epochs=8))
+    outputs = run_demo(str(tmp_path), settings=DemoSettings().with_overrides(
+        synthetic={"num_gifs": 400}, train={"epochs": 8}))
     rows = outputs["rows"]
     full, plain, mean = (rows["MTL Soft-Att + HS-LSTM"], rows["SmallCNN + LSTM"],
                          rows["Mean predictor"])

@@ -4,12 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kavan_tf.experiments.results import (
-    claim_table,
-    face_cell_weights,
-    paired_interval,
-    position_table,
-)
+from kavan_tf.experiments.claims import claim_table, paired_interval, position_table
+from kavan_tf.experiments.face_attention import face_cell_weights
 
 
 def test_face_cell_weights_cover_the_ellipse():
@@ -79,8 +75,9 @@ def test_position_table_splits_the_test_gifs_by_position():
 
 
 def test_results_page_states_each_verdict():
+    from kavan_tf.experiments.claims import sigma_claims
     from kavan_tf.experiments.demo import DemoSettings
-    from kavan_tf.experiments.results import results_page, sigma_claims
+    from kavan_tf.experiments.results_page import results_page
 
     claims = claim_table(_runs([0.5, 0.52, 0.49, 0.51], [0.6, 0.61, 0.58, 0.62]),
                          claims=[("a beats b", "a", "b")])

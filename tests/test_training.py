@@ -150,7 +150,7 @@ def test_splits_are_seeded_80_20():
 
 @pytest.mark.slow
 def test_protocol_writes_tables_in_parallel_and_resumes_a_stopped_run(tmp_path, manifest):
-    from kavan_tf.experiments.results import claim_table
+    from kavan_tf.experiments.claims import claim_table
 
     config = with_overrides(_config(tmp_path), train={"epochs": 1})
     rows = read_manifest(manifest)

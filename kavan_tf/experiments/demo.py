@@ -12,75 +12,84 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from kavan_tf.config import KavanConfig
+from kavan_tf.config import KavanConfig, with_overrides
+from kavan_tf.synthetic import SyntheticConfig
 
 logger = logging.getLogger(__name__)
 
 
+#: How the demo's experiment differs from :class:`KavanConfig`'s defaults: the
+#: small backbone trained from scratch, a small state, more epochs' worth of
+#: learning rate, on one device.
+DEMO_CONFIG: dict[str, dict[str, Any]] = {
+    "model": {"backbone": "small", "backbone_weights": None, "trainable_backbone": True,
+              "hidden_size": 64},
+    "data": {"batch_size": 16},
+    "train": {"epochs": 10, "learning_rate": 3e-3, "distribute": "none"},
+}
+#: How the demo's dataset differs from :class:`SyntheticConfig`'s defaults.
+#: ``label_mode="end"`` with large faces: the emotion is read off the face over
+#: the GIF's last frames, which a small CNN trained from scratch on a few
+#: hundred GIFs can learn on a CPU in minutes (``"change"`` needs far more data).
+DEMO_DATA: dict[str, Any] = {
+    "num_gifs": 640, "frame_size": (64, 64), "face_scale": (0.27, 0.3), "label_mode": "end",
+}
+
+
+def _demo_experiment() -> KavanConfig:
+    return KavanConfig.from_dict(DEMO_CONFIG)
+
+
+def _demo_data() -> SyntheticConfig:
+    return SyntheticConfig(**DEMO_DATA)
+
+
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo run (the defaults take about 2 minutes on 2 CPU cores)."""
+    """The demo run: its experiment config and its synthetic dataset (the
+    defaults take about 2 minutes on 2 CPU cores).
 
-    num_gifs: int = 640
-    frame_size: int = 64
-    face_scale: tuple[float, float] = (0.27, 0.3)
-    label_mode: str = "end"
-    epochs: int = 10
-    hidden_size: int = 64
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    seed: int = 0
+    Attributes:
+        config: The experiment; the model's ``image_size`` follows the
+            frames and ``train.output_dir`` the run's folder
+            (:func:`demo_config`).
+        synthetic: The synthetic GIFs it trains and tests on.
+
+    Example: ``DemoSettings().with_overrides(synthetic={"num_gifs": 96},
+    train={"epochs": 2})``.
+    """
+
+    config: KavanConfig = field(default_factory=_demo_experiment)
+    synthetic: SyntheticConfig = field(default_factory=_demo_data)
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        return cls(num_gifs=96, epochs=2, hidden_size=32)
+        return cls().with_overrides(
+            synthetic={"num_gifs": 96}, model={"hidden_size": 32}, train={"epochs": 2}
+        )
+
+    def with_overrides(
+        self, *, synthetic: dict[str, Any] | None = None, **sections: dict[str, Any]
+    ) -> DemoSettings:
+        """A copy with some fields of the dataset (``synthetic``) and of some
+        config sections (as :func:`kavan_tf.config.with_overrides`) replaced."""
+        return DemoSettings(
+            config=with_overrides(self.config, **sections),
+            synthetic=replace(self.synthetic, **(synthetic or {})),
+        )
 
 
 def demo_config(settings: DemoSettings, output_dir: str) -> KavanConfig:
-    """The experiment config of the demo (small backbone, paper's T / HS-LSTM shape)."""
-    return KavanConfig.from_dict(
-        {
-            "model": {
-                "backbone": "small",
-                "backbone_weights": None,
-                "trainable_backbone": True,
-                "image_size": [settings.frame_size, settings.frame_size],
-                "num_frames": 8,
-                "node_size": 4,
-                "tiers": 2,
-                "hidden_size": settings.hidden_size,
-            },
-            "data": {"batch_size": settings.batch_size},
-            "train": {
-                "epochs": settings.epochs,
-                "learning_rate": settings.learning_rate,
-                "seed": settings.seed,
-                "output_dir": output_dir,
-                "distribute": "none",
-            },
-        }
-    )
-
-
-def synthetic_config(settings: DemoSettings):
-    """The synthetic dataset of the demo (see docs/synthetic.md).
-
-    ``label_mode="end"`` with large faces: the emotion is read off the face
-    over the GIF's last frames, which a small CNN trained from scratch on a
-    few hundred GIFs can learn on a CPU in minutes (``"change"`` needs far
-    more data).
-    """
-    from kavan_tf.synthetic import SyntheticConfig
-
-    return SyntheticConfig(
-        num_gifs=settings.num_gifs, seed=settings.seed,
-        frame_size=(settings.frame_size, settings.frame_size),
-        face_scale=settings.face_scale, label_mode=settings.label_mode,
+    """The experiment config of the demo, writing to ``output_dir``, its model's
+    input the size of the synthetic frames."""
+    width, height = settings.synthetic.frame_size
+    return with_overrides(
+        settings.config, model={"image_size": (height, width)}, train={"output_dir": output_dir}
     )
 
 
@@ -133,10 +142,10 @@ def run_demo(
     say = on_progress or _silent
     began = time.perf_counter()
     os.makedirs(output_dir, exist_ok=True)
-    say(f"[1/5] Generating {settings.num_gifs} synthetic GIFs ...")
+    say(f"[1/5] Generating {settings.synthetic.num_gifs} synthetic GIFs ...")
     manifest = generate_dataset(
         os.path.join(output_dir, "data"),
-        synthetic_config(settings),
+        settings.synthetic,
         progress=True,
     )
     base = demo_config(settings, output_dir)
@@ -149,7 +158,7 @@ def run_demo(
         row = ROWS_BY_KEY[key]
         config = row_config(base, row, os.path.join(output_dir, "runs", key))
         title = row.label(config)
-        say(f"[{step}/5] Training {title} ({settings.epochs} epochs) ...")
+        say(f"[{step}/5] Training {title} ({config.train.epochs} epochs) ...")
         result = train(config, train_rows, verbose=2)
         results[title] = evaluate_model(result.model, test_rows, config)
         models[key] = result
