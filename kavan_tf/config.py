@@ -38,9 +38,6 @@ HS_TIER1_READINGS = ("frame", "node")
 HS_CONTEXT_READINGS = ("input", "state")
 
 
-#: Emotions ``kavan predict`` lists per file unless asked otherwise (``--top-k``).
-TOP_K = 3
-
 def _fail(section: str, name: str, value: Any, why: str) -> None:
     raise ValueError(f"Invalid `{section}.{name}`: {why}. Received: {name}={value!r}")
 
@@ -394,6 +391,25 @@ class TrainConfig:
 
 
 @dataclass
+class PredictConfig:
+    """What ``kavan predict`` and :func:`kavan_tf.predict.predict_paths` do by default.
+
+    Args:
+        top_k: Emotions listed per file (``--top-k``).
+        batch_size: Files per model call (``--batch-size``).
+    """
+
+    top_k: int = 3
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                _fail("predict", name, value, "must be a positive int")
+
+
+@dataclass
 class KavanConfig:
     """All settings of an experiment."""
 
@@ -402,6 +418,7 @@ class KavanConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -503,5 +520,6 @@ def with_overrides(config: KavanConfig, **sections: dict[str, Any]) -> KavanConf
     """
     values = config.to_dict()
     for section, changes in sections.items():
-        values[section] = {**values[section], **changes}
+        # An unknown section is refused by from_dict, naming the known ones.
+        values[section] = {**values.get(section, {}), **changes}
     return KavanConfig.from_dict(values)

@@ -11,7 +11,9 @@ from kavan_tf.config import (
     LabelConfig,
     LossConfig,
     ModelConfig,
+    PredictConfig,
     TrainConfig,
+    with_overrides,
 )
 
 
@@ -99,3 +101,20 @@ def test_file_errors_name_the_file(tmp_path):
     broken.write_text("[model\n")
     with pytest.raises(ValueError, match="broken.toml"):
         KavanConfig.from_file(broken)
+
+
+def test_predict_defaults_are_the_config_and_the_cli_reads_them():
+    from kavan_tf.cli import build_parser
+
+    assert KavanConfig().predict == PredictConfig(top_k=3, batch_size=8)
+    args = build_parser().parse_args(["predict", "a.gif", "--model", "m"])
+    assert (args.top_k, args.batch_size) == (PredictConfig.top_k, PredictConfig.batch_size)
+    with pytest.raises(ValueError, match="predict.top_k"):
+        PredictConfig(top_k=0)
+
+
+def test_with_overrides_refuses_an_unknown_section():
+    config = with_overrides(KavanConfig(), predict={"top_k": 5})
+    assert config.predict.top_k == 5
+    with pytest.raises(ValueError, match="Unknown key `config.modle`. Did you mean `model`"):
+        with_overrides(KavanConfig(), modle={"hidden_size": 3})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
 
@@ -17,12 +18,11 @@ def load_config(path: str | None, sets: Sequence[str] = ()):
 
 
 def apply_sets(config, sets: Sequence[str]):
-    """Applies ``section.key=value`` overrides (values parsed as JSON, else strings)."""
-    import json
+    """Applies ``section.key=value`` overrides (values parsed as JSON, else
+    strings) through :func:`kavan_tf.config.with_overrides`."""
+    from kavan_tf.config import with_overrides
 
-    from kavan_tf.config import KavanConfig
-
-    values = config.to_dict()
+    sections: dict[str, dict[str, object]] = {}
     for item in sets:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ValueError(f"--set expects section.key=value. Received: {item!r}")
@@ -32,12 +32,11 @@ def apply_sets(config, sets: Sequence[str]):
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        if section not in values:
-            raise ValueError(
-                f"--set {item!r}: unknown section {section!r}. Known: {sorted(values)}"
-            )
-        values[section][key] = value
-    return KavanConfig.from_dict(values)
+        sections.setdefault(section, {})[key] = value
+    try:
+        return with_overrides(config, **sections)
+    except ValueError as e:
+        raise ValueError(f"--set: {e}") from e
 
 
 def read_rows(config, manifest: str):

@@ -26,10 +26,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="with --overlay/--report: show the supervision heatmaps of these "
                         "keypoints beside the attention (a folder from `kavan keypoints`, "
                         "its manifest.csv, or one keypoint file)")
-    from kavan_tf.config import TOP_K
+    from kavan_tf.config import PredictConfig
 
-    p.add_argument("--top-k", type=int, default=TOP_K, help="emotions listed per file")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--top-k", type=int, default=PredictConfig.top_k,
+                   help="emotions listed per file")
+    p.add_argument("--batch-size", type=int, default=PredictConfig.batch_size,
+                   help="files per model call")
     p.add_argument("--decoder", choices=["graph", "python"], default="graph",
                    help="SavedModels: decode in the graph (as TF Serving does) or with the "
                         "reference Python decoder")

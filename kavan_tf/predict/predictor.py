@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from kavan_tf.config import TOP_K, DataConfig, LabelConfig
+from kavan_tf.config import DataConfig, LabelConfig, PredictConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.media import MEDIA_SUFFIXES, decode_media, media_format
 from kavan_tf.errors import MediaDecodeError
@@ -130,7 +130,11 @@ class Predictor(abc.ABC):
 
     @abc.abstractmethod
     def predict(
-        self, items: Sequence[tuple[str, bytes]], *, top_k: int = TOP_K, keep_frames: bool = False
+        self,
+        items: Sequence[tuple[str, bytes]],
+        *,
+        top_k: int = PredictConfig.top_k,
+        keep_frames: bool = False,
     ) -> list[GifResult]:
         """Predicts a batch of ``(path, bytes)``; failures become error results.
 
@@ -254,7 +258,11 @@ class _FramesPredictor(Predictor):
         """``(outputs, emotion names, category names)`` for float32 frames."""
 
     def predict(
-        self, items: Sequence[tuple[str, bytes]], *, top_k: int = TOP_K, keep_frames: bool = False
+        self,
+        items: Sequence[tuple[str, bytes]],
+        *,
+        top_k: int = PredictConfig.top_k,
+        keep_frames: bool = False,
     ) -> list[GifResult]:
         return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
 
@@ -365,7 +373,11 @@ class SavedModelPredictor(_FramesPredictor):
         self._category_names = tuple(labels.category_names) if labels else ()
 
     def predict(
-        self, items: Sequence[tuple[str, bytes]], *, top_k: int = TOP_K, keep_frames: bool = False
+        self,
+        items: Sequence[tuple[str, bytes]],
+        *,
+        top_k: int = PredictConfig.top_k,
+        keep_frames: bool = False,
     ) -> list[GifResult]:
         if self.decoder == "python":
             return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
@@ -620,10 +632,10 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
 def predict_paths(
     predictor: Predictor,
     paths: Sequence[str | os.PathLike[str]],
-    batch_size: int = 8,
+    batch_size: int = PredictConfig.batch_size,
     progress: bool = True,
     *,
-    top_k: int = TOP_K,
+    top_k: int = PredictConfig.top_k,
     keep_frames: bool = False,
 ) -> list[GifResult]:
     """Predicts every GIF file in ``paths`` (files or directories).
