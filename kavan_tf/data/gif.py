@@ -1,4 +1,6 @@
-"""GIF decoding: fully composited RGB frames and per-frame delays (SPEC 3).
+"""GIF decoding: fully composited RGB frames and per-frame delays.
+
+The decisions behind it: docs/decisions.md#gif-decoding-and-sampling.
 
 The decoder is our own, written against the GIF89a specification and the way
 browsers (Chrome, Firefox) render GIFs, because neither Pillow nor

@@ -1,4 +1,6 @@
-"""GIFGIF vote dump -> TrueSkill intensity scores -> manifest (SPEC 2).
+"""GIFGIF vote dump -> TrueSkill intensity scores -> manifest.
+
+The decisions behind it: docs/decisions.md#gifgif-votes-and-trueskill-scores.
 
 The dump is read a chunk at a time (:mod:`kavan_tf.data.vote_dump`, which
 describes its format and the rows it skips), and each chunk is applied to the

@@ -1,8 +1,9 @@
 """``kavan results``: the docs' results page, reproduced by one command.
 
 1. Tables 1 and 2 of the paper on the synthetic benchmark: the five ablation
-   rows and the two baselines under the SPEC 7 protocol (five seeded 80/20
-   splits), the paper's GIFGIF figures beside them, labelled as other data
+   rows and the two baselines under the protocol of docs/decisions.md#protocol
+   (five seeded 80/20 splits), the paper's GIFGIF figures beside them,
+   labelled as other data
    (:mod:`kavan_tf.experiments.claims` judges the paper's claims).
 2. Where the attention goes: the share of the attention mass that falls on
    the face (:mod:`kavan_tf.experiments.face_attention`), with keypoint

@@ -1,4 +1,6 @@
-"""Hyperparameter search over the loss weights and the learning rate (SPEC 6).
+"""Hyperparameter search over the loss weights and the learning rate.
+
+The loss and its metrics are those of docs/decisions.md#losses-and-metrics.
 
 ``L = L_RG + w_C L_C + w_RANK L_RANK + w_kp L_kp``: the three weights and the
 Adam learning rate are searched with Keras Tuner; everything else comes from
