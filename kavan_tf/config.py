@@ -61,7 +61,7 @@ def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...])
 
 @dataclass
 class LabelConfig:
-    """Emotion names and the coarse category mapping (SPEC 1).
+    """Emotion names and the coarse category mapping (docs/decisions.md#labels-and-categories).
 
     Args:
         emotions: Emotion names in output order.
@@ -121,7 +121,9 @@ class LabelConfig:
 
 @dataclass
 class DataConfig:
-    """GIF decoding, frame sampling, keypoints and heatmaps (SPEC 3-4).
+    """GIF decoding, frame sampling, keypoints and heatmaps.
+
+    docs/decisions.md#gif-decoding-and-sampling, #keypoints-and-heatmaps.
 
     Args:
         sampling: TSN segment split, ``"index"`` (by frame index) or ``"time"``
@@ -192,7 +194,7 @@ BACKBONE_WEIGHTS_HELP = '"imagenet", None, or a path to a local weights file'
 
 @dataclass
 class ModelConfig:
-    """The KAVAN model and its ablations (SPEC 5).
+    """The KAVAN model and its ablations (docs/model.md, docs/decisions.md#the-model).
 
     Args:
         num_frames: T, frames sampled per GIF.
@@ -307,7 +309,9 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Loss weights and forms (SPEC 6): ``L = L_RG + w_C L_C + w_RANK L_RANK + w_kp L_kp``.
+    """Loss weights and forms: ``L = L_RG + w_C L_C + w_RANK L_RANK + w_kp L_kp``.
+
+    docs/model.md, "Losses and metrics".
 
     The default weights are the ones the tuning run on the synthetic benchmark
     supports (docs/tuning.md, ``python benchmarks/tune_synthetic.py

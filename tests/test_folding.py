@@ -15,13 +15,12 @@ from kavan_tf.inference import (
     with_precision,
 )
 from kavan_tf.inference.gate_major import (
-    GateMajorLSTMCell,
-    GateMajorTemporalEncoder,
     convert_kernels,
+    kernel_blocks,
+    mark_gate_major,
     to_gate_major,
 )
 from kavan_tf.layers import TemporalEncoder
-from kavan_tf.layers.lstm_math import lstm_cell
 from kavan_tf.models import KavanModel, build_backbone
 
 
@@ -148,12 +147,13 @@ def test_for_inference_keeps_predictions_and_saves(tmp_path):
     fast.save(tmp_path / "fast.keras")
     again = keras.saving.load_model(tmp_path / "fast.keras")
     assert isinstance(again, InferenceModel) and again.fold_batch_norm and again.gate_major_lstm
-    assert isinstance(again.get_layer("temporal"), GateMajorTemporalEncoder)
+    assert all(cell.gate_major for cell, _ in kernel_blocks(again.get_layer("temporal")))
     np.testing.assert_allclose(again.predict(frames, verbose=0)["intensities"],
                                got["intensities"], rtol=1e-6, atol=1e-7)
     # The LSTM kernels are stored gate-major, and convert back exactly.
     source, packed = model.get_layer("temporal"), fast.get_layer("temporal")
-    assert not np.array_equal(packed.lstm_cells()[0].kernel, source.lstm_cells()[0].kernel)
+    assert not np.array_equal(packed.cell.segment_tiers[0].kernel,
+                              source.cell.segment_tiers[0].kernel)
     back = with_precision(fast, "float32", gate_major_lstm=False).get_layer("temporal")
     for a, b in zip(back.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -313,31 +313,24 @@ def test_gate_major_layout_round_trip_and_blocks():
         to_gate_major(kernel, (3, 3))
 
 
-@pytest.mark.parametrize("temporal,tiers", [("lstm", 2), ("hslstm", 2), ("hslstm", 3)])
-def test_gate_major_encoder_equals_input_major(temporal, tiers):
+@pytest.mark.parametrize("temporal,tiers,context", [
+    ("lstm", 2, "input"), ("hslstm", 2, "input"), ("hslstm", 3, "input"), ("hslstm", 3, "state")])
+def test_gate_major_encoder_equals_input_major(temporal, tiers, context):
     rng = np.random.default_rng(5)
     features = rng.normal(size=(2, 4, 2, 2, 3)).astype("float32")
-    kwargs = dict(units=5, attention_size=3, tiers=tiers, node_size=2)
+    kwargs = dict(units=5, attention_size=3, tiers=tiers, node_size=2, context=context)
     plain = TemporalEncoder(temporal, **kwargs)
-    packed = GateMajorTemporalEncoder(temporal, **kwargs)
+    packed = TemporalEncoder(temporal, **kwargs)
     expected = plain(features)
     packed(features)
     packed.set_weights(plain.get_weights())
+    mark_gate_major(packed)
     # The input-major values read gate-major give other results ...
     assert not np.allclose(packed(features)[0], expected[0], atol=1e-3)
-    convert_kernels(packed.lstm_cells())
+    convert_kernels(packed)
     # ... converted, the same.
-    for a, b in zip(packed(features), expected):
+    for a, b in zip(packed(features), expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    again = GateMajorTemporalEncoder.from_config(packed.get_config())
-    again(features)
-    assert isinstance(again.lstm_cells()[0], GateMajorLSTMCell)
-
-
-def test_gate_major_lstm_cell_refuses_keras_call():
-    cell = lstm_cell(3, name="tier", dtype="float32", cell_class=GateMajorLSTMCell)
-    inputs, state = np.ones((1, 2), "float32"), [np.zeros((1, 3), "float32")] * 2
-    with pytest.raises(ValueError, match="'tier' stores its kernels gate-major"):
-        cell(inputs, state)
-    plain = lstm_cell(3, name="plain", dtype="float32")
-    assert plain(inputs, state)[0].shape == (1, 3)
+    convert_kernels(packed, inverse=True)
+    for a, b in zip(plain.get_weights(), packed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

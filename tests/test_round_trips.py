@@ -8,7 +8,6 @@ from harness import run_layer_test
 from kavan_tf import layers as kl
 from kavan_tf.config import LabelConfig
 from kavan_tf.inference import FoldedAway, FusedConv2D
-from kavan_tf.inference import gate_major as gm
 
 
 def _rnn(layer, inputs):
@@ -27,6 +26,9 @@ LAYERS = {
                                [(3, 5, 2)], _rnn),
     "hs_lstm_cell": (kl.HSLSTMCell, dict(units=4, node_size=2, tiers=3, attention_size=3,
                                          w_res_init=0.1), [(2, 2, 5, 2)], _rnn),
+    "hs_lstm_cell_node_state": (
+        kl.HSLSTMCell, dict(units=4, node_size=2, tiers=3, attention_size=3, tier1="node",
+                            context="state"), [(2, 2, 5, 2)], _rnn),
     "temporal_encoder_lstm": (kl.TemporalEncoder, dict(temporal="lstm", units=4,
                                                        attention_size=3), [(4, 2, 2, 3)], None),
     "temporal_encoder_hslstm": (
@@ -41,9 +43,6 @@ LAYERS = {
     "fused_conv": (FusedConv2D, dict(filters=3, kernel_size=(3, 3), padding="same",
                                         activation="relu"), [(5, 5, 2)], None),
     "folded_away": (FoldedAway, dict(name="bn_folded"), [(3,)], None),
-    "gate_major_temporal_encoder": (
-        gm.GateMajorTemporalEncoder, dict(temporal="hslstm", units=4, node_size=2,
-                                          attention_size=3), [(4, 2, 2, 3)], None),
 }
 
 

@@ -1,76 +1,58 @@
-"""Gate-major LSTM kernels: the layout small-batch recurrences read fastest on CPU.
+"""Gate-major LSTM kernels: the layout small-batch bfloat16 recurrences read fastest on CPU.
 
-An inference copy (:func:`kavan_tf.inference.for_inference`) stores each row
-block of an LSTM kernel (the blocks are the parts of the cell's input,
-``cell.kernel_splits``, e.g. frame features and HS-LSTM context) as the
-bytes of its transpose, ``[4 x units, rows]``, in the variable's own
-``[rows, 4 x units]`` shape. A small-batch product then reads the weights
-row by row, which oneDNN does faster on CPU than with the input-major
-layout, bfloat16 most (``benchmarks/bench_lstm_bandwidth.py``); splitting
-the blocks and reshaping them copies nothing. :func:`to_gate_major`
-converts the values.
+An inference copy (:func:`kavan_tf.inference.for_inference`) can store each
+row block of an LSTM kernel (the blocks multiply the parts of a cell's
+input, e.g. pooled frames and HS-LSTM context) as the bytes of its
+transpose, ``[4 x units, rows]``, in the variable's own ``[rows, 4 x units]``
+shape. A small-batch product then reads the weights row by row, which
+oneDNN does faster on this machine's CPU in bfloat16
+(``benchmarks/bench_head_inference.py``; docs/performance.md). Splitting
+the blocks and reshaping them copies nothing.
 
-The paper's layers know nothing of it: they multiply by their kernels
-through :meth:`kavan_tf.layers.lstm_math.SplitLSTMCell.project`, and the
-classes here are their subclasses that change only which cell class they
-build. The layout is for inference copies: a model built with it from
-scratch would start training from a recurrent kernel that is not orthogonal.
+It is a weight transform: :func:`convert_kernels` rewrites the values and
+:func:`mark_gate_major` marks the LSTM cells, whose products go through
+:func:`kavan_tf.layers.lstm_math.kernel_product`. The layers are the same
+classes. A model built with the layout from scratch would start training
+from a recurrent kernel that is not orthogonal: it is for inference copies.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import ops
 
-from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
 from kavan_tf.layers.hs_lstm_cell import HSLSTMCell
-from kavan_tf.layers.lstm_math import SplitLSTMCell
 from kavan_tf.layers.temporal_encoder import TemporalEncoder
 
 
-class GateMajorLSTMCell(SplitLSTMCell):
-    """An LSTM cell whose kernels are stored gate-major. Only the KAVAN
-    cells' own update (:mod:`kavan_tf.layers.lstm_math`) reads them: its Keras
-    ``call`` would read them as input-major ones, and raises instead."""
+def kernel_blocks(encoder: TemporalEncoder) -> list[tuple[keras.layers.LSTMCell, list]]:
+    """Every LSTM cell of ``encoder`` with its kernels and their row blocks.
 
-    def project(self, inputs, block):
-        rows, cols = block.shape
-        return ops.einsum("...k,nk->...n", inputs, ops.reshape(block, (cols, rows)))
-
-    def call(self, inputs, states, training=False):
-        raise ValueError(
-            f"LSTM cell {self.name!r} stores its kernels gate-major (an inference "
-            "layout); run it through kavan_tf.layers.lstm_math, as the KAVAN layers do."
-        )
-
-
-@keras.saving.register_keras_serializable(package="kavan_tf")
-class GateMajorAttentionLSTMCell(AttentionLSTMCell):
-    """:class:`AttentionLSTMCell` with a gate-major LSTM."""
-
-    lstm_cell_class = GateMajorLSTMCell
-
-
-@keras.saving.register_keras_serializable(package="kavan_tf")
-class GateMajorHSLSTMCell(HSLSTMCell):
-    """:class:`HSLSTMCell` with gate-major LSTMs in every tier.
-
-    Runs through :meth:`HSLSTMCell.run_nodes` (what :class:`TemporalEncoder`
-    calls); its plain ``call``, which ``keras.layers.RNN`` would use, goes
-    through Keras' ``LSTMCell.call`` and raises on gate-major kernels.
+    Returns:
+        ``[(cell, [(variable, splits or None), ...]), ...]``.
     """
+    cell = encoder.cell
+    if isinstance(cell, HSLSTMCell):
+        found = []
+        for index, tier in enumerate(cell.segment_tiers):
+            splits = None
+            if index and cell.context == "input":  # [pooled frames, context] rows
+                splits = (tier.kernel.shape[0] - cell.units, cell.units)
+            found.append((tier, [(tier.kernel, splits), (tier.recurrent_kernel, None)]))
+        last = cell.last_tier
+    else:
+        found, last = [], cell
+    kernels = [(last.lstm.kernel, None), (last.lstm.recurrent_kernel, None)]
+    if getattr(last, "context_kernel", None) is not None:
+        kernels.append((last.context_kernel, None))
+    found.append((last.lstm, kernels))
+    return found
 
-    lstm_cell_class = GateMajorLSTMCell
-    attention_cell_class = GateMajorAttentionLSTMCell
 
-
-@keras.saving.register_keras_serializable(package="kavan_tf")
-class GateMajorTemporalEncoder(TemporalEncoder):
-    """:class:`TemporalEncoder` whose cells store their kernels gate-major."""
-
-    lstm_cell_class = GateMajorAttentionLSTMCell
-    hs_lstm_cell_class = GateMajorHSLSTMCell
+def mark_gate_major(encoder: TemporalEncoder) -> None:
+    """Marks ``encoder``'s LSTM cells as storing their kernels gate-major."""
+    for cell, _ in kernel_blocks(encoder):
+        cell.gate_major = True
 
 
 def to_gate_major(kernel: np.ndarray, splits=None, inverse: bool = False) -> np.ndarray:
@@ -99,11 +81,9 @@ def to_gate_major(kernel: np.ndarray, splits=None, inverse: bool = False) -> np.
     return np.ascontiguousarray(np.concatenate(blocks, axis=0))
 
 
-def convert_kernels(cells, inverse: bool = False) -> None:
-    """Rewrites built ``cells``' kernel values from input-major to gate-major
-    (``inverse``: back), in place. Each cell's ``kernel_splits`` gives its blocks."""
-    for cell in cells:
-        cell.kernel.assign(to_gate_major(cell.kernel.numpy(), cell.kernel_splits, inverse))
-        cell.recurrent_kernel.assign(
-            to_gate_major(cell.recurrent_kernel.numpy(), None, inverse)
-        )
+def convert_kernels(encoder: TemporalEncoder, inverse: bool = False) -> None:
+    """Rewrites ``encoder``'s LSTM kernel values from input-major to
+    gate-major (``inverse``: back), in place."""
+    for _, kernels in kernel_blocks(encoder):
+        for variable, splits in kernels:
+            variable.assign(to_gate_major(np.asarray(variable.numpy()), splits, inverse))

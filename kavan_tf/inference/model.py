@@ -8,8 +8,7 @@ import keras
 
 from kavan_tf.config import ModelConfig, as_config
 from kavan_tf.inference.folding import fold_batch_norms
-from kavan_tf.inference.gate_major import GateMajorTemporalEncoder
-from kavan_tf.layers.temporal_encoder import TemporalEncoder
+from kavan_tf.inference.gate_major import mark_gate_major
 from kavan_tf.models.kavan import KavanModel
 
 
@@ -49,10 +48,10 @@ class InferenceModel(KavanModel):
             model_config,
             label_config,
             backbone_transform=fold_batch_norms if fold_batch_norm else None,
-            temporal_encoder_class=GateMajorTemporalEncoder if gate_major_lstm
-            else TemporalEncoder,
             **kwargs,
         )
+        if gate_major_lstm:
+            mark_gate_major(self.get_layer("temporal"))
         self.fold_batch_norm = bool(fold_batch_norm)
         self.gate_major_lstm = bool(gate_major_lstm)
 

@@ -95,10 +95,10 @@ def with_precision(
     else:
         copy.set_weights(model.get_weights())
     if bool(gate_major_lstm) != source_layout:
-        convert_kernels(copy.get_layer("temporal").lstm_cells(), inverse=source_layout)
+        convert_kernels(copy.get_layer("temporal"), inverse=source_layout)
     refresh_state(copy)
     loss_config = getattr(model, "_kavan_compile_args", None)
-    if loss_config is not None:  # compiled with the SPEC 6 defaults: evaluate alike
+    if loss_config is not None:  # compiled with the default losses (docs/model.md): evaluate alike
         copy.compile(loss_config=LossConfig(**loss_config))
     return copy
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell, attention_lstm_step, step_weights
-from kavan_tf.layers.lstm_math import (
-    SplitLSTMCell,
-    input_projection,
-    lstm_cell,
-    lstm_update,
-    split_kernel,
-    without_gate_major,
-)
+from kavan_tf.config import HS_CONTEXT_READINGS, HS_TIER1_READINGS
+from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
+from kavan_tf.layers.lstm_math import input_projection, lstm_cell, lstm_update, split_kernel
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -21,19 +15,27 @@ class HSLSTMCell(keras.layers.Layer):
     """One HS-LSTM step: all tiers over one node (segment) of ``node_size`` frames.
 
     ``keras.layers.RNN(HSLSTMCell(...))`` runs over the ``T / node_size`` nodes
-    of a GIF, with inputs ``[B, nodes, node_size, K, D]``. Inside a step the
-    tiers run in order over the node's frames:
+    of a GIF, with inputs ``[B, nodes, node_size, K, D]``. Every tier is an
+    LSTM whose state runs on from node to node (docs/model.md, "HS-LSTM").
+    Inside a step the tiers run in order over the node:
 
-    - Tier 1 is an LSTM over the node's un-attended (average-pooled) frame
-      features, started from zeros at every node, so that its segment
-      representation ``H_1^i`` (its final hidden state) depends on node ``i``
-      only.
-    - Middle tiers ``l`` read the pooled features and ``sum_{l' < l} H_{l'}^i``;
-      their state runs on from node to node and they emit ``H_l^i``.
-    - The last tier is an :class:`AttentionLSTMCell` with context
-      ``sum_{l < L} H_l^i``: the context enters its attention score (Eq. 10) and
-      its input beside ``x_t``. Its state runs on from node to node; its final
+    - Tier 1 reads the node's un-attended (average-pooled) frame features:
+      one step per frame (``tier1="frame"``) or one step on their mean
+      (``tier1="node"``). Its hidden state at the end of the node is the
+      segment representation ``H_1^i``.
+    - Middle tiers ``l`` read the pooled frames too and emit ``H_l^i``.
+    - The last tier is an :class:`AttentionLSTMCell` over the node's frames;
+      ``sum_{l < L} H_l^i`` enters its attention score (Eq. 10). Its final
       hidden state is the GIF representation.
+
+    The earlier tiers' sum ``sum_{l' < l} H_{l'}^i`` reaches tier ``l`` as
+    input beside every frame (``context="input"``) or as tier ``l``'s hidden
+    state at the start of the node (``context="state"``; its memory cell
+    runs on).
+
+    Products that do not depend on the recurrence are taken once per node
+    (the pooled frames' and the context's share of every tier's
+    pre-activations), not once per frame.
 
     The step output is ``concat([h, alpha_1..alpha_n, H_1..H_{L-1}])``; use
     :meth:`split_output` to take it apart.
@@ -45,6 +47,8 @@ class HSLSTMCell(keras.layers.Layer):
         attention: Soft attention in the last tier (else average pooling).
         attention_size: Attention projection size (paper: 32).
         w_res_init: Initial residual weight of Eq. 4.
+        tier1: ``"frame"`` or ``"node"``: how tier 1 steps through a node.
+        context: ``"input"`` or ``"state"``: how ``H`` reaches the next tier.
         **kwargs: Base layer arguments.
 
     Example:
@@ -57,10 +61,6 @@ class HSLSTMCell(keras.layers.Layer):
     ```
     """
 
-    # The cells of its tiers (an inference copy's subclass changes them).
-    lstm_cell_class = SplitLSTMCell
-    attention_cell_class = AttentionLSTMCell
-
     def __init__(
         self,
         units,
@@ -69,6 +69,8 @@ class HSLSTMCell(keras.layers.Layer):
         attention=True,
         attention_size=32,
         w_res_init=0.0,
+        tier1="frame",
+        context="input",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,28 +81,31 @@ class HSLSTMCell(keras.layers.Layer):
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value}")
+        for name, value, choices in (("tier1", tier1, HS_TIER1_READINGS),
+                                     ("context", context, HS_CONTEXT_READINGS)):
+            if value not in choices:
+                raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
         self.units = units
         self.node_size = node_size
         self.tiers = tiers
         self.attention = bool(attention)
         self.attention_size = attention_size
         self.w_res_init = w_res_init
-        # Tier 1 restarts at every node, so only tiers 2..L carry state.
-        self.state_size = [units] * (2 * (tiers - 1))
+        self.tier1 = tier1
+        self.context = context
+        self.state_size = [units] * (2 * tiers)  # h and c of every tier
         self.output_size = None
-        self.segment_cells = [
-            lstm_cell(
-                units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy,
-                cell_class=self.lstm_cell_class,
-            )
+        self.segment_tiers = [
+            lstm_cell(units, name=f"tier_{tier}_lstm", dtype=self.dtype_policy)
             for tier in range(1, tiers)
         ]
-        self.last_tier = self.attention_cell_class(
+        self.last_tier = AttentionLSTMCell(
             units,
             attention=attention,
             attention_size=attention_size,
             w_res_init=w_res_init,
-            use_context=True,
+            context_units=units,
+            context_as_input=context == "input",
             name=f"tier_{tiers}_attention_lstm",
             dtype=self.dtype_policy,
         )
@@ -111,132 +116,62 @@ class HSLSTMCell(keras.layers.Layer):
                 "`HSLSTMCell` expects per-step inputs [batch, node_size, cells, channels] "
                 f"with node_size={self.node_size}. Received: input_shape={input_shape}"
             )
-        batch, _, cells, channels = input_shape
-        self.cells = cells
-        self.output_size = self.units * self.tiers + self.node_size * cells
-        self.segment_cells[0].kernel_splits = (channels,)
-        self.segment_cells[0].build((batch, channels))
-        for cell in self.segment_cells[1:]:
-            cell.kernel_splits = (channels, self.units)
-            cell.build((batch, channels + self.units))
-        self.last_tier.build((batch, cells, channels), context_shape=(batch, self.units))
+        batch, _, locations, channels = input_shape
+        self.locations = locations
+        self.output_size = self.units * self.tiers + self.node_size * locations
+        self.segment_tiers[0].build((batch, channels))
+        context_rows = self.units if self.context == "input" else 0
+        for tier in self.segment_tiers[1:]:
+            tier.build((batch, channels + context_rows))
+        self.last_tier.build((batch, locations, channels))
 
     def call(self, inputs, states, training=False):
-        """One node, tier by tier, with the plain cells: Keras ``LSTMCell`` calls
-        for the segment tiers and :meth:`AttentionLSTMCell.call` for the last.
+        """One node, tier by tier.
 
         Args:
             inputs: The node's frames ``[B, node_size, K, D]``.
-            states: ``state_size`` tensors (tiers 2..L's ``h`` and ``c``).
-            training: Passed to the cells.
+            states: ``state_size`` tensors: ``h`` and ``c`` of tiers 1..L.
+            training: Part of the cell protocol (no dropout).
 
         Returns:
             ``(concat([h, alpha_1..alpha_n, H_1..H_{L-1}]), new states)``.
         """
         pooled = ops.mean(inputs, axis=2)  # [B, n, D]: the un-attended features
-        zeros = ops.zeros((ops.shape(inputs)[0], self.units), dtype=self.compute_dtype)
-        state = [zeros, zeros]  # tier 1 starts from zeros at every node
-        for step in range(self.node_size):
-            _, state = self.segment_cells[0](pooled[:, step], state, training=training)
-        segments = [state[0]]
-        context = state[0]
-        new_states = []
-        for index, cell in enumerate(self.segment_cells[1:]):
-            state = list(states[2 * index : 2 * index + 2])
+        tier_1 = self.segment_tiers[0]
+        if self.tier1 == "node":
+            h, c = lstm_update(tier_1, input_projection(tier_1, ops.mean(pooled, axis=1)),
+                               states[0], states[1])
+        else:
+            z = input_projection(tier_1, pooled)  # one product for the node's frames
+            h, c = states[0], states[1]
             for step in range(self.node_size):
-                frame = ops.concatenate([pooled[:, step], context], axis=-1)
-                _, state = cell(frame, state, training=training)
-            new_states.extend(state)
-            segments.append(state[0])
-            context = context + state[0]
-        state = list(states[-2:])
+                h, c = lstm_update(tier_1, z[:, step], h, c)
+        segments, new_states = [h], [h, c]
+        context = h  # sum of the earlier tiers' H_l^i
+        for index, tier in enumerate(self.segment_tiers[1:], start=1):
+            h, c = states[2 * index], states[2 * index + 1]
+            if self.context == "input":
+                kernel_pooled, kernel_context = split_kernel(tier, pooled.shape[-1])
+                z = ops.add(input_projection(tier, pooled, kernel_pooled, bias=False),
+                            input_projection(tier, context, kernel_context)[:, None])
+            else:
+                z = input_projection(tier, pooled)
+                h = context
+            for step in range(self.node_size):
+                h, c = lstm_update(tier, z[:, step], h, c)
+            segments.append(h)
+            new_states.extend([h, c])
+            context = context + h
+        state = [context, states[-1]] if self.context == "state" else list(states[-2:])
+        context_z = (self.last_tier.context_projection(context)
+                     if self.context == "input" else None)
         masks = []
         for step in range(self.node_size):
-            output, state = self.last_tier(inputs[:, step], state, training=training,
-                                           context=context)
-            masks.append(self.last_tier.split_output(output)[1])
+            output, state = self.last_tier(inputs[:, step], state, context=context,
+                                           context_z=context_z)
+            masks.append(self.last_tier.split_output(output)["attention"])
         new_states.extend(state)
         return ops.concatenate([state[0]] + masks + segments, axis=-1), new_states
-
-    def run_nodes(self, inputs, states=None, training=False):
-        """The fast path: the cell over all nodes, equal to
-        ``keras.layers.RNN(cell, return_sequences=True)`` up to rounding (tested,
-        with its gradients), as Keras' ``LSTM`` keeps a fused path beside its cell.
-
-        Products that do not depend on the recurrence are taken once for all
-        frames and nodes (tier 1, which restarts at every node, runs all nodes
-        as one batch; the context's share of the last tier's pre-activations is
-        one product), so each reads the weights once instead of once per frame:
-        a small-batch recurrence is bound by reading its weights.
-
-        Call it from a layer's ``call`` (as :class:`TemporalEncoder` does), where
-        Keras casts the weights to the compute dtype under mixed precision.
-
-        Args:
-            inputs: ``[B, nodes, node_size, K, D]``.
-            states: Initial states (``state_size`` tensors); ``None`` for zeros.
-            training: Passed to the sublayers.
-
-        Returns:
-            ``(outputs [B, nodes, output_size], final states)``.
-        """
-        nodes = inputs.shape[1]
-        pooled = ops.mean(inputs, axis=3)  # [B, N, n, D]: un-attended features
-        channels = pooled.shape[-1]
-        if states is None:
-            states = [None] * len(self.state_size)
-
-        tier_1 = self.segment_cells[0]
-        z_pooled = input_projection(tier_1, ops.reshape(pooled, (-1, self.node_size, channels)))
-        h = c = None  # tier 1 starts from zeros at every node
-        recurrent = tier_1.recurrent_kernel
-        for step in range(self.node_size):
-            h, c = lstm_update(tier_1, z_pooled[:, step], h, c, recurrent)
-        segments = [ops.reshape(h, (-1, nodes, self.units))]  # [B, N, U] per tier
-        contexts = segments[0]
-
-        new_states = []
-        for index, cell in enumerate(self.segment_cells[1:]):
-            kernel_pooled, kernel_context = split_kernel(cell, channels)
-            z_nodes = ops.add(
-                input_projection(cell, pooled, kernel_pooled, bias=False),
-                ops.expand_dims(input_projection(cell, contexts, kernel_context), 2),
-            )  # [B, N, n, 4U]
-            h, c = states[2 * index : 2 * index + 2]
-            recurrent = cell.recurrent_kernel
-            hidden = []
-            for node in range(nodes):
-                for step in range(self.node_size):
-                    h, c = lstm_update(cell, z_nodes[:, node, step], h, c, recurrent)
-                hidden.append(h)
-            new_states.extend([h, c])
-            segments.append(ops.stack(hidden, axis=1))
-            contexts = contexts + segments[-1]
-
-        # The last tier's weights are read once for all steps (step_weights).
-        weights = step_weights(self.last_tier, contexts)  # context_z: [B, N, 4U]
-        context_z = weights["context_z"]
-        state = list(states[-2:])
-        if state[0] is None:
-            zeros = ops.zeros((ops.shape(inputs)[0], self.units), dtype=self.compute_dtype)
-            state = [zeros, zeros]
-        outputs = []
-        for node in range(nodes):
-            masks = []
-            for step in range(self.node_size):
-                output, state = attention_lstm_step(
-                    self.last_tier,
-                    inputs[:, node, step],
-                    state,
-                    context=contexts[:, node],
-                    weights={"kernels": weights["kernels"], "context_z": context_z[:, node]},
-                )
-                masks.append(self.last_tier.split_output(output)[1])
-            outputs.append(
-                ops.concatenate([state[0]] + masks + [s[:, node] for s in segments], axis=-1)
-            )
-        new_states.extend(state)
-        return ops.stack(outputs, axis=1), new_states
 
     def split_output(self, outputs):
         """Splits step outputs (any leading axes) into a dict.
@@ -246,21 +181,17 @@ class HSLSTMCell(keras.layers.Layer):
             "segments": [..., tiers - 1, units]}``.
         """
         lead = tuple(ops.shape(outputs)[:-1])
-        masks_end = self.units + self.node_size * self.cells
+        masks_end = self.units + self.node_size * self.locations
         return {
             "hidden": outputs[..., : self.units],
             "attention": ops.reshape(
-                outputs[..., self.units : masks_end], lead + (self.node_size, self.cells)
+                outputs[..., self.units : masks_end], lead + (self.node_size, self.locations)
             ),
             "segments": ops.reshape(outputs[..., masks_end:], lead + (self.tiers - 1, self.units)),
         }
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**without_gate_major(config, cls.__name__))
 
     def get_config(self):
         config = super().get_config()
@@ -272,6 +203,8 @@ class HSLSTMCell(keras.layers.Layer):
                 "attention": self.attention,
                 "attention_size": self.attention_size,
                 "w_res_init": self.w_res_init,
+                "tier1": self.tier1,
+                "context": self.context,
             }
         )
         return config

@@ -131,6 +131,6 @@ def _softmax(scores):
     milliseconds per call on these small ``[B, K]`` inputs (more than the
     arithmetic), once per frame.
     """
-    wide = ops.cast(scores, "float32")
+    wide = scores if scores.dtype == "float64" else ops.cast(scores, "float32")
     exp = ops.exp(wide - ops.max(wide, axis=-1, keepdims=True))
     return ops.cast(exp / ops.sum(exp, axis=-1, keepdims=True), scores.dtype)

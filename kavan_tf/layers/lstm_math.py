@@ -1,17 +1,18 @@
-"""The LSTM update of ``keras.layers.LSTMCell``, split so that input products can be hoisted.
+"""The LSTM update (paper Eqs. 1-3), written once for every KAVAN cell.
 
-``keras.layers.LSTMCell`` computes ``z = x W + h U + b`` at every step. When
-``x W`` is known for several steps at once (tier 1 of HS-LSTM reads a node's
-pooled frames, which do not depend on the recurrence) or part of ``x`` is the
-same at every step (the HS-LSTM context), computing that product once for all
-steps reads the weights once instead of once per step, which is what a
-small-batch recurrence spends its time on. These functions use the cell's own
-variables, so weights and checkpoints are those of ``LSTMCell``.
+``keras.layers.LSTMCell`` computes ``z = x W + h U + b`` at every step. The
+KAVAN cells keep a ``keras.layers.LSTMCell`` per tier for its weights (so the
+variables, initialisers and checkpoints are Keras' own) and split its step in
+two: :func:`input_projection` (``x W + b``), which a cell takes once for all
+the steps whose inputs it already knows, and :func:`lstm_update` (``+ h U``,
+the gates and the state), which runs once per step. Taking the input product
+once for several steps reads the weights once instead of once per step, which
+is what a small-batch recurrence spends its time on; it is the same work
+Keras moves out of its own fused LSTM.
 
-Every product with a kernel goes through the cell's :meth:`SplitLSTMCell.project`,
-so that an inference copy can store the kernels in another layout by using
-another cell class (:mod:`kavan_tf.inference.gate_major`) without these
-functions, or the layers, knowing of it.
+Every product with a kernel goes through :func:`kernel_product`, so that an
+inference copy can store the kernels gate-major
+(:mod:`kavan_tf.inference.gate_major`) without the cells knowing of it.
 """
 
 from __future__ import annotations
@@ -35,92 +36,62 @@ class Orthogonal(keras.initializers.Orthogonal):
         return ops.cast(values, dtype or "float32")
 
 
-def lstm_cell(units: int, name: str, dtype, cell_class=None) -> keras.layers.LSTMCell:
-    """``keras.layers.LSTMCell(units)`` with defaults that also build in bfloat16.
+def lstm_cell(units: int, name: str, dtype) -> keras.layers.LSTMCell:
+    """``keras.layers.LSTMCell(units)`` whose recurrent kernel also builds in bfloat16."""
+    return keras.layers.LSTMCell(units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype)
 
-    The owner sets ``cell.kernel_splits``, the row blocks of the input kernel
-    (e.g. frame features and HS-LSTM context), when it builds the cell.
-    ``cell_class``: :class:`SplitLSTMCell` (default) or a subclass.
+
+def kernel_product(cell: keras.layers.LSTMCell, inputs, block):
+    """``inputs W`` for a kernel ``W`` of ``cell``, or a row block of one.
+
+    A cell marked ``gate_major`` (an inference copy's,
+    :mod:`kavan_tf.inference.gate_major`) stores each block ``[rows, cols]``
+    as the bytes of its transpose; the product then reads it row by row.
     """
-    cell_class = cell_class or _LSTMCell
-    return cell_class(units, recurrent_initializer=Orthogonal(), name=name, dtype=dtype)
+    if getattr(cell, "gate_major", False):
+        rows, cols = block.shape
+        return ops.einsum("...k,nk->...n", inputs, ops.reshape(block, (cols, rows)))
+    return ops.matmul(inputs, block)
 
 
-class _LSTMCell(keras.layers.LSTMCell):
-    """``keras.layers.LSTMCell`` that knows the row blocks of its input kernel
-    (``kernel_splits``) and multiplies by its kernels through :meth:`project`.
+def input_projection(cell: keras.layers.LSTMCell, inputs, kernel=None, bias=True):
+    """``inputs W (+ b)`` for any leading axes.
 
-    Public name: :data:`SplitLSTMCell`. The class keeps the name ``_LSTMCell``
-    because ``.keras`` files store the weights of a list's items (HS-LSTM's
-    ``segment_cells``) under their class's snake-case name (``_lstm_cell``),
-    and every model saved so far holds them there.
+    Args:
+        cell: The LSTM cell whose weights are used.
+        inputs: ``[..., rows]``.
+        kernel: A row block of the cell's kernel (:func:`split_kernel`);
+            ``None``: the whole kernel.
+        bias: Add the cell's bias.
+
+    Returns:
+        The input pre-activations ``[..., 4 x units]``.
     """
-
-    def __init__(self, units, **kwargs):
-        super().__init__(units, **kwargs)
-        self.kernel_splits = None  # set by the owner before building
-
-    def project(self, inputs, block):
-        """``inputs W`` for a kernel or a row block of it (any leading axes)."""
-        return ops.matmul(inputs, block)
-
-
-SplitLSTMCell = _LSTMCell
-
-
-def input_projection(cell: SplitLSTMCell, inputs, kernel=None, bias=True):
-    """``inputs W (+ b)`` for any leading axes; ``kernel`` (a block from
-    :func:`split_kernel`) defaults to the cell's whole kernel."""
-    z = cell.project(inputs, cell.kernel if kernel is None else kernel)
+    z = kernel_product(cell, inputs, cell.kernel if kernel is None else kernel)
     if bias and cell.use_bias:
         z = ops.add(z, cell.bias)
     return z
 
 
 def split_kernel(cell: keras.layers.LSTMCell, rows: int):
-    """The cell's input kernel as ``(W[:rows], W[rows:])`` (no copy in TensorFlow).
-
-    Split once per call, not once per step: the gradient of a split is the
-    concatenation of its parts' gradients (zeros for an unused part), a
-    full-size kernel written each time.
-    """
+    """The cell's input kernel as ``(W[:rows], W[rows:])``: the blocks that
+    multiply the two parts of a concatenated input ``[a, b]``."""
     return ops.split(cell.kernel, [rows], axis=0)
 
 
-def lstm_update(
-    cell: keras.layers.LSTMCell, z_input, h_prev=None, c_prev=None, recurrent_kernel=None
-):
-    """One step from the input pre-activations ``z_input = x W + b``.
+def lstm_update(cell: keras.layers.LSTMCell, z_input, h_prev, c_prev):
+    """One LSTM step (Eqs. 1-3) from the input pre-activations ``z_input = x W + b``.
 
-    ``h_prev`` / ``c_prev`` of ``None`` stand for a zero state (the recurrent
-    product is then skipped). ``recurrent_kernel``: the cell's, read once by a
-    caller that runs several steps (default: read here). Returns ``(h, c)``;
-    for an input-major cell, equal to ``cell(x, [h_prev, c_prev])`` up to
-    rounding.
+    The gates are in ``keras.layers.LSTMCell``'s order (input, forget, cell,
+    output), so that ``lstm_update(cell, input_projection(cell, x), h, c)``
+    equals ``cell(x, [h, c])``.
+
+    Returns:
+        ``(h, c)``.
     """
-    z = z_input
-    if h_prev is not None:
-        if recurrent_kernel is None:
-            recurrent_kernel = cell.recurrent_kernel
-        z = ops.add(z, cell.project(h_prev, recurrent_kernel))
+    z = ops.add(z_input, kernel_product(cell, h_prev, cell.recurrent_kernel))
     z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
     gate = cell.recurrent_activation
-    c = gate(z_i) * cell.activation(z_c)
-    if c_prev is not None:
-        c = c + gate(z_f) * c_prev
+    c = gate(z_f) * c_prev + gate(z_i) * cell.activation(z_c)
     h = gate(z_o) * cell.activation(c)
     return h, c
-
-
-def without_gate_major(config: dict, layer: str) -> dict:
-    """A layer config saved before the gate-major layout left the layers:
-    ``gate_major=False`` is dropped; ``True`` (an inference copy's layer) is
-    refused, since its kernels only mean something to :mod:`kavan_tf.inference`."""
-    config = dict(config)
-    if config.pop("gate_major", False):
-        raise ValueError(
-            f"This {layer} was saved by an inference copy with gate-major kernels "
-            "(`gate_major=True`), a layout the layers no longer take; rebuild the copy with "
-            "kavan_tf.inference.for_inference from the trained model. Received: gate_major=True"
-        )
-    return config

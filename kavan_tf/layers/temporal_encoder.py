@@ -7,16 +7,16 @@ from keras import ops
 
 from kavan_tf.layers.attention_lstm_cell import AttentionLSTMCell
 from kavan_tf.layers.hs_lstm_cell import HSLSTMCell
-from kavan_tf.layers.lstm_math import without_gate_major
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
 class TemporalEncoder(keras.layers.Layer):
     """Runs the attention + temporal module over a GIF's frame features.
 
-    Wraps ``keras.layers.RNN`` around an :class:`AttentionLSTMCell` (the paper's
-    single-LSTM rows) or an :class:`HSLSTMCell` (the HS-LSTM rows), and turns the
-    cells' packed step outputs into the GIF representation and the masks.
+    ``keras.layers.RNN`` drives an :class:`AttentionLSTMCell` over the frames
+    (the paper's single-LSTM rows) or an :class:`HSLSTMCell` over the nodes
+    (the HS-LSTM rows, unrolled: a GIF has few nodes); the cells' packed step
+    outputs become the GIF representation and the masks.
 
     Args:
         temporal: ``"lstm"`` or ``"hslstm"``.
@@ -26,6 +26,9 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init: Initial residual weight of Eq. 4.
         tiers: HS-LSTM tiers.
         node_size: HS-LSTM frames per node.
+        tier1: HS-LSTM tier 1 reading, ``"frame"`` or ``"node"``
+            (docs/model.md, "HS-LSTM readings").
+        context: HS-LSTM context reading, ``"input"`` or ``"state"``.
         **kwargs: Base layer arguments.
 
     Call arguments:
@@ -34,10 +37,6 @@ class TemporalEncoder(keras.layers.Layer):
     Returns:
         ``(representation [B, units], attention [B, T, h, w])``.
     """
-
-    # The cells it runs (an inference copy's subclass changes them).
-    lstm_cell_class = AttentionLSTMCell
-    hs_lstm_cell_class = HSLSTMCell
 
     def __init__(
         self,
@@ -48,6 +47,8 @@ class TemporalEncoder(keras.layers.Layer):
         w_res_init=0.0,
         tiers=2,
         node_size=4,
+        tier1="frame",
+        context="input",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -62,8 +63,10 @@ class TemporalEncoder(keras.layers.Layer):
         self.w_res_init = w_res_init
         self.tiers = tiers
         self.node_size = node_size
+        self.tier1 = tier1
+        self.context = context
         if temporal == "lstm":
-            self.cell = self.lstm_cell_class(
+            self.cell = AttentionLSTMCell(
                 units,
                 attention=attention,
                 attention_size=attention_size,
@@ -71,17 +74,20 @@ class TemporalEncoder(keras.layers.Layer):
                 dtype=self.dtype_policy,
             )
         else:
-            self.cell = self.hs_lstm_cell_class(
+            self.cell = HSLSTMCell(
                 units,
                 node_size=node_size,
                 tiers=tiers,
                 attention=attention,
                 attention_size=attention_size,
                 w_res_init=w_res_init,
+                tier1=tier1,
+                context=context,
                 dtype=self.dtype_policy,
             )
         self.rnn = keras.layers.RNN(
-            self.cell, return_sequences=True, name="rnn", dtype=self.dtype_policy
+            self.cell, return_sequences=True, unroll=temporal == "hslstm", name="rnn",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -109,29 +115,13 @@ class TemporalEncoder(keras.layers.Layer):
         sequence = ops.reshape(
             features, (-1,) + self._sequence_shape(None, frames, height * width, channels)[1:]
         )
-        if self.temporal == "lstm":
-            hidden, masks = self.cell.split_output(self.rnn(sequence, training=training))
-            representation = hidden[:, -1]
-        else:  # the nodes unrolled, with products shared across nodes (HSLSTMCell.run_nodes)
-            outputs, _ = self.cell.run_nodes(sequence, training=training)
-            parts = self.cell.split_output(outputs)
-            representation = parts["hidden"][:, -1]
-            masks = parts["attention"]
-        return representation, ops.reshape(masks, (-1, frames, height, width))
-
-    def lstm_cells(self):
-        """The ``keras.layers.LSTMCell`` s whose variables hold the LSTM kernels."""
-        if self.temporal == "lstm":
-            return [self.cell.lstm]
-        return list(self.cell.segment_cells) + [self.cell.last_tier.lstm]
+        parts = self.cell.split_output(self.rnn(sequence, training=training))
+        representation = parts["hidden"][:, -1]
+        return representation, ops.reshape(parts["attention"], (-1, frames, height, width))
 
     def compute_output_shape(self, input_shape):
         batch, frames, height, width, _ = input_shape
         return (batch, self.units), (batch, frames, height, width)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**without_gate_major(config, cls.__name__))
 
     def get_config(self):
         config = super().get_config()
@@ -144,6 +134,8 @@ class TemporalEncoder(keras.layers.Layer):
                 "w_res_init": self.w_res_init,
                 "tiers": self.tiers,
                 "node_size": self.node_size,
+                "tier1": self.tier1,
+                "context": self.context,
             }
         )
         return config

@@ -56,8 +56,6 @@ class KavanModel(DistributedFitFixes, keras.Model):
             so that no ImageNet download or weights file is needed.
         backbone_transform: Applied to the built backbone (for the inference
             copies of :mod:`kavan_tf.inference`, which fold it).
-        temporal_encoder_class: The :class:`TemporalEncoder` class (an
-            inference copy uses a subclass that stores its kernels gate-major).
         **kwargs: ``keras.Model`` arguments (e.g. ``name``).
 
     Example:
@@ -66,7 +64,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
     config = ModelConfig(backbone="small", backbone_weights=None, image_size=(112, 112),
                          hidden_size=128)
     model = KavanModel(config)
-    model.compile()                      # SPEC 6 losses and metrics, LossConfig defaults
+    model.compile()                      # docs/model.md losses and metrics, LossConfig defaults
     model.fit(dataset, epochs=3)         # ({"frames": ...}, {"intensities": ..., ...})
     ```
     """
@@ -78,7 +76,6 @@ class KavanModel(DistributedFitFixes, keras.Model):
         *,
         load_backbone_weights: bool = True,
         backbone_transform: Callable[[keras.Model], keras.Model] | None = None,
-        temporal_encoder_class: type[TemporalEncoder] = TemporalEncoder,
         **kwargs: Any,
     ) -> None:
         model_config = as_config(ModelConfig, model_config, "model_config")
@@ -92,7 +89,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
         if w_res_init is None:
             w_res_init = 1.0 / grid_cells
 
-        representation, attention = temporal_encoder_class(
+        representation, attention = TemporalEncoder(
             temporal=model_config.temporal,
             units=model_config.hidden_size,
             attention=model_config.attention,
@@ -100,6 +97,8 @@ class KavanModel(DistributedFitFixes, keras.Model):
             w_res_init=w_res_init,
             tiers=model_config.tiers,
             node_size=model_config.node_size,
+            tier1=model_config.hs_tier1,
+            context=model_config.hs_context,
             dtype=model_config.temporal_dtype,
             name="temporal",
         )(features)
@@ -178,7 +177,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
         learning_rate: float | None = None,
         **kwargs: Any,
     ) -> None:
-        """Compiles with SPEC 6's losses and metrics unless the caller overrides them.
+        """Compiles with the losses and metrics of docs/model.md unless the caller overrides them.
 
         ``L = L_RG + w_C L_C + w_RANK L_RANK + w_kp L_kp``: ``L_RG`` and
         ``L_RANK`` form the ``intensities`` loss, ``L_C`` the ``category``
@@ -242,7 +241,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def default_losses(self, loss_config: LossConfig) -> dict[str, keras.losses.Loss]:
-        """SPEC 6 losses keyed by output name; outputs without a loss are left out."""
+        """The losses (docs/model.md) keyed by output name; outputs without a loss are left out."""
         losses: dict[str, keras.losses.Loss] = {
             "intensities": IntensityLoss(
                 rank_weight=loss_config.w_rank,
@@ -262,7 +261,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
         return losses
 
     def default_metrics(self, loss_config: LossConfig) -> dict[str, list[keras.metrics.Metric]]:
-        """SPEC 6 metrics keyed by output name."""
+        """The metrics (docs/model.md) keyed by output name."""
         return {
             "intensities": [
                 GifNMSE(epsilon=loss_config.nmse_epsilon),

@@ -1,0 +1,54 @@
+"""The served head alone: attention + temporal module + heads on backbone features.
+
+The head row of ``bench_inference.py`` without the backbone and the GIF
+decoding, so that it runs in seconds and on any commit (with
+``benchmarks/interleave.py``): the inference copy that ``kavan export``
+serves (``for_inference``), paper size (hidden 2048, T = 8, 7 x 7 x 2048
+features), in float32 and bfloat16.
+
+    python benchmarks/bench_head_inference.py [--batch 8] [--repeats 10] [--temporal hslstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import tensorflow as tf
+
+from kavan_tf.config import ModelConfig
+from kavan_tf.inference import for_inference
+from kavan_tf.models import KavanModel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--temporal", choices=("lstm", "hslstm"), default="hslstm")
+    args = parser.parse_args()
+    model = KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
+                                   hidden_size=args.hidden, num_frames=8,
+                                   temporal=args.temporal))
+    features = tf.random.normal((args.batch, 8, 7, 7, 2048))
+    calls = {}
+    for precision in ("float32", "bfloat16"):
+        copy = for_inference(model, precision)
+        calls[precision] = tf.function(lambda x, c=copy: c(x, training=False)["intensities"])
+        calls[precision](features).numpy()  # trace
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(args.repeats):  # interleaved: both precisions see the same machine load
+        for name, call in calls.items():
+            began = time.perf_counter()
+            call(features).numpy()
+            best[name] = min(best[name], time.perf_counter() - began)
+    print(f"| head on features ({args.temporal}, batch {args.batch}) | ms per batch (best of "
+          f"{args.repeats}) |")
+    print("|---|---|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds * 1e3:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
