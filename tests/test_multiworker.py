@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import keras
 import numpy as np
@@ -24,6 +25,27 @@ from kavan_tf.data.manifest import read_manifest
 from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 from kavan_tf.training.cluster import check_tf_config
 from kavan_tf.training.trainer import train
+
+# Counts the GIFs this process decodes (every path given to load_example),
+# printed as `DECODED [paths]` at exit.
+COUNT_DECODES = """
+import atexit, json
+import kavan_tf.data.pipeline as pipeline
+decoded = []
+_load = pipeline.load_example
+def _counting(path, *args, **kwargs):
+    decoded.append(path)
+    return _load(path, *args, **kwargs)
+pipeline.load_example = _counting
+atexit.register(lambda: print("DECODED", json.dumps(decoded), flush=True))
+"""
+
+# `kavan train ...`, counting the decoded GIFs.
+COUNTING_CLI_SCRIPT = COUNT_DECODES + """
+import runpy, sys
+sys.argv = ["kavan"] + sys.argv[1:]
+runpy.run_module("kavan_tf.cli", run_name="__main__")
+"""
 
 # Trains with train() and, with a second argument, sleeps after every batch
 # (so that a test can kill a worker mid-epoch).
@@ -47,7 +69,7 @@ MIRRORED_SCRIPT = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-""" + TRAIN_SCRIPT
+""" + COUNT_DECODES + TRAIN_SCRIPT
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +144,12 @@ class Workers:
             f.close()
 
 
+def _decoded(text):
+    line = [x for x in text.splitlines() if x.startswith("DECODED")]
+    assert line, text[-3000:]
+    return json.loads(line[-1].split(" ", 1)[1])
+
+
 def _losses(text):
     line = [x for x in text.splitlines() if x.startswith("LOSSES")]
     assert line, text[-3000:]
@@ -146,7 +174,8 @@ def _weights(path):
 
 @pytest.mark.slow
 def test_losses_equal_on_one_device_mirrored_and_two_workers(tmp_path, manifest):
-    """Same global batch and seed: the same loss per epoch under every strategy.
+    """Same global batch and seed: the same loss per epoch under every strategy,
+    and each of two workers decodes only its share of the GIFs.
 
     Fails without the Keras workarounds (``kavan_tf/models/distributed_fit.py``):
     the workers crash before the first step, and MirroredStrategy sees each
@@ -167,11 +196,23 @@ def test_losses_equal_on_one_device_mirrored_and_two_workers(tmp_path, manifest)
 
     out = tmp_path / "cluster"
     _config(out).save(tmp_path / "cluster.json")
-    with Workers(tmp_path, [sys.executable, "-m", "kavan_tf.cli", "train", "--config",
+    cli = tmp_path / "kavan_counting.py"
+    cli.write_text(COUNTING_CLI_SCRIPT)
+    with Workers(tmp_path, [sys.executable, str(cli), "train", "--config",
                             str(tmp_path / "cluster.json"), "--manifest", str(manifest)]) as w:
         codes = w.wait(timeout=180)
         assert codes == [0, 0], w.output(0)[-3000:] + w.output(1)[-3000:]
         assert "Trained model written to" in w.output(0)
+        decoded = [_decoded(w.output(i)) for i in range(2)]
+
+    # 16 GIFs, global batch 4, 2 epochs: each worker decodes its 2 GIFs of
+    # every global batch (8 per epoch), and together they decode every GIF
+    # once per epoch, as one process does.
+    gifs = read_manifest(manifest)["path"].tolist()
+    assert [len(d) for d in decoded] == [16, 16]
+    assert Counter(decoded[0] + decoded[1]) == {path: 2 for path in gifs}
+    assert not set(decoded[0][:8]) & set(decoded[1][:8])
+    assert Counter(_decoded(mirrored.stdout)) == {path: 2 for path in gifs}
 
     np.testing.assert_allclose(_losses(mirrored.stdout), single, rtol=1e-5)
     cluster_history = pd.read_csv(out / "history.csv")

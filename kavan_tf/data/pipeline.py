@@ -196,14 +196,21 @@ def build_dataset(
     batch_size: int | None = None,
     repeat: bool = False,
     epoch: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(frames, targets)`` from manifest rows.
 
     Decoding runs in parallel ``tf.numpy_function`` calls. Training datasets are
     shuffled (reshuffled every epoch) and sample a random frame per TSN
     segment; both are seeded, so the same seed gives the same batches.
-    GIFs that fail to decode at this stage are dropped with a logged warning
-    (``kavan prepare`` lists them up front).
+
+    The shuffle and the batching act on ``(row index, seed)`` pairs, before
+    any file is read (:func:`replica_batches`): with an ``input_context``
+    this input pipeline decodes only the GIFs of its replicas' slices of every
+    global batch. A GIF that fails to decode is left out of its batch with a
+    logged warning (``kavan prepare`` lists them up front): that batch is one
+    GIF smaller, and every other batch holds what it would hold without the
+    failure, on one device and on many.
 
     Args:
         rows: Manifest rows (absolute paths, as ``read_manifest`` returns).
@@ -211,7 +218,7 @@ def build_dataset(
         training: Training (shuffle, random sampling) or evaluation mode.
         feature_grid: ``(h, w)`` of the heatmap targets (the backbone's grid).
         seed: Shuffle/sampling seed; ``config.train.seed`` when ``None``.
-        batch_size: ``config.data.batch_size`` when ``None``.
+        batch_size: The global batch; ``config.data.batch_size`` when ``None``.
         repeat: Repeat forever.
         epoch: Build the data of this one epoch only: the shuffle and the
             frame sampling are seeded by ``(seed, epoch)`` and do not change
@@ -219,6 +226,10 @@ def build_dataset(
             chains such epochs, so that a run resumed at epoch ``k`` sees
             the batches an uninterrupted run sees at epoch ``k``. ``None``:
             one dataset that reshuffles and resamples on every iteration.
+        input_context: The ``tf.distribute.InputContext`` of
+            ``strategy.distribute_datasets_from_function``: the dataset then
+            yields this input pipeline's per-replica batches only. ``None``:
+            global batches (one device).
 
     Returns:
         The dataset.
@@ -226,7 +237,7 @@ def build_dataset(
     seed = config.train.seed if seed is None else seed
     reshuffle = training and epoch is None
     if epoch is not None:
-        seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] & 0x7FFFFFFF)
+        seed = epoch_seed(seed, epoch)
     batch_size = config.data.batch_size if batch_size is None else batch_size
     paths = rows["path"].astype(str).tolist()
     keypoint_paths = (
@@ -240,21 +251,26 @@ def build_dataset(
     height, width = config.model.image_size
     h, w = feature_grid
 
-    def load(index: np.int64, example_seed: np.int64) -> tuple[np.ndarray, np.ndarray]:
+    def load(index: np.int64, example_seed: np.int64) -> tuple[np.ndarray, np.ndarray, bool]:
         rng = np.random.default_rng([seed, int(example_seed) & 0x7FFFFFFF])
-        example = load_example(
-            paths[index],
-            keypoint_paths[index] or None,
-            config,
-            training=training,
-            feature_grid=feature_grid,
-            rng=rng,
-        )
-        return example.frames, example.heatmaps
+        try:
+            example = load_example(
+                paths[index],
+                keypoint_paths[index] or None,
+                config,
+                training=training,
+                feature_grid=feature_grid,
+                rng=rng,
+            )
+        except Exception as e:  # noqa: BLE001 - any failing GIF is left out, as documented
+            logger.warning("Left out of its batch: %s (%s: %s)", paths[index],
+                           type(e).__name__, e)
+            return np.zeros((T, height, width, 3), np.uint8), np.zeros((T, h, w), np.float32), False
+        return example.frames, example.heatmaps, True
 
     def to_example(index, example_seed):
-        frames, heatmaps = tf.numpy_function(
-            load, [index, example_seed], [tf.uint8, tf.float32], stateful=False
+        frames, heatmaps, ok = tf.numpy_function(
+            load, [index, example_seed], [tf.uint8, tf.float32, tf.bool], stateful=False
         )
         frames = tf.ensure_shape(frames, (T, height, width, 3))
         heatmaps = tf.ensure_shape(heatmaps, (T, h, w))
@@ -263,18 +279,117 @@ def build_dataset(
             "category": tf.gather(categories, index),
             "attention": heatmaps,
         }
-        return tf.cast(frames, tf.float32), targets
+        return tf.cast(frames, tf.float32), targets, tf.ensure_shape(ok, ())
 
-    dataset = tf.data.Dataset.range(len(paths))
+    plan = tf.data.Dataset.range(len(paths))
     if training:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=reshuffle)
-    dataset = tf.data.Dataset.zip(
-        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle)
+        plan = plan.shuffle(len(paths), seed=seed, reshuffle_each_iteration=reshuffle)
+    plan = tf.data.Dataset.zip(
+        plan, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle)
     )
     if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.map(
-        to_example, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
-    )
-    dataset = dataset.ignore_errors(log_warning=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        plan = plan.repeat()
+    return replica_batches(plan, to_example, batch_size=batch_size, context=input_context,
+                           num_parallel_calls=config.data.num_parallel_calls)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's shuffle and sampling, from the run's seed."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def replica_slices(
+    batch_size: int, context: tf.distribute.InputContext | None
+) -> tuple[int, int, int]:
+    """``(replicas, first, local)``: the replicas of all workers, this input
+    pipeline's first global replica id and its number of replicas.
+
+    Global replica ``g`` of ``G`` takes elements ``[g n // G, (g + 1) n // G)``
+    of every global batch of ``n`` elements, so the replicas' slices
+    concatenated in order are the global batch, and their sizes differ by
+    at most one. Keras averages the replicas' mean losses, so the loss equals
+    one device's exactly when ``n`` is a multiple of ``G``: always for a
+    ``batch_size`` that is, except for the epoch's last, shorter batch
+    (where each replica's GIFs weigh ``1 / (G n_g)`` instead of ``1 / n``).
+    """
+    if context is None:
+        return 1, 0, 1
+    replicas = context.num_replicas_in_sync
+    pipelines = context.num_input_pipelines
+    if replicas % pipelines:
+        raise ValueError(f"{replicas} replicas do not split evenly over {pipelines} "
+                         "input pipelines")
+    local = replicas // pipelines
+    if batch_size % replicas:
+        logger.warning(
+            "data.batch_size %d is not a multiple of the %d replicas: replicas get "
+            "unequal slices and the loss differs slightly from one device's",
+            batch_size, replicas)
+    return replicas, context.input_pipeline_id * local, local
+
+
+def replica_batches(
+    plan: tf.data.Dataset,
+    decode,
+    *,
+    batch_size: int,
+    context: tf.distribute.InputContext | None,
+    num_parallel_calls: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of decoded examples, sharded before anything is decoded.
+
+    ``plan`` lists what to decode in single-device order (e.g. shuffled
+    ``(row index, seed)`` pairs; elements are tuples, passed to ``decode``
+    as its arguments). It is cut into global batches of
+    ``batch_size``, each input pipeline keeps its replicas' slices of every
+    global batch (:func:`replica_slices`), and only those elements go through
+    ``decode``: ``element -> (x, targets, ok)``; examples with ``ok`` false
+    are left out of their batch. Every global batch gives every replica
+    exactly one batch (possibly smaller, or empty), so all workers run the
+    same number of steps and the batches stay aligned with a single
+    device's.
+
+    Returns:
+        ``(x, targets)`` batches: one per replica of this pipeline per global
+        batch, in replica order (what ``distribute_datasets_from_function``
+        hands to the local replicas in turn).
+    """
+    replicas, first, local = replica_slices(batch_size, context)
+    per_replica = -(-batch_size // replicas)
+
+    def slices(*batch):
+        n = tf.shape(tf.nest.flatten(batch)[0])[0]
+        offsets = tf.range(local * per_replica)
+        replica = first + offsets // per_replica
+        start = replica * n // replicas
+        end = (replica + 1) * n // replicas
+        position = start + offsets % per_replica
+        valid = position < end
+        position = tf.minimum(position, n - 1)
+        picked = tf.nest.map_structure(lambda t: tf.gather(t, position), batch)
+        return picked, valid
+
+    spec = decode_spec(plan, decode)
+
+    def decode_valid(element, valid):
+        def blank():
+            return tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), spec)
+
+        x, targets, ok = tf.cond(valid, lambda: decode(*element), blank)
+        return x, targets, tf.logical_and(ok, valid)
+
+    def keep(x, targets, ok):
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, ok), (x, targets))
+
+    dataset = plan.batch(batch_size).map(slices).unbatch()
+    dataset = dataset.map(decode_valid, num_parallel_calls=num_parallel_calls,
+                          deterministic=True)
+    dataset = dataset.batch(per_replica).map(keep)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def decode_spec(plan: tf.data.Dataset, decode):
+    """The ``tf.TensorSpec`` structure of ``decode``'s output on one plan element."""
+    traced = tf.function(decode).get_concrete_function(*plan.element_spec)
+    return tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
+                                 traced.structured_outputs)

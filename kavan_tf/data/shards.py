@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import glob
 import os
+import struct
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +33,7 @@ import tensorflow as tf
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.heatmaps import keypoint_heatmaps
+from kavan_tf.data.pipeline import epoch_seed, replica_batches
 
 FRAME_PATTERN = "frames-{index:05d}.tfrecord"
 FEATURE_PATTERN = "features-{index:05d}.tfrecord"
@@ -128,6 +131,69 @@ def shard_files(directory: str, kind: str = "frames") -> list[str]:
     return files
 
 
+def record_index(files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(file, offset, length)`` of every record of uncompressed TFRecord files.
+
+    Reads each record's 12-byte header and seeks past its data, so indexing
+    costs a few bytes per record; records are numbered in file order.
+    """
+    file_ids, offsets, lengths = [], [], []
+    for i, path in enumerate(files):
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            position = 0
+            while position < size:
+                header = f.read(12)
+                if len(header) < 12:
+                    raise ValueError(f"{path}: truncated record header at byte {position}")
+                (length,) = struct.unpack("<Q", header[:8])
+                if position + 16 + length > size:
+                    raise ValueError(f"{path}: truncated record at byte {position}")
+                file_ids.append(i)
+                offsets.append(position + 12)
+                lengths.append(length)
+                position += 16 + length
+                f.seek(position)
+    return (np.asarray(file_ids, np.int64), np.asarray(offsets, np.int64),
+            np.asarray(lengths, np.int64))
+
+
+def read_record(path: bytes, offset: np.int64, length: np.int64) -> bytes:
+    """The data of one record (located by :func:`record_index`)."""
+    with open(path, "rb") as f:
+        return os.pread(f.fileno(), int(length), int(offset))
+
+
+def _records(
+    files: list[str], config: KavanConfig, *, training: bool, seed: int, epoch: int | None,
+) -> tuple[tf.data.Dataset, int, Callable[[tf.Tensor], tf.Tensor], int]:
+    """The plan of a shard dataset: ``(record number, example seed)`` pairs in
+    single-device order (shuffled over all records when training), the
+    number of records, the function that reads one record by number, and
+    the seed of the sampling."""
+    file_ids, offsets, lengths = record_index(files)
+    names = tf.constant(files)
+    reshuffle = training and epoch is None
+    if epoch is not None:
+        seed = epoch_seed(seed, epoch)
+    plan = tf.data.Dataset.range(len(offsets))
+    if training:
+        plan = plan.shuffle(len(offsets), seed=seed, reshuffle_each_iteration=reshuffle)
+    plan = tf.data.Dataset.zip(
+        plan, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle)
+    )
+
+    def read(number):
+        # Looked up at call time, so that a test can count the reads.
+        return tf.numpy_function(
+            lambda p, o, n: read_record(p, o, n),
+            [tf.gather(names, tf.gather(file_ids, number)), tf.gather(offsets, number),
+             tf.gather(lengths, number)],
+            tf.string, stateful=False)
+
+    return plan, len(offsets), read, seed
+
+
 def _frame_spec() -> dict[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]:
     return {
         "gif_id": tf.io.FixedLenFeature([], tf.string),
@@ -152,6 +218,8 @@ def build_frame_shard_dataset(
     batch_size: int | None = None,
     files: list[str] | None = None,
     frames_per_segment: int = 0,
+    epoch: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """``(frames, targets)`` batches from frame shards, sampled as :func:`build_dataset`.
 
@@ -166,8 +234,20 @@ def build_frame_shard_dataset(
         frames_per_segment: When ``K > 0``, every GIF gives the ``T x K``
             frames of :func:`sampling.segment_candidates` (segment-major)
             instead of ``T`` sampled ones (the feature cache's input).
+        epoch: This one epoch only, seeded by ``(seed, epoch)`` (as
+            :func:`kavan_tf.data.pipeline.build_dataset`); ``None``:
+            reshuffled and resampled on every iteration.
+        input_context: Yield this input pipeline's per-replica batches only,
+            reading only their records (see
+            :func:`kavan_tf.data.pipeline.replica_batches`).
+
+    Training shuffles all records of all shards (not a window of them): the
+    records are read by offset (:func:`record_index`), so a worker reads only
+    the records of its slices of the global batches.
     """
     seed = config.train.seed if seed is None else seed
+    plan, _, read, seed = _records(files or shard_files(directory, "frames"), config,
+                                   training=training, seed=seed, epoch=epoch)
     batch_size = config.data.batch_size if batch_size is None else batch_size
     T = config.model.num_frames
     height, width = config.model.image_size
@@ -196,8 +276,8 @@ def build_frame_shard_dataset(
         )
         return np.asarray(indices, np.int64), heatmaps
 
-    def parse(record, example_seed):
-        example = tf.io.parse_single_example(record, _frame_spec())
+    def parse(number, example_seed):
+        example = tf.io.parse_single_example(read(number), _frame_spec())
         encoded = tf.sparse.to_dense(example["frames"])
         delays = tf.sparse.to_dense(example["delays_ms"])
         indices, heatmaps = tf.numpy_function(
@@ -226,19 +306,11 @@ def build_frame_shard_dataset(
             "category": example["category"],
             "attention": tf.ensure_shape(heatmaps, (num_out, h, w)),
         }
-        return tf.cast(frames, tf.float32), targets
+        return tf.cast(frames, tf.float32), targets, tf.constant(True)
 
     num_out = T * frames_per_segment if frames_per_segment else T
-    dataset = tf.data.TFRecordDataset(files or shard_files(directory, "frames"))
-    if training:
-        dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(
-        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training)
-    )
-    dataset = dataset.map(
-        parse, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
-    )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return replica_batches(plan, parse, batch_size=batch_size, context=input_context,
+                           num_parallel_calls=config.data.num_parallel_calls)
 
 
 def build_feature_dataset(
@@ -249,9 +321,17 @@ def build_feature_dataset(
     training: bool,
     seed: int | None = None,
     batch_size: int | None = None,
+    epoch: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
-    """``(features, targets)`` batches from feature shards (float16 on disk, float32 out)."""
+    """``(features, targets)`` batches from feature shards (float16 on disk, float32 out).
+
+    Shuffled, sharded and read by record as :func:`build_frame_shard_dataset`
+    (``epoch`` and ``input_context`` as there).
+    """
     seed = config.train.seed if seed is None else seed
+    plan, _, read, seed = _records(shard_files(directory, "features"), config,
+                                   training=training, seed=seed, epoch=epoch)
     batch_size = config.data.batch_size if batch_size is None else batch_size
     T = config.model.num_frames
     h, w, d = feature_shape
@@ -265,8 +345,8 @@ def build_feature_dataset(
         "category": tf.io.FixedLenFeature([], tf.int64),
     }
 
-    def parse(record, example_seed):
-        example = tf.io.parse_single_example(record, spec)
+    def parse(number, example_seed):
+        example = tf.io.parse_single_example(read(number), spec)
         k = tf.cast(example["frames_per_segment"], tf.int32)
         features = tf.reshape(tf.io.decode_raw(example["features"], tf.float16),
                               (T, k, h, w, d))
@@ -285,15 +365,8 @@ def build_feature_dataset(
             "category": example["category"],
             "attention": tf.ensure_shape(heatmaps, (T, h, w)),
         }
-        return tf.cast(tf.ensure_shape(features, (T, h, w, d)), tf.float32), targets
+        features = tf.cast(tf.ensure_shape(features, (T, h, w, d)), tf.float32)
+        return features, targets, tf.constant(True)
 
-    dataset = tf.data.TFRecordDataset(shard_files(directory, "features"))
-    if training:
-        dataset = dataset.shuffle(4 * batch_size + 256, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(
-        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training)
-    )
-    dataset = dataset.map(
-        parse, num_parallel_calls=config.data.num_parallel_calls, deterministic=True
-    )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return replica_batches(plan, parse, batch_size=batch_size, context=input_context,
+                           num_parallel_calls=config.data.num_parallel_calls)

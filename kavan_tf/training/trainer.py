@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,13 @@ import pandas as pd
 import tensorflow as tf
 
 from kavan_tf.config import KavanConfig, with_overrides  # noqa: F401 - re-exported
+from kavan_tf.data.pipeline import build_dataset, check_rows
+from kavan_tf.data.shards import (
+    build_feature_dataset,
+    build_frame_shard_dataset,
+    record_index,
+    shard_files,
+)
 from kavan_tf.errors import ManifestError
 from kavan_tf.model_card import CARD_FILE, build_card, describe_data, write_card
 from kavan_tf.models.backbones import backbone_feature_shape
@@ -93,14 +101,37 @@ def feature_grid(config: KavanConfig) -> tuple[int, int]:
     return h, w
 
 
-def shard_dataset(directory: str, config: KavanConfig, *, training: bool) -> tf.data.Dataset:
-    """The dataset of a ``kavan prepare`` folder for ``config``'s input mode.
+@dataclass(frozen=True)
+class InputData:
+    """Training or validation data that :func:`train` builds per epoch and
+    per input pipeline, so that every worker reads only its share.
+
+    Attributes:
+        build: ``(epoch, input_context) -> tf.data.Dataset``: the batches of
+            one epoch (``epoch=None``: one dataset for every epoch, as
+            validation data is) for one input pipeline (``None``: global
+            batches, one device).
+        num_examples: Examples per epoch (the steps per epoch follow).
+    """
+
+    build: Callable[[int | None, tf.distribute.InputContext | None], tf.data.Dataset]
+    num_examples: int
+
+    def dataset(self) -> tf.data.Dataset:
+        """Global batches of every epoch, reshuffled each iteration (one device)."""
+        return self.build(None, None)
+
+
+def shard_dataset(directory: str, config: KavanConfig, *, training: bool) -> InputData:
+    """The data of a ``kavan prepare`` folder for ``config``'s input mode.
 
     Frames models read the frame shards (frames sampled per epoch); features
-    models (``model.input_mode = "features"``) read the feature cache.
+    models (``model.input_mode = "features"``) read the feature cache. Pass
+    it to :func:`train` (``train_dataset`` or ``val_dataset``); each worker
+    then reads only the records of its slices of the global batches, and
+    each epoch is seeded by its number, as for a manifest. ``.dataset()`` is
+    the plain ``tf.data.Dataset``.
     """
-    from kavan_tf.data.shards import build_feature_dataset, build_frame_shard_dataset
-
     if config.loss.sigma_weights:
         raise ValueError(
             "loss.sigma_weights: prepared shards hold no TrueSkill sigmas yet; train from "
@@ -108,10 +139,23 @@ def shard_dataset(directory: str, config: KavanConfig, *, training: bool) -> tf.
         )
     if config.model.input_mode == "features":
         shape = backbone_feature_shape(config.model)
-        return build_feature_dataset(directory, config, shape, training=training)
-    return build_frame_shard_dataset(
-        directory, config, training=training, feature_grid=feature_grid(config)
-    )
+        count = len(record_index(shard_files(directory, "features"))[0])
+        return InputData(lambda epoch, context: build_feature_dataset(
+            directory, config, shape, training=training, epoch=epoch,
+            input_context=context), count)
+    grid = feature_grid(config)
+    count = len(record_index(shard_files(directory, "frames"))[0])
+    return InputData(lambda epoch, context: build_frame_shard_dataset(
+        directory, config, training=training, feature_grid=grid, epoch=epoch,
+        input_context=context), count)
+
+
+def manifest_data(rows: pd.DataFrame, config: KavanConfig, *, training: bool) -> InputData:
+    """The :class:`InputData` of manifest rows (:func:`build_dataset`)."""
+    grid = feature_grid(config)
+    return InputData(lambda epoch, context: build_dataset(
+        rows, config, training=training, feature_grid=grid, epoch=epoch,
+        input_context=context), len(rows))
 
 
 def train(
@@ -119,8 +163,8 @@ def train(
     train_rows: pd.DataFrame | None,
     val_rows: pd.DataFrame | None = None,
     *,
-    train_dataset: tf.data.Dataset | None = None,
-    val_dataset: tf.data.Dataset | None = None,
+    train_dataset: InputData | tf.data.Dataset | None = None,
+    val_dataset: InputData | tf.data.Dataset | None = None,
     verbose: int | str = "auto",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     data_description: dict[str, Any] | None = None,
@@ -139,10 +183,13 @@ def train(
         config: The experiment.
         train_rows: Manifest rows to train on (see ``kavan_tf.data.manifest``).
         val_rows: Optional rows to validate on after each epoch.
-        train_dataset: A prepared dataset to train on instead of ``train_rows``
-            (e.g. :func:`shard_dataset`: frame shards, or the feature cache
-            for the feature-cache mode).
-        val_dataset: A prepared dataset to validate on instead of ``val_rows``.
+        train_dataset: Data to train on instead of ``train_rows``: an
+            :class:`InputData` (e.g. :func:`shard_dataset`: frame shards, or
+            the feature cache for the feature-cache mode), sharded per worker
+            before anything is read; or any ``tf.data.Dataset``, which every
+            worker then reads whole and keeps its slice of
+            (``AutoShardPolicy.DATA``).
+        val_dataset: The same, to validate on instead of ``val_rows``.
         verbose: ``model.fit`` verbosity.
         extra_callbacks: Appended to the standard callbacks.
         data_description: The model card's ``data`` entry
@@ -152,8 +199,6 @@ def train(
     Returns:
         A :class:`TrainResult`.
     """
-    from kavan_tf.data.pipeline import build_dataset, check_rows
-
     if train_dataset is None:
         check_rows(train_rows, config, "training rows")
     if val_rows is not None and val_dataset is None:
@@ -173,17 +218,14 @@ def train(
             restore_backup(os.path.join(out, "backup"), os.path.join(where, "backup"))
         with strategy.scope():
             model = build_model(config)
-        grid = feature_grid(config)
-        train_ds, steps = train_dataset, None
-        if train_ds is None:
-            first = resumed_epoch(os.path.join(where, "backup"))
-            train_ds = epochs_dataset(train_rows, config, first, grid)
-            steps = math.ceil(len(train_rows) / config.data.batch_size)
-        val_ds = val_dataset
-        if val_ds is None and val_rows is not None:
-            val_ds = build_dataset(val_rows, config, training=False, feature_grid=grid)
-        if role.num_workers > 1:
-            train_ds, val_ds = _shard_by_data(train_ds), _shard_by_data(val_ds)
+        if train_dataset is None:
+            assert train_rows is not None  # check_rows refused None above
+            train_dataset = manifest_data(train_rows, config, training=True)
+        if val_dataset is None and val_rows is not None:
+            val_dataset = manifest_data(val_rows, config, training=False)
+        first = resumed_epoch(os.path.join(where, "backup"))
+        train_ds, steps = distributed(train_dataset, strategy, role, config, first)
+        val_ds, _ = distributed(val_dataset, strategy, role, config, None)
         monitor = "val_loss" if val_ds is not None else "loss"
         callbacks = [
             keras.callbacks.BackupAndRestore(os.path.join(where, "backup")),
@@ -233,22 +275,57 @@ def resumed_epoch(backup_dir: str) -> int:
 
 
 def epochs_dataset(
-    rows: pd.DataFrame, config: KavanConfig, first_epoch: int, grid: tuple[int, int]
+    data: InputData,
+    config: KavanConfig,
+    first_epoch: int,
+    context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Epochs ``first_epoch .. config.train.epochs - 1`` of training data, one
     after the other, each seeded by its own number (``build_dataset(epoch=e)``).
 
     So epoch ``k`` holds the same batches whether the run started at 0 or was
     resumed at ``k``. Train on it with ``steps_per_epoch`` set to one epoch's
-    batches.
+    global batches: every global batch gives every replica one batch.
     """
-    from kavan_tf.data.pipeline import build_dataset
-
     dataset = None
     for epoch in range(first_epoch, max(config.train.epochs, first_epoch + 1)):
-        one = build_dataset(rows, config, training=True, feature_grid=grid, epoch=epoch)
+        one = data.build(epoch, context)
         dataset = one if dataset is None else dataset.concatenate(one)
     return dataset
+
+
+def distributed(
+    data: InputData | tf.data.Dataset | None,
+    strategy: tf.distribute.Strategy,
+    role,
+    config: KavanConfig,
+    first_epoch: int | None,
+) -> tuple[Any, int | None]:
+    """``(dataset for model.fit, steps per epoch)`` of training data
+    (``first_epoch`` set: epochs chained by :func:`epochs_dataset`) or
+    validation data (``first_epoch=None``).
+
+    :class:`InputData` on several replicas goes through
+    ``strategy.distribute_datasets_from_function``: each input pipeline
+    builds only its replicas' slices of every global batch, and decodes or
+    reads only those. A plain ``tf.data.Dataset`` is sharded by data.
+    """
+    if data is None:
+        return None, None
+    if isinstance(data, tf.data.Dataset):
+        return (_shard_by_data(data) if role.num_workers > 1 else data), None
+    steps = None
+    if first_epoch is None:
+        def build(context):
+            return data.build(None, context)
+    else:
+        steps = math.ceil(data.num_examples / config.data.batch_size)
+
+        def build(context):
+            return epochs_dataset(data, config, first_epoch, context)
+    if strategy.num_replicas_in_sync == 1:
+        return build(None), steps
+    return strategy.distribute_datasets_from_function(build), steps
 
 
 def _shard_by_data(dataset: tf.data.Dataset | None) -> tf.data.Dataset | None:
