@@ -34,6 +34,7 @@ results: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kavan_tf tests benchmarks
+	$(BIN)/mypy kavan_tf
 
 clean:
 	rm -rf $(VENV) build *.egg-info

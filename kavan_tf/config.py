@@ -25,7 +25,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -265,11 +265,10 @@ class ModelConfig:
             )
         self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
         if self.feature_shape is not None:
-            self.feature_shape = tuple(int(v) for v in self.feature_shape)  # type: ignore[assignment]
-            if len(self.feature_shape) != 3 or min(self.feature_shape) <= 0:
-                _fail(
-                    s, "feature_shape", self.feature_shape, "must be three positive ints (h, w, D)"
-                )
+            shape = tuple(int(v) for v in self.feature_shape)
+            if len(shape) != 3 or min(shape) <= 0:
+                _fail(s, "feature_shape", shape, "must be three positive ints (h, w, D)")
+            self.feature_shape = shape  # type: ignore[assignment]  # length checked above
         _check_choice(s, "input_mode", self.input_mode, ("frames", "features"))
         _check_choice(s, "temporal", self.temporal, ("lstm", "hslstm"))
         _check_choice(s, "hs_tier1", self.hs_tier1, HS_TIER1_READINGS)
@@ -373,6 +372,10 @@ class TrainConfig:
         distribute: ``"auto"`` (MirroredStrategy over all GPUs, or
             MultiWorkerMirroredStrategy under ``TF_CONFIG``, see
             ``docs/training.md``), ``"none"`` or ``"mirrored"``.
+        jit_compile: Compile the train step with XLA (``model.compile``'s
+            ``jit_compile``): ``None`` lets Keras choose (XLA on a single
+            GPU, never on CPUs or under a distribution strategy), ``True``
+            or ``False`` forces it.
     """
 
     epochs: int = 30
@@ -381,6 +384,7 @@ class TrainConfig:
     mixed_precision: str | None = None
     output_dir: str = "runs/kavan"
     distribute: str = "auto"
+    jit_compile: bool | None = None
 
     def __post_init__(self) -> None:
         _check_positive("train", epochs=self.epochs, learning_rate=self.learning_rate)
@@ -460,7 +464,11 @@ class KavanConfig:
             json.dump(self.to_dict(), f, indent=2)
 
 
-def as_config(cls: type, value: Any, argument: str) -> Any:
+_Config = TypeVar("_Config")
+
+
+def as_config(cls: type[_Config], value: _Config | dict[str, Any] | None,
+              argument: str) -> _Config:
     """``value`` as the config dataclass ``cls``: itself, ``None`` (the
     defaults), or a dict checked as config files are (:meth:`KavanConfig.from_dict`)."""
     return cls() if value is None else _from_dict(cls, value, argument)
@@ -480,7 +488,7 @@ def _from_dict(cls: type, values: Any, where: str) -> Any:
             hint = f" Did you mean `{close[0]}`?" if close else ""
             raise ValueError(f"Unknown key `{where}.{key}`.{hint} Known keys: {sorted(fields)}")
         hint_type = hints[key]
-        if dataclasses.is_dataclass(hint_type):
+        if isinstance(hint_type, type) and dataclasses.is_dataclass(hint_type):
             kwargs[key] = _from_dict(hint_type, value, f"{where}.{key}")
         else:
             _check_type(value, hint_type, f"{where}.{key}")

@@ -36,6 +36,8 @@ import json
 import os
 from typing import Any
 
+from kavan_tf import __version__
+from kavan_tf.data.files import atomic_json
 from kavan_tf.synthetic import data_origin
 
 CARD_FILE = "model_card.json"
@@ -72,8 +74,6 @@ def describe_data(rows: Any, manifest_path: str | None = None,
 def build_card(config_dict: dict[str, Any], data: dict[str, Any],
                history: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """A card for a finished training run."""
-    from kavan_tf import __version__
-
     metrics = {key: float(values[-1]) for key, values in (history or {}).items()
                if key.startswith("val_") and values}
     return {
@@ -92,8 +92,6 @@ def build_card(config_dict: dict[str, Any], data: dict[str, Any],
 
 def write_card(card: dict[str, Any], path: str) -> None:
     """Writes a card (atomically)."""
-    from kavan_tf.data.files import atomic_json
-
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_json(path, card)
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import tensorflow as tf
 
 from kavan_tf.baselines.base import FeatureExtractor, check_max_frames, sample_frame_indices
 from kavan_tf.baselines.color_histogram import _check_frames
@@ -174,7 +175,7 @@ class FaceExpression(FeatureExtractor):
     def describe_face(self, face: np.ndarray) -> np.ndarray:
         """CNN features (``[face_feature_dim]`` float32) of one grey face crop."""
         runtime = self._load()
-        from skimage.transform import resize
+        from skimage.transform import resize  # optional extra: scikit-image (baselines)
 
         # facex feeds the grey crop resized to (200, 200, 3): grey on all channels, in [0, 1].
         image = resize(face, (_INPUT_SIZE, _INPUT_SIZE, 3))[None].astype(np.float32)
@@ -225,8 +226,8 @@ class _Runtime:
     @classmethod
     def load(cls, config: FaceExpression) -> _Runtime:
         try:
-            import cv2
-            import skimage.transform  # noqa: F401  (checked here so the error is early)
+            import cv2  # optional extra: opencv (baselines)
+            import skimage.transform  # noqa: F401  optional extra, checked here: the error is early
         except ImportError as e:
             raise ImportError(
                 f"The face-expression baseline needs OpenCV and scikit-image; {_INSTALL_HINT}"
@@ -266,7 +267,7 @@ def _facex_asset(name: str) -> str:
         ) from e
     if not path.is_file():
         raise FileNotFoundError(f"facex does not ship {name} (looked at {path})")
-    return os.fspath(path)
+    return str(path)  # a folder on disk: facex is installed unzipped
 
 
 def _cascade_default(cv2: Any) -> str:
@@ -278,15 +279,13 @@ def _cascade_default(cv2: Any) -> str:
 
 def _make_interpreter(model_path: str, num_threads: int | None) -> Any:
     """A TFLite interpreter with built-in kernels that keeps every tensor readable."""
-    import tensorflow as tf
-
     lite = getattr(tf, "lite", None)
     if lite is not None and hasattr(lite, "Interpreter"):
         interpreter_class = lite.Interpreter
         resolver = lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     else:  # pragma: no cover - TensorFlow without tf.lite.
         try:
-            from ai_edge_litert import interpreter as litert
+            from ai_edge_litert import interpreter as litert  # optional: ai-edge-litert
         except ImportError as e:
             raise ImportError(
                 "This TensorFlow has no tf.lite.Interpreter; pip install ai-edge-litert"

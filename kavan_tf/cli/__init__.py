@@ -28,6 +28,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from tqdm import tqdm
+
 from kavan_tf.cli import (
     demo,
     evaluate,
@@ -43,6 +45,8 @@ from kavan_tf.cli import (
     votes,
 )
 from kavan_tf.cli.common import apply_sets
+from kavan_tf.errors import KavanError
+from kavan_tf.quiet import native_stderr_captured
 
 logger = logging.getLogger("kavan_tf")
 
@@ -91,9 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kavan_tf.errors import KavanError
-    from kavan_tf.quiet import native_stderr_captured
-
     with native_stderr_captured(enabled=not args.verbose) as captured:
         try:
             return int(args.func(args) or 0)
@@ -126,8 +127,6 @@ class _ProgressAwareHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            from tqdm import tqdm
-
             tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # noqa: BLE001 - logging must not raise
             self.handleError(record)

@@ -6,22 +6,24 @@ import argparse
 import json
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kavan_tf.config import KavanConfig, with_overrides
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-def load_config(path: str | None, sets: Sequence[str] = ()):
-    from kavan_tf.config import KavanConfig
-
+def load_config(path: str | None, sets: Sequence[str] = ()) -> KavanConfig:
     config = KavanConfig.from_file(path) if path else KavanConfig()
     if sets:
         config = apply_sets(config, sets)
     return config
 
 
-def apply_sets(config, sets: Sequence[str]):
+def apply_sets(config: KavanConfig, sets: Sequence[str]) -> KavanConfig:
     """Applies ``section.key=value`` overrides (values parsed as JSON, else
     strings) through :func:`kavan_tf.config.with_overrides`."""
-    from kavan_tf.config import with_overrides
-
     sections: dict[str, dict[str, object]] = {}
     for item in sets:
         if "=" not in item or "." not in item.split("=", 1)[0]:
@@ -39,8 +41,8 @@ def apply_sets(config, sets: Sequence[str]):
         raise ValueError(f"--set: {e}") from e
 
 
-def read_rows(config, manifest: str):
-    from kavan_tf.data.manifest import read_manifest
+def read_rows(config: KavanConfig, manifest: str) -> pd.DataFrame:
+    from kavan_tf.data.manifest import read_manifest  # keeps pandas out of kavan --help
 
     return read_manifest(manifest, config.labels)
 

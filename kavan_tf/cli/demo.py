@@ -16,12 +16,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Both here, not at the top: keeps TensorFlow out of kavan --help.
     from kavan_tf.experiments.demo import run_demo, summary_table
+    from kavan_tf.predict import format_table
 
     outputs = run_demo(args.out, quick=args.quick, on_progress=lambda line: print(line, flush=True))
     if "predictions" in outputs:
-        from kavan_tf.predict import format_table
-
         print(format_table(outputs["predictions"]), end="")
     print(summary_table(outputs["rows"]))
     print(f"Done in {outputs['seconds']:.0f} s. Outputs in {args.out}/")

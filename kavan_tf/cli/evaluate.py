@@ -27,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.training.evaluation import (
+    from kavan_tf.training.evaluation import (  # keeps TensorFlow out of kavan --help
         format_result,
         results_markdown,
         run_protocol,

@@ -31,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     require_path(args.model, "model (a .keras file)")
-    from kavan_tf.export import export_keras_file
+    from kavan_tf.export import export_keras_file  # keeps TensorFlow out of kavan --help
 
     layout = {"auto": None, "gate-major": True, "input-major": False}[args.lstm_layout]
     path = export_keras_file(args.model, args.export_dir, args.name, args.version,

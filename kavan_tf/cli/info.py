@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from kavan_tf.cli.common import require_path
+from kavan_tf.model_card import card_path, format_card, read_card
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,10 +19,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from kavan_tf.model_card import card_path, format_card, read_card
-
     require_path(args.model, "model (a SavedModel folder or a .keras file)")
     card = read_card(args.model)
     if card is None:

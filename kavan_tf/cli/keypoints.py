@@ -46,7 +46,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.data.keypoint_extraction import MANIFEST_FILE, extract_keypoints, parse_source
+    from kavan_tf.data.keypoint_extraction import (  # keeps pandas out of kavan --help
+        MANIFEST_FILE,
+        extract_keypoints,
+        parse_source,
+    )
 
     parse_source(args.source)
     check_task(args)

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from kavan_tf.cli.common import require_path
+from kavan_tf.config import PredictConfig
+from kavan_tf.model_card import read_card, synthetic_warning
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -26,8 +28,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="with --overlay/--report: show the supervision heatmaps of these "
                         "keypoints beside the attention (a folder from `kavan keypoints`, "
                         "its manifest.csv, or one keypoint file)")
-    from kavan_tf.config import PredictConfig
-
     p.add_argument("--top-k", type=int, default=PredictConfig.top_k,
                    help="emotions listed per file")
     p.add_argument("--batch-size", type=int, default=PredictConfig.batch_size,
@@ -52,12 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"--report: {args.report}: the report is an HTML page; "
                          "name it <something>.html")
-    from kavan_tf.model_card import read_card, synthetic_warning
-
     warning = synthetic_warning(read_card(args.model), args.model)
     if warning:
         print(f"kavan predict: {warning}", file=sys.stderr)
-    from kavan_tf.predict import draw_results, load_predictor, predict_paths, write_results
+    from kavan_tf.predict import (  # keeps TensorFlow out of kavan --help
+        draw_results,
+        load_predictor,
+        predict_paths,
+        write_results,
+    )
 
     predictor = load_predictor(args.model, decoder=args.decoder)
     drawn = args.overlay is not None or args.report is not None

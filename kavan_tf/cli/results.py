@@ -46,7 +46,7 @@ def _results_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.experiments.results import run_results
+    from kavan_tf.experiments.results import run_results  # keeps TensorFlow out of kavan --help
 
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from kavan_tf.synthetic import LABEL_MODES, SyntheticConfig, generate_dataset
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from kavan_tf.synthetic import LABEL_MODES, SyntheticConfig
-
     defaults = SyntheticConfig  # its field defaults are the CLI's
     p = sub.add_parser("synth", help="write a synthetic dataset (GIFs, keypoints, manifest)")
     p.add_argument("out", help="output folder")
@@ -29,15 +29,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.synthetic import SyntheticConfig, generate_dataset
-
+    low, high = args.face_scale or SyntheticConfig.face_scale
     config = SyntheticConfig(
         num_gifs=args.num_gifs,
         seed=args.seed,
         frame_size=(args.size, args.size),
         votes_per_gif=args.votes_per_gif,
         label_mode=args.label_mode,
-        **({"face_scale": tuple(args.face_scale)} if args.face_scale else {}),
+        face_scale=(low, high),
     )
     manifest = generate_dataset(args.out, config, progress=True)
     print(f"Wrote {config.num_gifs} synthetic GIFs; manifest: {manifest}")

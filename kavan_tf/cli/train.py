@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from kavan_tf.cli.common import add_set_argument, load_config, read_rows
+from kavan_tf.config import with_overrides
+from kavan_tf.model_card import describe_data
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -24,12 +27,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.config import with_overrides
-
     config = load_config(args.config, args.set)
     if args.out:
         config = with_overrides(config, train={"output_dir": args.out})
     if args.shards:
+        # keeps TensorFlow out of kavan --help
         from kavan_tf.training.trainer import shard_dataset, train
 
         ignored = [flag for flag, value in (("--manifest", args.manifest),
@@ -55,12 +57,10 @@ def run(args: argparse.Namespace) -> int:
             "validate with --val-split)"
         )
     rows = read_rows(config, args.manifest)  # errors before TensorFlow is imported
-    from kavan_tf.training.trainer import split_frame, train
+    from kavan_tf.training.trainer import split_frame, train  # keeps TensorFlow out of kavan --help
 
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
-    from kavan_tf.model_card import describe_data
-
     result = train(config, train_rows, val_rows,
                    data_description=describe_data(train_rows, args.manifest, val_rows))
     print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
@@ -69,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 def describe_shards(folder: str) -> dict:
     """The model card's ``data`` entry for a ``kavan prepare`` folder."""
-    import json
-
-    from kavan_tf.data.prepare import SETTINGS_FILE
+    from kavan_tf.data.prepare import SETTINGS_FILE  # keeps TensorFlow out of kavan --help
 
     path = os.path.join(folder, SETTINGS_FILE)
     settings = {}

@@ -37,13 +37,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.experiments.tuning import (
+    from kavan_tf.experiments.tuning import (  # keeps TensorFlow out of kavan --help
         holdout_split,
         resolve_objective,
         results_markdown,
         run_tuning,
     )
-    from kavan_tf.training.trainer import split_frame
+    from kavan_tf.training.trainer import split_frame  # keeps TensorFlow out of kavan --help
 
     objective = resolve_objective(args.objective)
     config = load_config(args.config, args.set)

@@ -18,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan_tf.data.gifgif import votes_to_manifest
+    from kavan_tf.data.gifgif import votes_to_manifest  # keeps pandas, scipy out of kavan --help
 
     report = votes_to_manifest(
         args.votes,

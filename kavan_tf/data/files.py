@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from kavan_tf.errors import KavanError, ManifestError, MediaDecodeError
@@ -57,7 +58,7 @@ def check_settings(out_dir: str, name: str, settings: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def temp_files_removed_on_exit():
+def temp_files_removed_on_exit() -> Iterator[list[str]]:
     """Yields a list of temporary files that are removed however the block
     ends: an error, Ctrl-C (SIGINT) or SIGTERM (turned into ``SystemExit``
     while the block runs in the main thread)."""

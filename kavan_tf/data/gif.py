@@ -50,6 +50,7 @@ import functools
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -151,18 +152,17 @@ def decode_gif(
         DecompressionBombError: The GIF exceeds one of the limits.
         GifDecodeError: The GIF cannot be read or decoded, or holds no frame.
     """
-    config = DataConfig(
-        **{
-            key: value
-            for key, value in (
-                ("background", background),
-                ("max_frame_pixels", max_frame_pixels),
-                ("max_total_pixels", max_total_pixels),
-                ("max_frames", max_frames),
-            )
-            if value is not None
-        }
-    )
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("background", background),
+            ("max_frame_pixels", max_frame_pixels),
+            ("max_total_pixels", max_total_pixels),
+            ("max_frames", max_frames),
+        )
+        if value is not None
+    }
+    config = DataConfig(**overrides)
     return decode_gif_with_config(source, config, name=name)
 
 
@@ -247,10 +247,11 @@ def _composite(stream: ParsedGif, name: str, config: DataConfig) -> DecodedGif:
             if frame.palette is not None:
                 table = _color_table(frame.palette, frame.min_code_size)
             else:
-                table = tables.get(frame.min_code_size)
-                if table is None:
-                    table = _color_table(stream.global_palette, frame.min_code_size)
-                    tables[frame.min_code_size] = table
+                cached = tables.get(frame.min_code_size)
+                if cached is None:
+                    cached = _color_table(stream.global_palette, frame.min_code_size)
+                    tables[frame.min_code_size] = cached
+                table = cached
             _draw(frame, i, table, canvas[region], name, warnings)
         # One channel at a time: numpy copies long strided rows far faster
         # than rows of three bytes.

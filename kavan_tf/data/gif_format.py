@@ -272,7 +272,7 @@ def _sub_blocks(data: bytes, pos: int) -> tuple[list[bytes], int, bool]:
         the bytes the file does have.
     """
     end = len(data)
-    parts = []
+    parts: list[bytes] = []
     while pos < end:
         size = data[pos]
         if size == 0:

@@ -64,6 +64,7 @@ from kavan_tf.data.manifest import write_manifest
 from kavan_tf.data.media import decode_media
 from kavan_tf.errors import ManifestError
 from kavan_tf.keypoints import KeypointSource, load_keypoints, make_keypoint_source, save_keypoints
+from kavan_tf.keypoints.dlib import FaceEstimator
 from kavan_tf.keypoints.temporal_fill import fill_gaps
 from kavan_tf.processes import stopped_pool
 
@@ -175,6 +176,7 @@ def _init_worker(spec: str, options: dict[str, Any], fill: dict[str, Any],
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _exit_on_signal)
         if spec == "mtcnn":
+            # mtcnn (optional extra) runs on TensorFlow; dlib and openpose workers never load it.
             import tensorflow as tf
 
             tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -201,7 +203,7 @@ def _process_one(gif_id: str, path: str, final: str, temp: str) -> dict[str, Any
         height, width = gif.frames.shape[1:3]
         try:
             save_keypoints(temp, frames, (width, height), source.source_name or "openpose",
-                           filled=np.flatnonzero(filled))
+                           filled=np.flatnonzero(filled).tolist())
             os.replace(temp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -222,10 +224,10 @@ def _process_one(gif_id: str, path: str, final: str, temp: str) -> dict[str, Any
 
 def _settings(spec: str, options: dict[str, Any], fill: dict[str, Any]) -> dict[str, Any]:
     kind, folder = parse_source(spec)
-    if kind == "openpose":
+    if folder is not None:  # openpose:DIR
         described: dict[str, Any] = {"source": "openpose", "folder": os.path.abspath(folder)}
     else:
-        described = {"source": kind, **make_source(spec, options).settings()}
+        described = {"source": kind, **FaceEstimator(kind, **options).settings()}
     return {"format": "kavan-keypoints-run-v1", **described, "fill": fill}
 
 
@@ -290,7 +292,7 @@ def extract_keypoints(
         raise ManifestError("The manifest has no rows")
     data = data if data is not None else DataConfig()
     options = dict(estimator_options or {})
-    fill = {"max_gap": max_gap, "confidence_factor": fill_confidence}
+    fill: dict[str, Any] = {"max_gap": max_gap, "confidence_factor": fill_confidence}
     fill_gaps([], **fill)  # validates the arguments before any work
     names = [keypoint_file_name(str(g)) for g in rows["gif_id"]]
     settings = _settings(source, options, fill)

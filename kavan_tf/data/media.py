@@ -55,6 +55,7 @@ import re
 import warnings
 
 import numpy as np
+from PIL import Image
 
 from kavan_tf.config import DataConfig
 from kavan_tf.data.gif import DecodedGif, GifSource, decode_gif_with_config, read_source
@@ -176,8 +177,6 @@ def _finish(name: str, fmt: str, frames: list[np.ndarray], coverage: list[np.nda
 
 
 def _decode_pillow(data: bytes, name: str, fmt: str, config: DataConfig) -> DecodedGif:
-    from PIL import Image
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -226,7 +225,7 @@ def _decode_pillow(data: bytes, name: str, fmt: str, config: DataConfig) -> Deco
 
 def _decode_video(data: bytes, name: str, fmt: str, config: DataConfig) -> DecodedGif:
     try:
-        import av
+        import av  # optional extra: PyAV (video)
     except ImportError as e:
         raise MediaDecodeError(
             name, "video needs PyAV, the optional extra: pip install 'kavan_tf[video]'", fmt
@@ -273,8 +272,6 @@ def _decode_video(data: bytes, name: str, fmt: str, config: DataConfig) -> Decod
     if not frames:
         raise MediaDecodeError(name, "the video stream holds no frame", fmt)
     if len({f.shape for f in frames}) > 1:  # a resolution change mid-stream
-        from PIL import Image
-
         frames = [f if f.shape == frames[0].shape else np.asarray(
             Image.fromarray(f).resize((width, height), Image.Resampling.BILINEAR))
             for f in frames]
@@ -288,10 +285,11 @@ def _decode_video(data: bytes, name: str, fmt: str, config: DataConfig) -> Decod
 def _video_delays(times: list[float | None], rate: float) -> list[int]:
     """Display time of each frame in ms: the gap to the next timestamp."""
     step = 1000.0 / rate if rate > 0 else float(_DEFAULT_DELAY_MS)
-    if any(t is None for t in times):
+    known = [t for t in times if t is not None]
+    if len(known) < len(times):
         gaps = [step] * len(times)
     else:
-        gaps = [1000.0 * (b - a) for a, b in zip(times, times[1:], strict=False)]
+        gaps = [1000.0 * (b - a) for a, b in zip(known, known[1:], strict=False)]
         gaps.append(gaps[-1] if gaps else step)
     # Video plays as timed (no browser clamp); a frame lasts at least 1 ms.
     return [max(1, int(round(g))) for g in gaps]

@@ -34,10 +34,11 @@ import tensorflow as tf
 from kavan_tf.config import KavanConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.heatmaps import keypoint_heatmaps
-from kavan_tf.data.manifest import scores_to_targets, targets_category
+from kavan_tf.data.manifest import scores_to_targets, sigma_column, targets_category
 from kavan_tf.data.media import decode_media
 from kavan_tf.errors import KeypointFileError, ManifestError
 from kavan_tf.keypoints import load_keypoints, pad_people
+from kavan_tf.losses.nmse import sigma_weights
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +173,6 @@ def intensity_targets(rows: pd.DataFrame, config: KavanConfig) -> np.ndarray:
     intensities, _ = targets_of(rows, config)
     if not config.loss.sigma_weights:
         return intensities
-    from kavan_tf.data.manifest import sigma_column
-    from kavan_tf.losses.nmse import sigma_weights
-
     columns = [sigma_column(e) for e in config.labels.emotions]
     missing = [c for c in columns if c not in rows.columns]
     if missing:

@@ -16,6 +16,7 @@ kavan train --manifest data/manifest.csv --shards data/shards
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -109,8 +110,6 @@ def _settings(rows: pd.DataFrame, config: KavanConfig, shard_size: int, encoding
 
 
 def _hash(items: list[str]) -> str:
-    import hashlib
-
     return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
 
 

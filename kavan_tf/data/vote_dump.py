@@ -176,7 +176,7 @@ def open_votes(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], IO[str
     except OSError as e:
         raise VoteFileError(path, f"cannot open: {e}") from e
     with raw:
-        binary: IO[bytes] = raw
+        binary: IO[bytes] | gzip.GzipFile = raw
         if raw.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
             binary = gzip.GzipFile(fileobj=raw, mode="rb")
         # utf-8-sig drops a byte-order mark; newline="" is what csv expects.

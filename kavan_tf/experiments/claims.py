@@ -8,6 +8,8 @@ the claim; a claim **holds** on a metric when the whole 95 % interval is above
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -73,8 +75,8 @@ def verdict(low: float, high: float) -> str:
     return "undecided"
 
 
-def position_table(per_gif: pd.DataFrame, positions: dict[str, str], better: str = "att_hslstm",
-                   baseline: str = "att_lstm") -> pd.DataFrame:
+def position_table(per_gif: pd.DataFrame, positions: Mapping[str, str | None],
+                   better: str = "att_hslstm", baseline: str = "att_lstm") -> pd.DataFrame:
     """HS-LSTM's advantage by where the expression is shown (``label_mode="segment"``).
 
     Per run (split x seed) and position: the mean test nMSE of ``baseline``

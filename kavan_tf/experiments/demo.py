@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from kavan_tf.config import KavanConfig, with_overrides
-from kavan_tf.synthetic import SyntheticConfig
+from kavan_tf.data.manifest import read_manifest
+from kavan_tf.data.pipeline import targets_of
+from kavan_tf.export import export_saved_model
+from kavan_tf.inference import for_inference
+from kavan_tf.losses import gif_nmse
+from kavan_tf.predict import draw_results, load_predictor, predict_paths
+from kavan_tf.synthetic import SyntheticConfig, generate_dataset
+from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
+from kavan_tf.training.trainer import split_frame, train
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +105,6 @@ def mean_predictor_metrics(
     train_targets: np.ndarray, test_targets: np.ndarray, config: KavanConfig
 ) -> dict[str, float]:
     """Metrics of predicting the training mean of every emotion."""
-    from kavan_tf.losses import gif_nmse
-
     prediction = np.broadcast_to(train_targets.mean(axis=0), test_targets.shape)
     per_emotion = ((prediction - test_targets) ** 2).mean(0) / (test_targets.var(0) + 1e-8)
     categories = config.labels.category_of(test_targets)
@@ -132,12 +138,6 @@ def run_demo(
         (:class:`kavan_tf.predict.GifResult` s) and ``"predict_status"`` (0
         when every GIF was predicted).
     """
-    from kavan_tf.data.manifest import read_manifest
-    from kavan_tf.data.pipeline import targets_of
-    from kavan_tf.synthetic import generate_dataset
-    from kavan_tf.training.evaluation import ROWS_BY_KEY, evaluate_model, row_config
-    from kavan_tf.training.trainer import split_frame, train
-
     settings = settings or (DemoSettings.quick() if quick else DemoSettings())
     say = on_progress or _silent
     began = time.perf_counter()
@@ -178,10 +178,6 @@ def _silent(line: str) -> None:
 
 
 def _export_and_predict(result, test_rows, output_dir: str, say) -> dict[str, Any]:
-    from kavan_tf.export import export_saved_model
-    from kavan_tf.inference import for_inference
-    from kavan_tf.predict import draw_results, load_predictor, predict_paths
-
     say("[4/5] Exporting a SavedModel (batch norm folded, as `kavan export`) ...")
     path = export_saved_model(
         for_inference(result.model), os.path.join(output_dir, "savedmodels"), "kavan"

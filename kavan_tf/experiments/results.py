@@ -190,7 +190,7 @@ def _attention_runs(found: _Found, settings: DemoSettings, output_dir: str,
     manifest = generate_dataset(os.path.join(output_dir, "data_end"), synthetic)
     dropped = replace(synthetic, keypoint_drop_rate=0.3)
     dropped_manifest = generate_dataset(os.path.join(output_dir, "data_drop30"), dropped)
-    lines = []
+    lines: list[dict[str, Any]] = []
     for title, w_kp, synth, path in (
         ("keypoint supervision on", config.loss.w_kp, synthetic, manifest),
         ("keypoint supervision off (w_kp = 0)", 0.0, synthetic, manifest),

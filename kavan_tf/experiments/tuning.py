@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from kavan_tf.config import KavanConfig
+from kavan_tf.data.pipeline import build_dataset, check_rows
 from kavan_tf.models.kavan import KavanModel
+from kavan_tf.training.trainer import configure_run, feature_grid
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +214,8 @@ class KavanHyperModel(keras_tuner.HyperModel):
         """Builds and compiles the model with the hyperparameters drawn from ``hp``."""
         config = self.config
         current = {**dataclasses.asdict(config.loss), "learning_rate": config.train.learning_rate}
-        values = {name: self._draw(hp, name, current[name]) for name in self.searched()}
+        values: dict[str, Any] = {name: self._draw(hp, name, current[name])
+                                  for name in self.searched()}
         learning_rate = values.pop("learning_rate")
         loss_config = dataclasses.replace(config.loss, **values)
         execution = self._builds.get(hp, 0)
@@ -256,9 +259,6 @@ class KavanHyperModel(keras_tuner.HyperModel):
             return model.fit(x, *args, validation_data=validation_data, **kwargs)
 
     def _dataset(self, rows: pd.DataFrame, training: bool):
-        from kavan_tf.data.pipeline import build_dataset
-        from kavan_tf.training.trainer import feature_grid
-
         return build_dataset(
             rows,
             self.config,
@@ -360,9 +360,6 @@ def run_tuning(
         ValueError: Unknown objective or algorithm, or a bad count.
         ManifestError: Rows that cannot be loaded.
     """
-    from kavan_tf.data.pipeline import check_rows
-    from kavan_tf.training.trainer import configure_run
-
     objective = resolve_objective(objective)
     if algorithm not in ALGORITHMS:
         raise ValueError(

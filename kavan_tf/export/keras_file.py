@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import keras
+
 from kavan_tf.export.saved_model import export_saved_model
+from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
 from kavan_tf.model_card import read_card
 from kavan_tf.models.kavan import KavanModel
 
@@ -41,10 +44,6 @@ def export_keras_file(
     Returns:
         The version folder.
     """
-    import keras
-
-    from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
-
     # The arguments are checked before the model is loaded.
     if precision not in ("float32", "bfloat16"):
         raise ValueError(

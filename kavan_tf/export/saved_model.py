@@ -54,6 +54,7 @@ import tensorflow as tf
 from kavan_tf.config import DataConfig
 from kavan_tf.export import serving_graph
 from kavan_tf.export.warmup import WARMUP_DIR, tiny_gif, write_warmup_requests
+from kavan_tf.model_card import CARD_FILE, write_card
 from kavan_tf.models.kavan import KavanModel
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,8 @@ class KavanServingModule(tf.Module):
             )
         self.model = model
         self._num_frames = config.num_frames
-        self._image_size = tuple(config.image_size)
+        height, width = config.image_size
+        self._image_size = (height, width)
         self._emotions = tuple(model.label_config.emotions)
         self._categories = tuple(model.label_config.category_names)
         self._data_config = data_config
@@ -255,8 +257,6 @@ def export_saved_model(
         write_warmup_requests(staging, warmup_gifs, model_name=name)
         _write_export_info(os.path.join(staging, WARMUP_DIR, EXPORT_INFO_FILE), module, model)
         if model_card is not None:
-            from kavan_tf.model_card import CARD_FILE, write_card
-
             write_card(model_card, os.path.join(staging, "assets", CARD_FILE))
         target = _move_into_place(staging, model_dir, version)
     except BaseException:

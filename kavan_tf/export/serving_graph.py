@@ -269,10 +269,11 @@ def gif_to_sampled_frames(
     """
     data = data_config if data_config is not None else DataConfig()
     where = tf.strings.format("gifs[{}]", index) if index is not None else "gif"
+    red, green, blue = data.background
     return decode_gif_sampled(
         gif,
         num_frames,
-        background=tuple(int(c) for c in data.background),
+        background=(int(red), int(green), int(blue)),
         max_frame_pixels=data.max_frame_pixels,
         max_total_pixels=data.max_total_pixels,
         max_frames=data.max_frames,

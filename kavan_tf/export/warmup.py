@@ -23,22 +23,13 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 logger = logging.getLogger(__name__)
 
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
-
-
-def _protos():
-    try:
-        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-    except ImportError as e:  # pragma: no cover - the serving extra is a test dependency
-        raise ImportError(
-            "Writing TF Serving warm-up requests needs the `tensorflow-serving-api` package "
-            "(pip install tensorflow-serving-api)"
-        ) from e
-    return model_pb2, predict_pb2, prediction_log_pb2
 
 
 def tiny_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32)) -> bytes:
@@ -51,8 +42,6 @@ def tiny_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32)) -> bytes:
     Returns:
         The encoded GIF.
     """
-    from PIL import Image
-
     height, width = size
     y, x = np.mgrid[0:height, 0:width]
     images = []
@@ -100,7 +89,6 @@ def write_warmup_requests(
                 f"`gifs` must be encoded GIF bytes. Received: gifs[{i}] of type "
                 f"{type(gif).__name__}"
             )
-    model_pb2, predict_pb2, prediction_log_pb2 = _protos()
     folder = os.path.join(os.fspath(version_dir), WARMUP_DIR)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, WARMUP_FILE)
@@ -122,7 +110,6 @@ def write_warmup_requests(
 
 def read_warmup_requests(path: str | os.PathLike[str]) -> list:
     """Parses a warm-up file back into ``PredictionLog`` protos."""
-    _, _, prediction_log_pb2 = _protos()
     logs = []
     for record in tf.data.TFRecordDataset(os.fspath(path)).as_numpy_iterator():
         log = prediction_log_pb2.PredictionLog()

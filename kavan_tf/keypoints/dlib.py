@@ -114,8 +114,8 @@ DEFAULT_SCORE_SCALE = {"dlib": 1.0, "dlib-cnn": 0.35, "mtcnn": None}
 
 def _import_dlib() -> tuple[Any, Any]:
     try:
-        import dlib
-        import face_recognition_models
+        import dlib  # optional extra: dlib-bin (faces)
+        import face_recognition_models  # optional extra: face_recognition_models (faces)
     except ImportError as e:
         raise KeypointEstimatorError(
             f"The face estimator needs `dlib` (PyPI: dlib-bin) and "
@@ -150,7 +150,7 @@ def _load_cnn_detector() -> Any:
 @functools.lru_cache(maxsize=1)
 def _load_mtcnn() -> Any:
     try:
-        from mtcnn import MTCNN
+        from mtcnn import MTCNN  # optional extra: mtcnn (faces), which loads TensorFlow
     except ImportError as e:
         raise KeypointEstimatorError(
             f"The 'mtcnn' detector needs the `mtcnn` package: pip install 'kavan_tf[faces]' ({e})"
@@ -188,6 +188,12 @@ def _same_face(a: Box, b: Box) -> bool:
     area_a = (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
     area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
     return inter / (area_a + area_b - inter) > 0.5 or inter / min(area_a, area_b) > 0.75
+
+
+def _box(box: Any) -> tuple[float, float, float, float]:
+    """MTCNN's ``[left, top, width, height]``."""
+    left, top, width, height = box
+    return left, top, width, height
 
 
 def _calibrated(left: float, top: float, width: float, height: float, cal: BoxCalibration) -> Box:
@@ -358,7 +364,7 @@ class FaceEstimator(KeypointSource):
             ]
         rgb = array if array.ndim == 3 else np.repeat(array[..., None], 3, axis=-1)
         detections = _load_mtcnn().detect_faces(rgb, min_face_size=self.min_face_size)
-        return [(_calibrated(*d["box"], cal), float(d["confidence"])) for d in detections]
+        return [(_calibrated(*_box(d["box"]), cal), float(d["confidence"])) for d in detections]
 
     def keypoints_for(self, gif_id: str, frames: np.ndarray | None) -> list[np.ndarray]:
         """Runs :meth:`estimate` on every frame (a frame equal to the one

@@ -64,7 +64,7 @@ def read_dlib_landmarks(path: str | os.PathLike[str]) -> dict[str, list[np.ndarr
             parts = sorted(box.iter("part"), key=lambda part: int(part.get("name", "0")))
             if len(parts) != 68:
                 continue
-            points = np.array([(float(p.get("x")), float(p.get("y"))) for p in parts])
+            points = np.array([(float(p.attrib["x"]), float(p.attrib["y"])) for p in parts])
             faces.setdefault(image.get("file", ""), []).append(points)
     return faces
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kavan_tf.losses.nmse import split_targets
+
 
 def _pairs(y_true, y_pred):
     """Score differences ``y^_k - y^_l`` and the mask of pairs with ``y_k > y_l``."""
-    from kavan_tf.losses.nmse import split_targets
-
     y_true, _ = split_targets(y_true, y_pred)
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")

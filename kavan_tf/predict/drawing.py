@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kavan_tf.errors import KavanError
+from kavan_tf.predict.overlays import (
+    encode_gif,
+    find_keypoint_files,
+    overlay_names,
+    render_overlay,
+    supervision_heatmaps,
+)
 from kavan_tf.predict.predictor import GifResult
+from kavan_tf.predict.report import write_report
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +57,6 @@ def draw_results(
             overlays show the supervision heatmaps beside the attention.
         note: A line for the report's header.
     """
-    from kavan_tf.predict.overlays import (
-        encode_gif,
-        find_keypoint_files,
-        overlay_names,
-        render_overlay,
-        supervision_heatmaps,
-    )
-    from kavan_tf.predict.report import write_report
-
     if keypoints is not None and not os.path.exists(keypoints):
         raise FileNotFoundError(f"{os.fspath(keypoints)}: no such keypoint file or folder")
     files = find_keypoint_files(results, keypoints) if keypoints is not None else {}

@@ -27,13 +27,20 @@ write_overlays(results, "overlays/")              # overlays/cat.attention.gif
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
+from kavan_tf.config import DataConfig
+from kavan_tf.data import sampling
+from kavan_tf.data.heatmaps import keypoint_heatmaps
+from kavan_tf.errors import KeypointFileError
+from kavan_tf.keypoints import load_keypoints, pad_people
 from kavan_tf.predict.predictor import GifResult
 
 logger = logging.getLogger(__name__)
@@ -263,8 +270,6 @@ def find_keypoint_files(
                     found[r.path] = os.path.join(keypoints, name)
                     break
     elif keypoints.endswith(".csv"):
-        import pandas as pd
-
         rows = pd.read_csv(keypoints, dtype=str, keep_default_na=False)
         base = os.path.dirname(os.path.abspath(keypoints))
         by_path = {}
@@ -290,12 +295,6 @@ def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None
         KeypointFileError: The file is malformed or covers another frame count.
         ValueError: The result lacks the sizes or indices it needs.
     """
-    from kavan_tf.config import DataConfig
-    from kavan_tf.data import sampling
-    from kavan_tf.data.heatmaps import keypoint_heatmaps
-    from kavan_tf.errors import KeypointFileError
-    from kavan_tf.keypoints import load_keypoints, pad_people
-
     if (result.attention is None or result.frame_indices is None or result.source_size is None
             or result.model_size is None):
         raise ValueError(f"{result.path}: the result has no frames kept (keep_frames=True)")
@@ -307,11 +306,10 @@ def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None
             f"{int(indices.max())} of {result.path} was sampled"
         )
     mode = "stretch" if tuple(result.content_box) == (0.0, 0.0, 1.0, 1.0) else "letterbox"
-    transform, _ = sampling.resize_transform(tuple(result.source_size), tuple(result.model_size),
-                                             mode)
+    transform, _ = sampling.resize_transform(result.source_size, result.model_size, mode)
     points = sampling.transform_keypoints(
         pad_people([document.frames[i] for i in indices]), transform)
-    heatmaps, _ = keypoint_heatmaps(points, tuple(result.model_size),
+    heatmaps, _ = keypoint_heatmaps(points, result.model_size,
                                     tuple(result.attention.shape[1:]),
                                     config=data_config if data_config is not None
                                     else DataConfig())
@@ -325,8 +323,6 @@ def encode_gif(frames: np.ndarray, duration_ms: int = 250) -> bytes:
     about 50 times faster than Pillow's default median cut, and the colour
     maps and text stay sharp.
     """
-    import io
-
     pil = [
         Image.fromarray(np.ascontiguousarray(f), "RGB").quantize(
             256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import logging
 import os
 import re
@@ -32,13 +33,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from kavan_tf.config import DataConfig, LabelConfig, PredictConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.media import MEDIA_SUFFIXES, decode_media, media_format
 from kavan_tf.errors import MediaDecodeError
+from kavan_tf.export.saved_model import EXPORT_INFO_FILE, list_versions
+from kavan_tf.export.warmup import WARMUP_DIR
+from kavan_tf.inference import for_inference
+from kavan_tf.model_card import read_card
 from kavan_tf.models.kavan import KavanModel
 
 logger = logging.getLogger(__name__)
@@ -216,13 +223,13 @@ def sample_for_model(
         by=sampling.sampling_mode(media.format, data_config.sampling),
     )
     sampled = media.frames[indices]
+    model_h, model_w = image_size
     frames, _ = sampling.resize_frames(
-        sampled, tuple(image_size), mode=data_config.resize, background=data_config.background,
+        sampled, (model_h, model_w), mode=data_config.resize, background=data_config.background,
     )
     _, (left, top, width, height) = sampling.resize_transform(
-        sampled.shape[1:3], tuple(image_size), data_config.resize
+        sampled.shape[1:3], (model_h, model_w), data_config.resize
     )
-    model_h, model_w = image_size
     return SampledInput(
         frames=np.asarray(frames, np.uint8),
         indices=np.asarray(indices),
@@ -310,18 +317,17 @@ class KerasPredictor(_FramesPredictor):
                 f"input_mode={model.model_config.input_mode!r}"
             )
         self.model = model
-        self._forward = None
+        self._forward: Any = None  # a tf.function, made on first use
         self.data_config = data_config if data_config is not None else DataConfig()
         self.num_frames = model.model_config.num_frames
-        self.image_size = tuple(model.model_config.image_size)  # type: ignore[assignment]
+        height, width = model.model_config.image_size
+        self.image_size = (height, width)
         self.emotions = tuple(model.label_config.emotions)
         self.category_names = tuple(model.label_config.category_names)
         self.emotion_categories = _emotion_categories(model.label_config)
 
     def _run(self, frames: np.ndarray):
         if self._forward is None:  # a graph: faster, and Grappler fuses the folded convolutions
-            import tensorflow as tf
-
             model = self.model
             self._forward = tf.function(
                 lambda x: model(x, training=False), reduce_retracing=True
@@ -463,12 +469,6 @@ def _emotion_categories(labels: Any) -> dict[str, int]:
 def _saved_model_labels(path: str) -> Any:
     """The SavedModel's labels: from its model card, else from the export's
     ``assets.extra/kavan_export.json``; ``None`` when neither has them."""
-    import json
-
-    from kavan_tf.export.saved_model import EXPORT_INFO_FILE
-    from kavan_tf.export.warmup import WARMUP_DIR
-    from kavan_tf.model_card import read_card
-
     candidates = [((read_card(path) or {}).get("config") or {}).get("labels")]
     with contextlib.suppress(OSError, ValueError):
         with open(os.path.join(path, WARMUP_DIR, EXPORT_INFO_FILE), encoding="utf-8") as f:
@@ -575,10 +575,6 @@ def load_predictor(
     if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise ValueError(f"{path}: expected a .keras file or a SavedModel folder")
-        import keras
-
-        from kavan_tf.inference import for_inference
-
         model = keras.saving.load_model(path, compile=False)
         if not isinstance(model, KavanModel):
             raise ValueError(f"{path}: holds a {type(model).__name__}, not a KavanModel")
@@ -589,8 +585,6 @@ def load_predictor(
         raise FileNotFoundError(f"{path}: no such model file or folder")
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return SavedModelPredictor(path, decoder, data_config)
-    from kavan_tf.export.saved_model import list_versions
-
     for version in reversed(list_versions(path)):
         candidate = os.path.join(path, str(version))
         if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
@@ -660,8 +654,6 @@ def predict_paths(
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
-    from tqdm.auto import tqdm
-
     files = expand_paths(paths)
     results: list[GifResult] = []
     with tqdm(total=len(files), disable=not progress, unit="gif", file=sys.stderr) as bar:

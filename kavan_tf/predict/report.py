@@ -25,10 +25,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import io
 import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PIL import Image
 
 from kavan_tf.data.media import sniff_format
 from kavan_tf.predict.overlays import category_colour
@@ -157,10 +161,6 @@ def _original(result: GifResult, media: _Media) -> str:
     except OSError:
         pass
     if result.frames is not None:  # too large (or gone): its first sampled frame
-        import io
-
-        from PIL import Image
-
         buffer = io.BytesIO()
         Image.fromarray(result.frames[0]).save(buffer, format="PNG")
         return f'<img src="{media.url(buffer.getvalue(), "image/png")}" alt="first frame">'
@@ -257,7 +257,7 @@ def write_report(
     results: Sequence[GifResult],
     path: str | os.PathLike[str],
     overlays: Mapping[str, bytes] | None = None,
-    **kwargs: str | None,
+    **kwargs: Any,
 ) -> str:
     """Writes :func:`render_report` to ``path`` (atomically) and returns the path.
 
@@ -276,8 +276,9 @@ def write_report(
     media = _Media()
     if total > MAX_PAGE_BYTES:
         link = os.path.splitext(os.path.basename(path))[0] + "_files"
-        media = _Media(os.path.join(folder, link), link)
-        shutil.rmtree(media.folder, ignore_errors=True)
+        files = os.path.join(folder, link)
+        media = _Media(files, link)
+        shutil.rmtree(files, ignore_errors=True)
     temp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
     try:
         with open(temp, "w", encoding="utf-8") as f:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -245,7 +245,8 @@ def render_example(
     keypoints = np.zeros((count, NUM_KEYPOINTS, 3), np.float32)
     boxes = np.zeros((count, 4), np.float32)
     ellipses = np.zeros((count, 5), np.float32)
-    palette_frames, frames = [], []
+    palette_frames: list[Image.Image] = []
+    frames: list[np.ndarray] = []
     for t in range(count):
         gain = np.minimum(np.arange(256) * flicker[t], 255).astype(np.uint8)
         canvas = Image.fromarray(gain[static_pixels])
@@ -267,7 +268,8 @@ def render_example(
         if frames and np.array_equal(frame, frames[-1]):
             # GIF encoders merge a frame equal to the one before it; keep the
             # frame count by flipping one corner pixel (almost never needed).
-            canvas.putpixel((0, 0), tuple(255 - c for c in canvas.getpixel((0, 0))))
+            corner = cast(tuple[int, int, int], canvas.getpixel((0, 0)))  # an RGB image
+            canvas.putpixel((0, 0), tuple(255 - c for c in corner))
             paletted = _quantize(canvas, config.palette_colors)
             frame = np.asarray(paletted.convert("RGB"))
         palette_frames.append(paletted)
@@ -305,7 +307,7 @@ def _observe_keypoints(
     adds to what a lower one removed (drops and misses are nested).
     """
     rng = np.random.default_rng([config.seed, STREAM_KEYPOINTS, index])
-    count = exact.shape[0]
+    count = int(exact.shape[0])
     gif_missing = rng.uniform() < config.keypoint_missing_gif_rate
     frame_missing = rng.uniform(size=count) < config.keypoint_missing_frame_rate
     low = rng.uniform(size=count) < config.keypoint_low_confidence_rate
@@ -370,7 +372,7 @@ def encode_gif(example: SyntheticExample, palette_frames: Sequence[Image.Image])
 
 def keypoint_document(example: SyntheticExample, frame_size: tuple[int, int]) -> dict[str, Any]:
     """The ``kavan-keypoints-v1`` JSON document of an example's observed keypoints."""
-    frames = []
+    frames: list[dict[str, Any]] = []
     for points in example.observed_keypoints:
         if points is None:
             frames.append({"people": []})

@@ -8,15 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
+from kavan_tf.baselines import FeatureCache, evaluate_baseline
 from kavan_tf.config import KavanConfig
+from kavan_tf.data.pipeline import build_dataset, check_rows, targets_of
+from kavan_tf.processes import stopped_pool
 from kavan_tf.training.trainer import (
     feature_grid,
     quiet_dataset_warnings,
@@ -94,7 +100,7 @@ ABLATION_ROWS: tuple[AblationRow, ...] = (
 ROWS_BY_KEY = {row.key: row for row in ABLATION_ROWS}
 
 # The paper's figures on its GIFGIF collection (Tables 1 and 2) - other data.
-PAPER_RESULTS = {
+PAPER_RESULTS: dict[str, dict[str, str | None]] = {
     "Color Histogram": {"accuracy": None, "nmse": "1.2623 ± 0.0615"},
     "Face Expression": {"accuracy": None, "nmse": "1.0000 ± 0.0064"},
     "lstm": {"accuracy": "61.47", "nmse": "1.0675 ± 0.0305"},
@@ -151,8 +157,6 @@ def evaluate_model(model, rows: pd.DataFrame, config: KavanConfig) -> dict[str, 
         ``{"accuracy", "nmse", "emotion_nmse", "rank_error", "spearman"}`` and
         ``"per_emotion_nmse"`` (a list in emotion order).
     """
-    from kavan_tf.data.pipeline import build_dataset
-
     # The metrics read the targets only: the rows need no sigmas.
     config = with_overrides(config, loss={"sigma_weights": False})
     dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
@@ -177,8 +181,6 @@ def per_gif_results(model, rows: pd.DataFrame, config: KavanConfig) -> pd.DataFr
         metric) and ``correct`` (1 when the predicted category is the
         target's).
     """
-    from kavan_tf.data.pipeline import build_dataset, targets_of
-
     config = with_overrides(config, loss={"sigma_weights": False})
     dataset = build_dataset(rows, config, training=False, feature_grid=feature_grid(config))
     with quiet_dataset_warnings():
@@ -243,8 +245,6 @@ def _train_and_evaluate(task: TrainingTask, verbose: int | str = 0):
 
 def _init_worker(threads: int) -> None:
     """Each worker process uses ``threads`` CPU threads (set before TensorFlow starts)."""
-    import tensorflow as tf
-
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
@@ -268,11 +268,6 @@ def run_tasks(tasks: Sequence[TrainingTask], jobs: int = 1, verbose: int | str =
         for index, task in enumerate(tasks):
             yield (index, *_train_and_evaluate(task, verbose))
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from kavan_tf.processes import stopped_pool
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
                                mp_context=multiprocessing.get_context("spawn"),
@@ -358,8 +353,6 @@ def run_protocol(
         The per-split results, in split, seed and row order;
         ``frame.attrs["reused_runs"]`` counts the runs reused, not trained.
     """
-    from kavan_tf.data.pipeline import check_rows
-
     selected = select_rows(ablation_rows)
     check_rows(rows, config, "manifest rows")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -434,8 +427,6 @@ def _baseline_features(
     """One feature cache per baseline, so each GIF is read once across the splits."""
     if not kinds:
         return {}
-    from kavan_tf.baselines import FeatureCache
-
     unknown = [k for k in kinds if k not in _BASELINE_TITLES]
     if unknown:
         raise ValueError(f"Unknown baselines {unknown}. Known: {sorted(_BASELINE_TITLES)}")
@@ -446,8 +437,6 @@ def _baseline_features(
 
 
 def _evaluate_baseline(kind, cache, train_idx, test_idx, rows, config) -> dict[str, Any]:
-    from kavan_tf.baselines import evaluate_baseline
-
     result = evaluate_baseline(
         cache,
         rows.iloc[train_idx],

@@ -89,9 +89,12 @@ def split_frame(frame: pd.DataFrame, split: str, source: str = "manifest") -> pd
 
 
 def build_model(config: KavanConfig) -> KavanModel:
-    """The model of ``config``, compiled with its loss config and learning rate."""
+    """The model of ``config``, compiled with its loss config, learning rate and
+    ``train.jit_compile``."""
     model = KavanModel.from_kavan_config(config)
-    model.compile(loss_config=config.loss, learning_rate=config.train.learning_rate)
+    jit = config.train.jit_compile
+    model.compile(loss_config=config.loss, learning_rate=config.train.learning_rate,
+                  jit_compile="auto" if jit is None else jit)
     return model
 
 
