@@ -34,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
     check_task(args)
     config = load_config(args.config, args.set)
     rows = read_rows(config, args.manifest)  # errors before TensorFlow is imported
-    # Both here, not at the top: keeps TensorFlow out of kavan --help.
-    from kavan_tf.data.prepare import prepare
-    from kavan_tf.training.feature_cache import feature_cache_writer
+    from kavan_tf.data.prepare import prepare  # keeps TensorFlow out of kavan --help
 
     features = None
     if args.features:
+        # Keras and the backbone load only for --features (and never for --help).
+        from kavan_tf.training.feature_cache import feature_cache_writer
+
         features = feature_cache_writer(args.out, config, task_index=args.task_index,
                                         num_tasks=args.num_tasks)
     report = prepare(rows, args.out, config, shard_size=args.shard_size,
