@@ -4,7 +4,8 @@ The head row of ``bench_inference.py`` without the backbone and the GIF
 decoding, so that it runs in seconds and on any commit (with
 ``benchmarks/interleave.py``): the inference copy that ``kavan export``
 serves (``for_inference``), paper size (hidden 2048, T = 8, 7 x 7 x 2048
-features), in float32 and bfloat16.
+features), in float32 and bfloat16, with the LSTM kernels input-major (as
+trained) and gate-major (``kavan_tf.inference.gate_major``).
 
     python benchmarks/bench_head_inference.py [--batch 8] [--repeats 10] [--temporal hslstm]
 """
@@ -34,11 +35,13 @@ def main() -> None:
     features = tf.random.normal((args.batch, 8, 7, 7, 2048))
     calls = {}
     for precision in ("float32", "bfloat16"):
-        copy = for_inference(model, precision)
-        calls[precision] = tf.function(lambda x, c=copy: c(x, training=False)["intensities"])
-        calls[precision](features).numpy()  # trace
+        for layout in ("input-major", "gate-major"):
+            copy = for_inference(model, precision, gate_major_lstm=layout == "gate-major")
+            name = f"{precision}, {layout}"
+            calls[name] = tf.function(lambda x, c=copy: c(x, training=False)["intensities"])
+            calls[name](features).numpy()  # trace
     best = dict.fromkeys(calls, float("inf"))
-    for _ in range(args.repeats):  # interleaved: both precisions see the same machine load
+    for _ in range(args.repeats):  # interleaved: every variant sees the same machine load
         for name, call in calls.items():
             began = time.perf_counter()
             call(features).numpy()
@@ -48,6 +51,9 @@ def main() -> None:
     print("|---|---|")
     for name, seconds in best.items():
         print(f"| {name} | {seconds * 1e3:.1f} |")
+    for precision in ("float32", "bfloat16"):
+        ratio = best[f"{precision}, input-major"] / best[f"{precision}, gate-major"]
+        print(f"| {precision}: gate-major speed-up | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

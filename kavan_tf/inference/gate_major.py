@@ -32,8 +32,8 @@ def kernel_blocks(encoder: TemporalEncoder) -> list[tuple[keras.layers.LSTMCell,
         ``[(cell, [(variable, splits or None), ...]), ...]``.
     """
     cell = encoder.cell
+    found: list[tuple[keras.layers.LSTMCell, list]] = []
     if isinstance(cell, HSLSTMCell):
-        found = []
         for index, tier in enumerate(cell.segment_tiers):
             splits = None
             if index and cell.context == "input":  # [pooled frames, context] rows
@@ -41,7 +41,7 @@ def kernel_blocks(encoder: TemporalEncoder) -> list[tuple[keras.layers.LSTMCell,
             found.append((tier, [(tier.kernel, splits), (tier.recurrent_kernel, None)]))
         last = cell.last_tier
     else:
-        found, last = [], cell
+        last = cell
     kernels = [(last.lstm.kernel, None), (last.lstm.recurrent_kernel, None)]
     if getattr(last, "context_kernel", None) is not None:
         kernels.append((last.context_kernel, None))
