@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import pandas as pd
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from kavan_tf.config import KavanConfig, with_overrides  # noqa: F401 - re-exported
 from kavan_tf.data.pipeline import build_dataset, check_rows
@@ -68,9 +69,17 @@ def quiet_dataset_warnings():
 
 
 def configure_run(config: KavanConfig) -> None:
-    """Seeds everything, makes CPU ops deterministic and sets the precision policy."""
+    """Seeds everything, makes ops deterministic and sets the precision policy.
+
+    With ``train.jit_compile = True`` op determinism is left off: Keras
+    does not compile a step with XLA while it is on (it falls back to no XLA
+    with a warning), so XLA runs are seeded but not bit-for-bit repeatable.
+    """
     keras.utils.set_random_seed(config.train.seed)
-    tf.config.experimental.enable_op_determinism()
+    if config.train.jit_compile:
+        tf_config.disable_op_determinism()
+    else:
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(config.train.mixed_precision or "float32")
 
 
