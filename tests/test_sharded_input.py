@@ -105,7 +105,9 @@ def _check_sharding(build, counter):
     mirrored = _batches(build(_context(1, 0, 2)))
     assert len(counter.calls) == NUM_GIFS and len(mirrored) == 2 * len(single)
     for step, (x, y) in enumerate(single):
-        np.testing.assert_array_equal(np.concatenate([m[0] for m in mirrored[2 * step:][:2]]), x)
+        pair = mirrored[2 * step : 2 * step + 2]
+        np.testing.assert_array_equal(np.concatenate([m[0] for m in pair]), x)
+        np.testing.assert_array_equal(np.concatenate([m[1] for m in pair]), y)
 
 
 def test_manifest_workers_decode_their_share(rows, config, monkeypatch):
