@@ -59,6 +59,13 @@ def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...])
         _fail(section, name, value, f"must be one of {choices}")
 
 
+#: Valence and arousal of the default categories (docs/decisions.md#labels-and-categories):
+#: pleasure-arousal (+, high), pleasure-sleep (+, low), misery-arousal (-, high),
+#: misery-sleep (-, low).
+DEFAULT_CATEGORY_VALENCE: tuple[float, ...] = (1.0, 1.0, -1.0, -1.0)
+DEFAULT_CATEGORY_AROUSAL: tuple[float, ...] = (1.0, -1.0, 1.0, -1.0)
+
+
 @dataclass
 class LabelConfig:
     """Emotion names and the coarse category mapping (docs/decisions.md#labels-and-categories).
@@ -68,11 +75,20 @@ class LabelConfig:
         category_names: Names of the coarse categories, in output order.
         category_members: For each category, the emotions that belong to it.
             Every emotion belongs to exactly one category.
+        category_valence: For each category, its valence in [-1, 1] (the
+            circumplex's pleasure axis). Expected valence is
+            ``sum_c p_c * category_valence[c]`` (docs/model.md#valence-and-arousal).
+            ``None``: with four categories the default quadrants' signs
+            ``(+1, +1, -1, -1)``, else zeros (no valence).
+        category_arousal: For each category, its arousal in [-1, 1]; ``None``:
+            with four categories ``(+1, -1, +1, -1)``, else zeros.
     """
 
     emotions: tuple[str, ...] = EMOTIONS
     category_names: tuple[str, ...] = DEFAULT_CATEGORY_NAMES
     category_members: tuple[tuple[str, ...], ...] = DEFAULT_CATEGORY_MEMBERS
+    category_valence: tuple[float, ...] | None = None
+    category_arousal: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.emotions = tuple(self.emotions)
@@ -100,6 +116,20 @@ class LabelConfig:
                 f"every emotion must be in exactly one category (missing {missing}, "
                 f"duplicated or unknown {extra})",
             )
+        for name, default in (("category_valence", DEFAULT_CATEGORY_VALENCE),
+                              ("category_arousal", DEFAULT_CATEGORY_AROUSAL)):
+            values = getattr(self, name)
+            if values is None:
+                values = default if self.num_categories == len(default) else \
+                    (0.0,) * self.num_categories
+            try:
+                values = tuple(float(v) for v in values)
+            except (TypeError, ValueError):
+                _fail("labels", name, values, "must be numbers, one per category")
+            if len(values) != self.num_categories or not all(-1.0 <= v <= 1.0 for v in values):
+                _fail("labels", name, values,
+                      f"needs one value in [-1, 1] per category ({self.num_categories})")
+            setattr(self, name, values)
 
     @property
     def num_emotions(self) -> int:
@@ -404,17 +434,27 @@ class PredictConfig:
 
     Args:
         top_k: Emotions listed per file (``--top-k``).
-        batch_size: Files per model call (``--batch-size``).
+        batch_size: Files (or timeline windows) per model call (``--batch-size``).
+        timeline_window_s: Seconds of video per timeline window (``--window``):
+            the length of a short reaction GIF, what the model was trained on
+            (docs/serving.md, "Timelines").
+        timeline_stride_s: Seconds between timeline windows (``--stride``).
     """
 
     top_k: int = 3
     batch_size: int = 8
+    timeline_window_s: float = 3.0
+    timeline_stride_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("top_k", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 _fail("predict", name, value, "must be a positive int")
+        for name in ("timeline_window_s", "timeline_stride_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                _fail("predict", name, value, "must be a positive number of seconds")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from kavan_tf.cli.common import require_path
@@ -32,6 +33,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="emotions listed per file")
     p.add_argument("--batch-size", type=int, default=PredictConfig.batch_size,
                    help="files per model call")
+    p.add_argument("--timeline", metavar="OUT.csv",
+                   help="predict every window of --window seconds, every --stride seconds, "
+                        "of each file (long videos, GIFs, WebPs, APNGs) and write one row per "
+                        "window here (CSV, or JSONL for a .jsonl name); with --report, the "
+                        "page draws each file's timeline")
+    p.add_argument("--window", type=float, default=PredictConfig.timeline_window_s,
+                   metavar="SECONDS", help="timeline window length")
+    p.add_argument("--stride", type=float, default=PredictConfig.timeline_stride_s,
+                   metavar="SECONDS", help="seconds between timeline windows")
     p.add_argument("--decoder", choices=["graph", "python"], default="graph",
                    help="SavedModels: decode in the graph (as TF Serving does) or with the "
                         "reference Python decoder")
@@ -52,6 +62,16 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"--report: {args.report}: the report is an HTML page; "
                          "name it <something>.html")
+    if args.timeline is not None:
+        for name in ("window", "stride"):
+            if not getattr(args, name) > 0:
+                raise ValueError(f"--{name}: must be a positive number of seconds. "
+                                 f"Received: {getattr(args, name)}")
+        if args.overlay is not None or args.keypoints is not None:
+            raise ValueError("--timeline: draws no overlays; leave out --overlay and --keypoints")
+        if not args.timeline.lower().endswith((".csv", ".jsonl")):
+            raise ValueError(f"--timeline: {args.timeline}: name it <something>.csv or "
+                             "<something>.jsonl")
     warning = synthetic_warning(read_card(args.model), args.model)
     if warning:
         print(f"kavan predict: {warning}", file=sys.stderr)
@@ -63,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     predictor = load_predictor(args.model, decoder=args.decoder)
+    if args.timeline is not None:
+        return run_timeline(args, predictor, warning)
     drawn = args.overlay is not None or args.report is not None
     results = predict_paths(predictor, args.inputs, batch_size=args.batch_size, top_k=args.top_k,
                             keep_frames=drawn)
@@ -83,4 +105,50 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         print("No GIF, WebP, PNG or video files found", file=sys.stderr)
         return 1
+    return 1 if failed else 0
+
+
+def run_timeline(args: argparse.Namespace, predictor, warning: str | None) -> int:
+    """``kavan predict --timeline``: rows per window, written as they come."""
+    from tqdm import tqdm
+
+    from kavan_tf.errors import MediaDecodeError
+    from kavan_tf.predict import expand_paths  # keeps TensorFlow out of kavan --help
+    from kavan_tf.predict.timeline import TimelineWriter, predict_timeline
+    from kavan_tf.predict.timeline_report import write_timeline_report
+
+    paths = expand_paths(args.inputs)
+    if not paths:
+        print("No GIF, WebP, PNG or video files found", file=sys.stderr)
+        return 1
+    rows_by_file: dict[str, list[dict]] = {}
+    failed = 0
+    with TimelineWriter(args.timeline) as out, tqdm(
+            unit="s", unit_scale=False, bar_format="{desc} {n:.1f} s of video [{elapsed}, "
+            "{rate_fmt}]", file=sys.stderr, disable=None) as bar:
+        for path in paths:
+            bar.set_description(os.path.basename(path))
+            seen = {"time": 0.0}
+
+            def advance(time: float, seen=seen) -> None:
+                bar.update(max(0.0, time - seen["time"]))
+                seen["time"] = max(seen["time"], time)
+
+            try:
+                for row in predict_timeline(predictor, path, window_s=args.window,
+                                            stride_s=args.stride, batch_size=args.batch_size,
+                                            on_frames=advance):
+                    out.write(row)
+                    if args.report is not None:
+                        rows_by_file.setdefault(path, []).append(row)
+            except (MediaDecodeError, OSError) as e:
+                failed += 1
+                bar.write(f"kavan predict: {e}", file=sys.stderr)
+    print(f"Wrote the timeline of {len(paths) - failed} file(s) to {args.timeline}",
+          file=sys.stderr)
+    if args.report is not None:
+        write_timeline_report(rows_by_file, args.report, note=warning)
+        print(f"Wrote the report to {args.report}", file=sys.stderr)
+    if failed:
+        print(f"{failed} of {len(paths)} file(s) could not be predicted", file=sys.stderr)
     return 1 if failed else 0

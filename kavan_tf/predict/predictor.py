@@ -264,6 +264,15 @@ class _FramesPredictor(Predictor):
                                                 Sequence[str]]:
         """``(outputs, emotion names, category names)`` for float32 frames."""
 
+    def run_frames(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], Sequence[str],
+                                                      Sequence[str]]:
+        """The model on float32 frames ``[B, T, height, width, 3]`` (raw RGB 0-255).
+
+        Returns:
+            ``(outputs by name, emotion names, category names)``.
+        """
+        return self._run(frames)
+
     def predict(
         self,
         items: Sequence[tuple[str, bytes]],
