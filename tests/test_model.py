@@ -48,7 +48,7 @@ def test_outputs(variant):
     model = KavanModel(tiny_model_config(**variant))
     frames, _ = _data()
     outputs = model(frames)
-    assert set(outputs) == {"intensities", "category", "attention"}
+    assert set(outputs) == {"intensities", "category", "attention", "valence", "arousal"}
     assert outputs["intensities"].shape == (2, 17)
     assert outputs["category"].shape == (2, 4)
     assert outputs["attention"].shape == (2, T, 2, 2)

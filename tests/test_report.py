@@ -72,6 +72,10 @@ def test_the_report_is_self_contained(report, inputs):
     assert "broken.gif: cannot decode GIF" in html.unescape(page)
     assert page.count('class="bar"') == 4 * len(EMOTIONS)
     assert "trained on synthetic GIFs" in page
+    # Valence and arousal: shown on each card, and sort keys.
+    assert page.count('<p class="affect">valence ') == 4
+    assert sum(" data-valence=" in c and " data-arousal=" in c for c in cards) == 4
+    assert '<option value="valence">' in page and '<option value="arousal">' in page
 
 
 def test_render_report_lists_every_emotion_as_a_sort_key(model_path, inputs):

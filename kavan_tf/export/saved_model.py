@@ -24,7 +24,9 @@ Both return ``intensities`` ``[B, E]``, ``category`` ``[B, C]``,
 ``string [B, E]`` (model order: ``emotion_names[b, k]`` names
 ``intensities[b, k]``), ``ranked_emotions`` ``string [B, E]`` and
 ``ranked_intensities`` ``float32 [B, E]`` (sorted by intensity, highest first,
-so the first k entries are the top k).
+so the first k entries are the top k), ``valence`` and ``arousal``
+``float32 [B]`` (expected valence and arousal in [-1, 1] from ``category``,
+docs/model.md#valence-and-arousal; the model's own outputs).
 
 Example:
 
@@ -176,6 +178,8 @@ class KavanServingModule(tf.Module):
             "emotion_names": tf.tile(emotions[tf.newaxis], [batch, 1]),
             "ranked_emotions": tf.gather(emotions, order),
             "ranked_intensities": tf.gather(intensities, order, batch_dims=1),
+            "valence": tf.cast(outputs["valence"], tf.float32),
+            "arousal": tf.cast(outputs["arousal"], tf.float32),
         }
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,13 +26,15 @@ from kavan_tf.layers.temporal_encoder import TemporalEncoder
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
+from kavan_tf.model_card import CARD_FILE, card_of, set_card
+from kavan_tf.models.affect import CategoryExpectation
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
 from kavan_tf.models.distributed_fit import DistributedFitFixes
 from kavan_tf.optimizers import FusedAdam
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_NAMES = ("intensities", "category", "attention")
+OUTPUT_NAMES = ("intensities", "category", "attention", "valence", "arousal")
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -45,7 +49,14 @@ class KavanModel(DistributedFitFixes, keras.Model):
     - ``category`` ``[B, C]``: category probabilities (with ``multitask=False``
       read off the intensities, see :class:`CategoryFromIntensities`);
     - ``attention`` ``[B, T, h, w]``: the masks ``alpha`` (uniform when
-      attention is off).
+      attention is off);
+    - ``valence``, ``arousal`` ``[B]``: expected valence and arousal in
+      [-1, 1], ``sum_c category[c] * label_config.category_valence[c]`` (and
+      ``category_arousal``), docs/model.md#valence-and-arousal. No weights and
+      no loss.
+
+    The model's card (:mod:`kavan_tf.model_card`) is saved inside the
+    ``.keras`` file (:meth:`save_assets`) and read back by ``load_model``.
 
     Args:
         model_config: A :class:`ModelConfig` or a dict of its fields.
@@ -130,10 +141,15 @@ class KavanModel(DistributedFitFixes, keras.Model):
                 label_config.emotion_to_category().tolist(), dtype="float32", name="category"
             )(intensities)
         attention = keras.layers.Identity(dtype="float32", name="attention")(attention)
+        valence = CategoryExpectation(label_config.category_valence, dtype="float32",
+                                      name="valence")(category)
+        arousal = CategoryExpectation(label_config.category_arousal, dtype="float32",
+                                      name="arousal")(category)
 
         super().__init__(
             inputs=inputs,
-            outputs={"intensities": intensities, "category": category, "attention": attention},
+            outputs={"intensities": intensities, "category": category, "attention": attention,
+                     "valence": valence, "arousal": arousal},
             **kwargs,
         )
         self.model_config = model_config
@@ -144,6 +160,20 @@ class KavanModel(DistributedFitFixes, keras.Model):
     def from_kavan_config(cls, config: KavanConfig, **kwargs: Any) -> KavanModel:
         """Builds the model of a full experiment config."""
         return cls(config.model, config.labels, **kwargs)
+
+    def save_assets(self, dir_path: str) -> None:
+        """Writes the model card, if any, into the ``.keras`` file (Keras' saving API)."""
+        card = card_of(self)
+        if card is not None:
+            with open(os.path.join(dir_path, CARD_FILE), "w", encoding="utf-8") as f:
+                json.dump(card, f, indent=2)
+
+    def load_assets(self, dir_path: str) -> None:
+        """Reads back the card :meth:`save_assets` wrote (files without one have none)."""
+        path = os.path.join(dir_path, CARD_FILE)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f, contextlib.suppress(ValueError):
+                set_card(self, json.load(f))  # a card of another format is left out
 
     def get_config(self) -> dict[str, Any]:
         return {

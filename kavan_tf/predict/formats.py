@@ -25,18 +25,24 @@ from kavan_tf.predict.predictor import GifResult
 OUTPUT_FORMATS = ("table", "jsonl", "csv")
 
 
+def _signed(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:+.{digits}f}"
+
+
 def format_table(results: Sequence[GifResult]) -> str:
-    """A plain-text table: path, category, top emotions (or the error)."""
-    rows = [("path", "category", "top emotions")]
+    """A plain-text table: path, category, valence, arousal, top emotions (or the error)."""
+    rows = [("path", "category", "valence", "arousal", "top emotions")]
     for r in results:
         if r.ok:
             top = ", ".join(f"{name} {value:+.3f}" for name, value in r.top_emotions)
-            rows.append((r.path, r.category_name or "", top))
+            rows.append((r.path, r.category_name or "", _signed(r.valence, 2),
+                         _signed(r.arousal, 2), top))
         else:
             rows.append((r.path, "ERROR", r.error or ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    widths = [max(len(row[i]) for row in rows if len(row) > i + 1) for i in range(4)]
     lines = [
-        f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}".rstrip()
+        "  ".join([cell.ljust(width) for cell, width in zip(row[:-1], widths)] + [row[-1]])
+        .rstrip()
         for row in rows
     ]
     return "\n".join(lines) + "\n"
@@ -60,7 +66,8 @@ def write_jsonl(results: Sequence[GifResult], target: str | os.PathLike[str] | T
 
 
 def write_csv(results: Sequence[GifResult], target: str | os.PathLike[str] | TextIO) -> None:
-    """CSV: path, category, category_id, top_emotions, one column per emotion, error.
+    """CSV: path, category, category_id, valence, arousal, top_emotions, one column per
+    emotion, error.
 
     ``top_emotions`` is ``name:intensity`` pairs joined by ``;``. The emotion
     columns follow the first successful result's emotion order.
@@ -68,12 +75,14 @@ def write_csv(results: Sequence[GifResult], target: str | os.PathLike[str] | Tex
     emotions = next((list(r.intensities) for r in results if r.ok), [])
     with _text_output(target, newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["path", "category", "category_id", "top_emotions", *emotions, "error"])
+        writer.writerow(["path", "category", "category_id", "valence", "arousal",
+                         "top_emotions", *emotions, "error"])
         for r in results:
             top = ";".join(f"{name}:{value:.6f}" for name, value in r.top_emotions)
             writer.writerow(
                 [r.path, r.category_name or "", "" if r.category_id is None else r.category_id,
-                 top]
+                 "" if r.valence is None else f"{r.valence:.6f}",
+                 "" if r.arousal is None else f"{r.arousal:.6f}", top]
                 + [f"{r.intensities[e]:.6f}" if e in r.intensities else "" for e in emotions]
                 + [r.error or ""]
             )

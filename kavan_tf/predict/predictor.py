@@ -67,6 +67,10 @@ class GifResult:
         category_name: Predicted coarse category.
         category_id: Its index.
         category_probabilities: Category name -> probability.
+        valence: Expected valence in [-1, 1] from the category probabilities
+            (the model's ``valence`` output, docs/model.md#valence-and-arousal);
+            ``None`` for SavedModels exported before models had it.
+        arousal: Expected arousal in [-1, 1], likewise.
         error: Why the file has no prediction, else ``None``.
         frames: uint8 ``[T, H, W, 3]``: the sampled frames the model saw, at
             the file's own size, scaled down to at most :data:`DISPLAY_MAX`
@@ -92,6 +96,8 @@ class GifResult:
     category_name: str | None = None
     category_id: int | None = None
     category_probabilities: dict[str, float] = field(default_factory=dict)
+    valence: float | None = None
+    arousal: float | None = None
     error: str | None = None
     frames: np.ndarray | None = field(default=None, repr=False)
     attention: np.ndarray | None = field(default=None, repr=False)
@@ -117,6 +123,8 @@ class GifResult:
             ],
             "intensities": dict(self.intensities),
             "category_probabilities": dict(self.category_probabilities),
+            "valence": self.valence,
+            "arousal": self.arousal,
             "error": self.error,
         }
 
@@ -529,6 +537,8 @@ def _result(
         category_probabilities={
             name: float(p) for name, p in zip(category_names, category, strict=True)
         },
+        valence=float(outputs["valence"][row]) if "valence" in outputs else None,
+        arousal=float(outputs["arousal"][row]) if "arousal" in outputs else None,
         frames=None if frames is None else np.asarray(frames, dtype=np.uint8),
         attention=None if frames is None else np.asarray(outputs["attention"][row], np.float32),
     )

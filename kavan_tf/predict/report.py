@@ -4,9 +4,10 @@ The page needs no server and no network: the original files and the
 overlays are embedded as ``data:`` URLs (for very large reports, written to a
 folder beside the page instead, :data:`MAX_PAGE_BYTES`), and the styles and
 the script are inline. Per file it shows the original (a GIF, WebP or APNG as an image, a
-video as a looping ``<video>``), the attention overlay, the category and a
-bar chart of every emotion's intensity coloured by its category. A menu
-sorts the files by any emotion (or the category's probability); the page
+video as a looping ``<video>``), the attention overlay, the category, the
+expected valence and arousal, and a bar chart of every emotion's intensity
+coloured by its category. A menu sorts the files by any emotion (or the
+category's probability, valence or arousal); the page
 opens sorted when its address ends in ``#sort=<emotion>``. Files that could
 not be predicted are listed at the end with their errors.
 
@@ -205,7 +206,9 @@ def render_report(
     emotions = next((list(r.intensities) for r in results if r.ok), [])
     categories = next((list(r.category_probabilities) for r in results if r.ok), [])
     options = ['<option value="">file order</option>',
-               '<option value="category-p">category probability</option>']
+               '<option value="category-p">category probability</option>',
+               '<option value="valence">valence</option>',
+               '<option value="arousal">arousal</option>']
     options += [f'<option value="{_key(e)}">{html.escape(e)}</option>' for e in emotions]
     legend = "".join(
         f'<span><i class="swatch" style="background:rgb{category_colour(i)}"></i>'
@@ -220,6 +223,10 @@ def render_report(
             )
             continue
         values = " ".join(f'data-{_key(e)}="{v:.6f}"' for e, v in r.intensities.items())
+        affect = " ".join(f'data-{name}="{v:.6f}"' for name, v in
+                          (("valence", r.valence), ("arousal", r.arousal)) if v is not None)
+        affect_html = "" if r.valence is None or r.arousal is None else (
+            f'<p class="affect">valence {r.valence:+.2f}, arousal {r.arousal:+.2f}</p>')
         probability = r.category_probabilities.get(r.category_name or "", 0.0)
         figures = [f"<figure>{_original(r, media)}<figcaption>original</figcaption></figure>"]
         if r.path in overlays:
@@ -228,13 +235,14 @@ def render_report(
                 f'alt="attention"><figcaption>attention and top emotions</figcaption></figure>'
             )
         cards.append(
-            f'<article data-order="{order}" data-category-p="{probability:.6f}" {values}>'
+            f'<article data-order="{order}" data-category-p="{probability:.6f}" {affect} '
+            f"{values}>"
             f"<h2>{html.escape(r.path)}</h2>"
             f'<div class="media">{"".join(figures)}</div>'
             f'<p class="category"><i class="swatch" '
             f'style="background:rgb{category_colour(r.category_id)}"></i>'
             f"{html.escape(r.category_name or '')} (p = {probability:.2f})</p>"
-            f"{_bars(r)}</article>"
+            f"{affect_html}{_bars(r)}</article>"
         )
     failed = sum(not r.ok for r in results)
     summary = f"{len(results) - failed} file(s)" + (f", {failed} failed" if failed else "")
