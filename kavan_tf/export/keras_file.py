@@ -9,7 +9,7 @@ import keras
 
 from kavan_tf.export.saved_model import export_saved_model
 from kavan_tf.inference import for_inference, with_precision  # registers InferenceModel
-from kavan_tf.model_card import read_card
+from kavan_tf.model_card import card_of, read_card, set_card
 from kavan_tf.models.kavan import KavanModel
 
 
@@ -60,6 +60,8 @@ def export_keras_file(
     model = keras.saving.load_model(model_path, compile=False)
     if not isinstance(model, KavanModel):
         raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    # The file's own card; the card file beside it for files saved before cards went inside.
+    card = card_of(model) or read_card(model_path)
     if fold_batch_norm:
         model = for_inference(model, precision, gate_major_lstm=gate_major_lstm)
     elif precision == "bfloat16":
@@ -70,12 +72,12 @@ def export_keras_file(
         for path in warmup_gifs:
             with open(path, "rb") as f:
                 gifs.append(f.read())
-    card = read_card(model_path)
     if card is not None:
         card = {**card, "export": {
             "precision": precision, "fold_batch_norm": fold_batch_norm,
             "gate_major_lstm": bool(getattr(model, "gate_major_lstm", False)),
             "from": os.path.abspath(model_path)}}
+        set_card(model, card)  # the served copy carries it too (card_of)
     return export_saved_model(model, export_dir, name, version, warmup_gifs=gifs,
                               model_card=card)
 
