@@ -124,6 +124,8 @@ def test_saved_model_cli_lists_both_signatures(exported):
         "emotion_names": ("DT_STRING", "(-1, 17)"),
         "ranked_emotions": ("DT_STRING", "(-1, 17)"),
         "ranked_intensities": ("DT_FLOAT", "(-1, 17)"),
+        "valence": ("DT_FLOAT", "(-1)"),
+        "arousal": ("DT_FLOAT", "(-1)"),
     }
     for text in signatures.values():
         assert "Method name is: tensorflow/serving/predict" in text
@@ -136,8 +138,11 @@ def test_serving_frames_equals_keras(model, loaded):
     served = {k: v.numpy() for k, v in loaded.signatures[FRAMES_SIGNATURE](
         frames=tf.constant(frames)).items()}
     expected = _keras(model, frames)
-    for name in ("intensities", "category", "attention"):
+    for name in ("intensities", "category", "attention", "valence", "arousal"):
         np.testing.assert_allclose(served[name], expected[name], atol=1e-5, err_msg=name)
+    # The circumplex quadrants of the default categories (docs/model.md#valence-and-arousal).
+    np.testing.assert_allclose(served["valence"], served["category"] @ [1, 1, -1, -1], atol=1e-6)
+    np.testing.assert_allclose(served["arousal"], served["category"] @ [1, -1, 1, -1], atol=1e-6)
     category_id = np.argmax(expected["category"], axis=-1)
     np.testing.assert_array_equal(served["category_id"], category_id)
     assert [n.decode() for n in served["category_name"]] == [
@@ -158,7 +163,7 @@ def test_serving_default_equals_keras_on_decoded_frames(model, loaded):
     served = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant(gifs))
     frames = np.stack([_reference_frames(g) for g in gifs])
     expected = _keras(model, frames)
-    for name in ("intensities", "category", "attention"):
+    for name in ("intensities", "category", "attention", "valence", "arousal"):
         np.testing.assert_allclose(served[name].numpy(), expected[name], atol=1e-5, err_msg=name)
     np.testing.assert_array_equal(loaded.decode_gifs(tf.constant(gifs)).numpy(), frames)
 
@@ -338,6 +343,7 @@ gifs = tf.constant([open(p, "rb").read() for p in sys.argv[3:]])
 out = loaded.signatures["serving_default"](gifs=gifs)
 np.save(sys.argv[2], loaded.decode_gifs(gifs).numpy())
 assert out["intensities"].shape == (len(sys.argv) - 3, 17)
+assert out["valence"].shape == out["arousal"].shape == (len(sys.argv) - 3,)
 assert not any(name.startswith("kavan_tf") for name in sys.modules), "package imported"
 print("SERVED", out["category_name"].numpy().tolist())
 """

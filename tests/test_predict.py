@@ -116,6 +116,11 @@ def test_keras_and_savedmodel_predictors_agree(keras_predictor, saved_predictor,
                 list(a.intensities.values()), list(b.intensities.values()), atol=1e-5
             )
             assert a.category_id == b.category_id
+            # Valence and arousal: the model's outputs, through both predictors.
+            probabilities = list(a.category_probabilities.values())
+            assert a.valence == pytest.approx(np.dot(probabilities, [1, 1, -1, -1]), abs=1e-5)
+            assert a.arousal == pytest.approx(np.dot(probabilities, [1, -1, 1, -1]), abs=1e-5)
+            assert (b.valence, b.arousal) == pytest.approx((a.valence, a.arousal), abs=1e-5)
     assert "cannot decode GIF: not a GIF file" in from_keras[1].error
     # One message whichever decoder refused the file.
     assert from_keras[1].error == from_saved[1].error
@@ -168,6 +173,8 @@ def _results():
         category_name="pleasure-arousal",
         category_id=0,
         category_probabilities={name: 0.25 for name in DEFAULT_CATEGORY_NAMES},
+        valence=0.5,
+        arousal=-0.25,
     )
     bad = GifResult(path="b/broken.gif", error="b/broken.gif: cannot decode GIF: truncated")
     return [good, bad]
@@ -175,9 +182,10 @@ def _results():
 
 def test_format_table():
     lines = format_table(_results()).splitlines()
-    assert lines[0].split() == ["path", "category", "top", "emotions"]
+    assert lines[0].split() == ["path", "category", "valence", "arousal", "top", "emotions"]
     assert lines[1].split() == [
-        "a/cat.gif", "pleasure-arousal", "happiness", "+0.750,", "amusement", "-0.500"
+        "a/cat.gif", "pleasure-arousal", "+0.50", "-0.25", "happiness", "+0.750,", "amusement",
+        "-0.500"
     ]
     assert lines[2].startswith("b/broken.gif ")
     assert "ERROR" in lines[2] and lines[2].endswith("cannot decode GIF: truncated")
@@ -191,6 +199,7 @@ def test_write_jsonl():
     good, bad = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert good["path"] == "a/cat.gif" and good["category"] == "pleasure-arousal"
     assert good["category_id"] == 0 and good["error"] is None
+    assert good["valence"] == 0.5 and good["arousal"] == -0.25 and bad["valence"] is None
     assert good["top_emotions"][0] == {"emotion": "happiness", "intensity": 0.75}
     assert list(good["intensities"]) == list(EMOTIONS)
     assert bad["error"].endswith("truncated") and bad["category"] is None
@@ -202,7 +211,10 @@ def test_write_csv(tmp_path):
     write_csv(_results(), path)
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["path", "category", "category_id", "top_emotions", *EMOTIONS, "error"]
+    assert list(rows[0]) == ["path", "category", "category_id", "valence", "arousal",
+                             "top_emotions", *EMOTIONS, "error"]
+    assert float(rows[0]["valence"]) == 0.5 and float(rows[0]["arousal"]) == -0.25
+    assert rows[1]["valence"] == ""
     assert rows[0]["top_emotions"] == "happiness:0.750000;amusement:-0.500000"
     assert float(rows[0]["happiness"]) == 0.75 and rows[0]["error"] == ""
     assert rows[1]["category"] == "" and rows[1]["happiness"] == ""
