@@ -50,7 +50,7 @@ def _register() -> None:
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
-    """Runs :func:`_register` after ``keras``, ``tensorflow`` or a ``kavan_tf`` module is imported."""
+    """Runs :func:`_register` after ``keras``, ``tensorflow`` or a ``kavan_tf`` module loads."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None):
         if not _watched(fullname):

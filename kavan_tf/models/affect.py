@@ -1,4 +1,7 @@
-"""Expected valence and arousal from the category probabilities (docs/model.md#valence-and-arousal)."""
+"""Expected valence and arousal from the category probabilities.
+
+The mapping: docs/model.md#valence-and-arousal.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +26,10 @@ class CategoryExpectation(keras.layers.Layer):
         **kwargs: Layer arguments (``name``, ``dtype``).
     """
 
-    def __init__(self, values: Sequence[float], **kwargs: Any) -> None:
+    def __init__(self, values: Sequence[float] | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if values is None:  # LabelConfig always resolves its values; None only for typing
+            raise ValueError("`values` must be one number per category. Received: None")
         self.values = [float(v) for v in values]
 
     def call(self, probabilities):

@@ -31,7 +31,7 @@ def _signed(value: float | None, digits: int = 3) -> str:
 
 def format_table(results: Sequence[GifResult]) -> str:
     """A plain-text table: path, category, valence, arousal, top emotions (or the error)."""
-    rows = [("path", "category", "valence", "arousal", "top emotions")]
+    rows: list[tuple[str, ...]] = [("path", "category", "valence", "arousal", "top emotions")]
     for r in results:
         if r.ok:
             top = ", ".join(f"{name} {value:+.3f}" for name, value in r.top_emotions)
@@ -41,8 +41,8 @@ def format_table(results: Sequence[GifResult]) -> str:
             rows.append((r.path, "ERROR", r.error or ""))
     widths = [max(len(row[i]) for row in rows if len(row) > i + 1) for i in range(4)]
     lines = [
-        "  ".join([cell.ljust(width) for cell, width in zip(row[:-1], widths)] + [row[-1]])
-        .rstrip()
+        "  ".join([cell.ljust(width)
+                   for cell, width in zip(row[:-1], widths, strict=False)] + [row[-1]]).rstrip()
         for row in rows
     ]
     return "\n".join(lines) + "\n"
