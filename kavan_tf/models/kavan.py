@@ -161,6 +161,13 @@ class KavanModel(DistributedFitFixes, keras.Model):
         """Builds the model of a full experiment config."""
         return cls(config.model, config.labels, **kwargs)
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, _with_affect_targets(y, y_pred), y_pred, sample_weight,
+                                    training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, _with_affect_targets(y, y_pred), y_pred, sample_weight)
+
     def save_assets(self, dir_path: str) -> None:
         """Writes the model card, if any, into the ``.keras`` file (Keras' saving API)."""
         card = card_of(self)
@@ -301,6 +308,16 @@ class KavanModel(DistributedFitFixes, keras.Model):
             ],
             "category": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         }
+
+
+def _with_affect_targets(y: Any, y_pred: Any) -> Any:
+    """Targets for ``valence`` and ``arousal``, which have no loss or metric: Keras'
+    compiled metrics read a target for every output, and datasets carry none."""
+    if isinstance(y, dict) and isinstance(y_pred, dict):
+        missing = {k: y_pred[k] for k in ("valence", "arousal") if k in y_pred and k not in y}
+        if missing:
+            return {**y, **missing}
+    return y
 
 
 @contextlib.contextmanager
