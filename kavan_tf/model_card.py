@@ -38,21 +38,17 @@ import datetime
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 from kavan_tf import __version__
+from kavan_tf.card import CARD_FILE, CARD_FORMAT, card_of, set_card  # noqa: F401  (part of this module's API)
 from kavan_tf.data.files import atomic_json
 from kavan_tf.synthetic import data_origin
 
-CARD_FILE = "model_card.json"
-CARD_FORMAT = "kavan-model-card-v1"
 #: Where a ``.keras`` file holds its card: the top-level model's assets
 #: (Keras' ``saving_lib`` gives the model the ``assets/`` folder itself).
 KERAS_CARD_ENTRY = "assets/" + CARD_FILE
-#: The attribute of a model that holds its card, as JSON text.
-_CARD_ATTRIBUTE = "_kavan_model_card"
 
 
 def _sha256_file(path: str) -> str:
@@ -102,62 +98,9 @@ def build_card(config_dict: dict[str, Any], data: dict[str, Any],
 
 
 def write_card(card: dict[str, Any], path: str) -> None:
-    """Writes a card (atomically).
-
-    A ``model_card.json`` written beside a ``model.keras`` file (what
-    ``kavan train`` does) also goes into that file (:func:`embed_card`), so
-    that the file carries it wherever it is copied.
-    """
+    """Writes a card as JSON (atomically), e.g. beside a model or into an export."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_json(path, card)
-    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "model.keras")
-    if os.path.basename(path) == CARD_FILE and zipfile.is_zipfile(beside):
-        embed_card(beside, card)
-
-
-def card_of(model: Any) -> dict[str, Any] | None:
-    """The model card of a loaded model, or ``None`` when it has none.
-
-    The card a ``.keras`` file carried (``keras.saving.load_model``), or the
-    one given with :func:`set_card`. Exporters call this to ship the card with
-    every format. A copy: changing it does not change the model's.
-    """
-    text = getattr(model, _CARD_ATTRIBUTE, None)
-    if not text:
-        return None
-    card = json.loads(text)
-    return card if isinstance(card, dict) and card.get("format") == CARD_FORMAT else None
-
-
-def set_card(model: Any, card: dict[str, Any] | None) -> None:
-    """Gives ``model`` its card (``None``: none); ``model.save`` then writes it into the file."""
-    if card is not None and (not isinstance(card, dict) or card.get("format") != CARD_FORMAT):
-        raise ValueError(f"`card` must be a {CARD_FORMAT!r} dict or None. Received: {card!r:.200}")
-    # Kept as text: Keras wraps dict attributes of layers in tracking containers.
-    object.__setattr__(model, _CARD_ATTRIBUTE, None if card is None else json.dumps(card))
-
-
-def embed_card(keras_path: str, card: dict[str, Any]) -> None:
-    """Writes ``card`` into an existing ``.keras`` file, where ``load_model`` finds it.
-
-    The file is rewritten beside itself and renamed into place, so a reader
-    never sees half of it.
-    """
-    keras_path = os.fspath(keras_path)
-    folder = os.path.dirname(os.path.abspath(keras_path))
-    fd, staging = tempfile.mkstemp(prefix=".tmp-card-", suffix=".keras", dir=folder)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(keras_path) as source, \
-                zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as target:
-            for item in source.infolist():
-                if item.filename != KERAS_CARD_ENTRY:
-                    target.writestr(item, source.read(item))
-            target.writestr(KERAS_CARD_ENTRY, json.dumps(card, indent=2))
-        os.replace(staging, keras_path)
-    except BaseException:
-        os.unlink(staging)
-        raise
 
 
 def card_path(model_path: str) -> str | None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import kavan_tf
 from kavan_tf.cli import apply_sets, main
 from kavan_tf.config import KavanConfig
+from kavan_tf.model_card import read_card
 from kavan_tf.synthetic import SyntheticConfig, generate_dataset
 
 
@@ -52,6 +54,11 @@ def test_train_export_predict(workspace, capsys):
     import hashlib
 
     card = json.loads((run / "model_card.json").read_text())
+    # model.keras carries the same card inside: a copy elsewhere keeps it.
+    copied = root / "elsewhere" / "copy.keras"
+    copied.parent.mkdir()
+    shutil.copy(run / "model.keras", copied)
+    assert read_card(str(copied)) == card
     assert card["data"]["synthetic"] is True and card["data"]["label_mode"] == "change"
     assert card["data"]["sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
     rows = pd.read_csv(manifest)

@@ -1,7 +1,6 @@
 """The model card inside the ``.keras`` file, and loading after ``import kavan_tf`` alone."""
 
 import json
-import os
 import shutil
 import zipfile
 
@@ -19,7 +18,6 @@ from kavan_tf.model_card import (
     card_of,
     read_card,
     set_card,
-    write_card,
 )
 from kavan_tf.models import KavanModel
 
@@ -63,17 +61,6 @@ def test_card_survives_a_copy_info_and_export(saved, tmp_path, capsys, monkeypat
     (carried, served), = shipped
     assert carried == served and served["data"] == DATA
     assert served["export"]["precision"] == "float32" and served["export"]["from"] == str(copy)
-
-
-def test_write_card_beside_model_keras_goes_into_the_file(saved, tmp_path):
-    """What ``kavan train`` does: the card written beside ``model.keras`` after saving."""
-    run, card = saved
-    shutil.copy(run / "model.keras", tmp_path / "model.keras")
-    newer = {**card, "epochs": 7}
-    write_card(newer, str(tmp_path / CARD_FILE))
-    shutil.move(tmp_path / "model.keras", tmp_path / "moved.keras")
-    os.remove(tmp_path / CARD_FILE)
-    assert read_card(str(tmp_path / "moved.keras")) == newer
 
 
 def test_set_card_checks_its_argument():

@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from kavan_tf.card import CARD_FILE, card_of, set_card
 from kavan_tf.config import (
     KavanConfig,
     LabelConfig,
@@ -26,7 +27,6 @@ from kavan_tf.layers.temporal_encoder import TemporalEncoder
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss
 from kavan_tf.metrics.regression import EmotionNMSE, GifNMSE, RankError, SpearmanPerGif
-from kavan_tf.model_card import CARD_FILE, card_of, set_card
 from kavan_tf.models.affect import CategoryExpectation
 from kavan_tf.models.backbones import backbone_feature_shape, build_backbone
 from kavan_tf.models.distributed_fit import DistributedFitFixes

@@ -26,7 +26,7 @@ from kavan_tf.data.shards import (
     shard_files,
 )
 from kavan_tf.errors import ManifestError
-from kavan_tf.model_card import CARD_FILE, build_card, describe_data, write_card
+from kavan_tf.model_card import CARD_FILE, build_card, describe_data, set_card, write_card
 from kavan_tf.models.backbones import backbone_feature_shape
 from kavan_tf.models.kavan import KavanModel
 from kavan_tf.training.cluster import (
@@ -259,13 +259,14 @@ def train(
                 callbacks=callbacks,
                 verbose=verbose if role.is_chief else 0,
             )
+        data = data_description or describe_data(train_rows, val_rows=val_rows)
+        card = build_card(config.to_dict(), data, history.history)
+        set_card(model, card)  # model.keras carries its card wherever it is copied
         # Saving reads variables that all workers hold: every worker saves.
         model.save(os.path.join(where, "model.keras"))
         with open(os.path.join(where, "history.json"), "w", encoding="utf-8") as f:
             json.dump(history.history, f, indent=2)
-        data = data_description or describe_data(train_rows, val_rows=val_rows)
-        write_card(build_card(config.to_dict(), data, history.history),
-                   os.path.join(where, CARD_FILE))
+        write_card(card, os.path.join(where, CARD_FILE))
     return TrainResult(model=model, history=history.history, output_dir=out)
 
 
