@@ -114,10 +114,11 @@ def test_predict_timeline_rows(model_file, tmp_path):
         assert row["file"] == path
         assert sum(row[k] for k in categories) == pytest.approx(1.0, abs=1e-5)
         assert all(-1.0 <= row[e] <= 1.0 for e in predictor.emotions)
+        assert -1.0 <= row["valence"] <= 1.0 and -1.0 <= row["arousal"] <= 1.0
     # A window's row is what the model gives its frames alone (batching changes nothing).
     alone = list(predict_timeline(predictor, path, window_s=2.0, stride_s=1.0, batch_size=1))
     for a, b in zip(rows, alone, strict=True):
-        for key in categories + list(predictor.emotions):
+        for key in categories + list(predictor.emotions) + ["valence", "arousal"]:
             assert a[key] == pytest.approx(b[key], abs=1e-5)
 
 
