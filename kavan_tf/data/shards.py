@@ -22,6 +22,7 @@ Two kinds of shards, both written by ``kavan prepare`` (see
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import struct
@@ -135,8 +136,17 @@ def record_index(files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(file, offset, length)`` of every record of uncompressed TFRecord files.
 
     Reads each record's 12-byte header and seeks past its data, so indexing
-    costs a few bytes per record; records are numbered in file order.
+    costs a few bytes per record; records are numbered in file order. Kept
+    while the files keep their sizes and modification times (a run builds
+    one dataset per epoch).
     """
+    stamps = tuple((path, os.path.getsize(path), os.path.getmtime(path)) for path in files)
+    return _record_index(stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _record_index(stamps: tuple[tuple[str, int, float], ...]):
+    files = [path for path, _, _ in stamps]
     file_ids, offsets, lengths = [], [], []
     for i, path in enumerate(files):
         size = os.path.getsize(path)
