@@ -28,10 +28,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--temporal", choices=("lstm", "hslstm"), default="hslstm")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="another ModelConfig value, e.g. hs_tier1=node")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
     model = KavanModel(ModelConfig(input_mode="features", feature_shape=(7, 7, 2048),
                                    hidden_size=args.hidden, num_frames=8,
-                                   temporal=args.temporal))
+                                   temporal=args.temporal, **extra))
     features = tf.random.normal((args.batch, 8, 7, 7, 2048))
     calls = {}
     for precision in ("float32", "bfloat16"):
@@ -46,7 +49,8 @@ def main() -> None:
             began = time.perf_counter()
             call(features).numpy()
             best[name] = min(best[name], time.perf_counter() - began)
-    print(f"| head on features ({args.temporal}, batch {args.batch}) | ms per batch (best of "
+    print(f"| head on features ({args.temporal}{''.join(', ' + s for s in args.set)}, "
+          f"batch {args.batch}) | ms per batch (best of "
           f"{args.repeats}) |")
     print("|---|---|")
     for name, seconds in best.items():
