@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import keras
-
 from kavan_tf.export.frames_graph import ExportFormatError
+from kavan_tf.export.keras_file import load_kavan_file
 from kavan_tf.export.litert import export_litert
 from kavan_tf.export.onnx import export_onnx
 from kavan_tf.inference import for_inference  # registers InferenceModel
 from kavan_tf.model_card import read_card
-from kavan_tf.models.kavan import KavanModel
 
 FORMATS = ("litert", "onnx")
 
@@ -56,11 +54,7 @@ def export_formats(
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"`batch` must be a positive int. Received: batch={batch!r}")
     model_path = os.fspath(model_path)
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"{model_path}: no such model file")
-    model = keras.saving.load_model(model_path, compile=False)
-    if not isinstance(model, KavanModel):
-        raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    model = load_kavan_file(model_path)
     if model.model_config.input_mode != "frames":
         raise ValueError(f"{model_path}: only frames-input models can be exported (input_mode="
                          f"{model.model_config.input_mode!r})")

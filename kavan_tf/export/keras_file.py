@@ -13,6 +13,22 @@ from kavan_tf.model_card import card_of, read_card, set_card
 from kavan_tf.models.kavan import KavanModel
 
 
+def load_kavan_file(model_path: str | os.PathLike[str]) -> KavanModel:
+    """The :class:`KavanModel` of a ``.keras`` file (uncompiled).
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: The file holds another kind of model.
+    """
+    model_path = os.fspath(model_path)
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"{model_path}: no such model file")
+    model = keras.saving.load_model(model_path, compile=False)
+    if not isinstance(model, KavanModel):
+        raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    return model
+
+
 def export_keras_file(
     model_path: str | os.PathLike[str],
     export_dir: str | os.PathLike[str] = "savedmodels",
@@ -55,11 +71,7 @@ def export_keras_file(
             f"fold_batch_norm=True. Received: gate_major_lstm={gate_major_lstm!r}"
         )
     model_path = os.fspath(model_path)
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"{model_path}: no such model file")
-    model = keras.saving.load_model(model_path, compile=False)
-    if not isinstance(model, KavanModel):
-        raise ValueError(f"{model_path}: holds a {type(model).__name__}, not a KavanModel")
+    model = load_kavan_file(model_path)
     # The file's own card; the card file beside it for files saved before cards went inside.
     card = card_of(model) or read_card(model_path)
     if fold_batch_norm:

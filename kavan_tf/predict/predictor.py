@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -42,6 +41,7 @@ from kavan_tf.config import DataConfig, LabelConfig, PredictConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.media import MEDIA_SUFFIXES, decode_media, media_format
 from kavan_tf.errors import MediaDecodeError
+from kavan_tf.export.keras_file import load_kavan_file
 from kavan_tf.export.saved_model import EXPORT_INFO_FILE, list_versions
 from kavan_tf.export.warmup import WARMUP_DIR
 from kavan_tf.inference import for_inference
@@ -594,9 +594,7 @@ def load_predictor(
     if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise ValueError(f"{path}: expected a .keras file or a SavedModel folder")
-        model = keras.saving.load_model(path, compile=False)
-        if not isinstance(model, KavanModel):
-            raise ValueError(f"{path}: holds a {type(model).__name__}, not a KavanModel")
+        model = load_kavan_file(path)
         # Batch norm folded: same predictions, faster (kavan export serves the same graph).
         return KerasPredictor(for_inference(model) if model.model_config.input_mode == "frames"
                               else model, data_config)
