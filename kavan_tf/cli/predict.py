@@ -6,8 +6,11 @@ import argparse
 import os
 import sys
 
+from tqdm import tqdm
+
 from kavan_tf.cli.common import require_path
 from kavan_tf.config import PredictConfig
+from kavan_tf.errors import MediaDecodeError
 from kavan_tf.model_card import read_card, synthetic_warning
 
 
@@ -110,10 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_timeline(args: argparse.Namespace, predictor, warning: str | None) -> int:
     """``kavan predict --timeline``: rows per window, written as they come."""
-    from tqdm import tqdm
-
-    from kavan_tf.errors import MediaDecodeError
-    from kavan_tf.predict import expand_paths  # keeps TensorFlow out of kavan --help
+    # kavan_tf.predict imports TensorFlow: kept out of kavan --help.
+    from kavan_tf.predict import expand_paths
     from kavan_tf.predict.timeline import TimelineWriter, predict_timeline
     from kavan_tf.predict.timeline_report import write_timeline_report
 
