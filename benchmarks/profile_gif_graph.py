@@ -20,7 +20,8 @@ import tensorflow as tf
 from bench_inference import make_gifs
 
 from kavan_tf.export import gif_graph
-from kavan_tf.export.lzw_graph import probe_codes, sub_block_data
+from kavan_tf.export.lzw_graph import sub_block_data
+from kavan_tf.export.lzw_probe import probe_codes
 from kavan_tf.export.serving_graph import resize_stretch
 
 LIMITS = {"max_frame_pixels": 2**26, "max_frames": 10_000}

@@ -376,6 +376,19 @@ def test_randomly_damaged_files_give_the_reference_frames(source, request):
     assert compared >= 60 and warned >= 30 and refused >= 10, (compared, warned, refused)
 
 
+def test_graph_code_schedule_is_the_reference_code_widths():
+    """The graph computes the code-width schedule of one code size in tensor
+    ops; widths and bit offsets are the reference decoder's."""
+    from kavan_tf.data.lzw import SCHEDULE, code_widths
+    from kavan_tf.export.lzw_codes import code_schedule
+
+    for size in range(1, 12):
+        offsets, widths = code_schedule(tf.constant(size), SCHEDULE + 1)
+        expected = code_widths(size, SCHEDULE + 1)
+        np.testing.assert_array_equal(widths, expected)
+        np.testing.assert_array_equal(offsets, np.cumsum(expected) - expected)
+
+
 def test_graph_lzw_gives_the_reference_indices_on_random_streams():
     """The graph's LZW decoder against the reference decoder's on valid and
     cut code streams of every code size, with clear codes from none (a full
@@ -411,7 +424,8 @@ def test_probe_reads_encoder_layouts_as_the_loop_does_and_flags_the_rest():
     regular the streams of that layout, sound or not."""
     from test_gif_decode import segmented_lzw_stream
 
-    from kavan_tf.export.lzw_graph import is_sound, probe_codes, read_codes
+    from kavan_tf.export.lzw_codes import is_sound, read_codes
+    from kavan_tf.export.lzw_probe import probe_codes
 
     spec = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.int32)]
