@@ -30,9 +30,9 @@ from kavan_tf.predict import (
     write_overlays,
     write_results,
 )
-from kavan_tf.predict import predictor as predictor_module
+from kavan_tf.predict import inputs as inputs_module
+from kavan_tf.predict.inputs import DISPLAY_MAX, display_frames
 from kavan_tf.predict.overlays import MIN_SIDE, supervision_heatmaps, upsample_masks
-from kavan_tf.predict.predictor import DISPLAY_MAX, display_frames
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +272,8 @@ def test_large_gifs_keep_frames_capped_at_480_from_one_decoding(
     path.write_bytes(tiny_gif(5, (300, 640)))
     reference = decode_gif(path).frames
     decoded = []
-    real = predictor_module.decode_media
-    monkeypatch.setattr(predictor_module, "decode_media",
+    real = inputs_module.decode_media
+    monkeypatch.setattr(inputs_module, "decode_media",
                         lambda *a, **k: decoded.append(a) or real(*a, **k))
     predictor = keras_predictor if which == "keras" else saved_predictor
     (result,) = predict_paths(predictor, [path], progress=False, keep_frames=True)

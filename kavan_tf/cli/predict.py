@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f"kavan predict: {warning}", file=sys.stderr)
     from kavan_tf.predict import (  # keeps TensorFlow out of kavan --help
-        draw_results,
+        Drawing,
+        iter_predictions,
         load_predictor,
-        predict_paths,
         write_results,
     )
 
@@ -89,11 +89,19 @@ def run(args: argparse.Namespace) -> int:
     if args.timeline is not None:
         return run_timeline(args, predictor, warning)
     drawn = args.overlay is not None or args.report is not None
-    results = predict_paths(predictor, args.inputs, batch_size=args.batch_size, top_k=args.top_k,
-                            keep_frames=drawn)
-    write_results(results, args.format, args.output if args.output is not None else sys.stdout)
-    if drawn:
-        files = draw_results(results, args.overlay, args.report, args.keypoints, note=warning)
+    predictions = iter_predictions(predictor, args.inputs, batch_size=args.batch_size,
+                                   top_k=args.top_k, keep_frames=drawn)
+    output = sys.stdout if args.output is None else args.output
+    if not drawn:
+        results = list(predictions)
+        write_results(results, args.format, output)
+    else:
+        # Each batch is drawn as it comes and only the small results are
+        # kept, so memory does not grow with the number of files.
+        with Drawing(args.overlay, args.report, args.keypoints, note=warning) as drawing:
+            results = [drawing.add(result) for result in predictions]
+            write_results(results, args.format, output)
+            files = drawing.close()
         if args.keypoints is not None:
             print(f"Supervision heatmaps for {files.heatmaps} of {len(results)} file(s)",
                   file=sys.stderr)

@@ -1,29 +1,33 @@
 """Prediction on GIF (and WebP, APNG, MP4, WebM) files (docs/serving.md).
 
+- :mod:`~kavan_tf.predict.inputs`: the reference input pipeline
+  (:func:`sample_for_model`).
 - :mod:`~kavan_tf.predict.predictor`: SavedModel and ``.keras`` predictors,
-  :class:`GifResult`, :func:`predict_paths`.
+  :func:`iter_predictions` and :func:`predict_paths`.
+- :mod:`~kavan_tf.predict.results`: :class:`GifResult`, built once.
 - :mod:`~kavan_tf.predict.formats`: the text table, JSON lines and CSV.
 - :mod:`~kavan_tf.predict.overlays`: attention overlays at the file's own
   resolution, with the top emotions and, from keypoints, the supervision
   heatmaps.
 - :mod:`~kavan_tf.predict.report`: the self-contained HTML report.
-- :mod:`~kavan_tf.predict.drawing`: overlays and the report of ``kavan predict``.
+- :mod:`~kavan_tf.predict.drawing`: overlays and the report of ``kavan
+  predict``, drawn as the results come.
 
 Example:
 
 ```python
-from kavan_tf.predict import (format_table, load_predictor, predict_paths, write_overlays,
-                              write_report)
+from kavan_tf.predict import Drawing, format_table, iter_predictions, load_predictor
 
 predictor = load_predictor("savedmodels/kavan")          # highest version
-results = predict_paths(predictor, ["cat.gif", "gifs/"], keep_frames=True)
+with Drawing("overlays/", "report.html") as drawing:     # attention, and one page
+    results = [drawing.add(r)                            # frames dropped once drawn
+               for r in iter_predictions(predictor, ["cat.gif", "gifs/"], keep_frames=True)]
+    drawing.close()
 print(format_table(results))
-write_overlays(results, "overlays/")                      # attention over the frames
-write_report(results, "report.html")                      # one page, no server needed
 ```
 """
 
-from kavan_tf.predict.drawing import DrawnFiles, draw_results
+from kavan_tf.predict.drawing import Drawing, DrawnFiles, draw_results
 from kavan_tf.predict.formats import (
     OUTPUT_FORMATS,
     format_table,
@@ -31,7 +35,15 @@ from kavan_tf.predict.formats import (
     write_jsonl,
     write_results,
 )
+from kavan_tf.predict.inputs import (
+    DISPLAY_MAX,
+    SampledInput,
+    decode_for_model,
+    display_frames,
+    sample_for_model,
+)
 from kavan_tf.predict.overlays import (
+    KeypointFiles,
     find_keypoint_files,
     overlay_frames,
     render_overlay,
@@ -40,29 +52,29 @@ from kavan_tf.predict.overlays import (
 )
 from kavan_tf.predict.predictor import (
     DECODERS,
-    DISPLAY_MAX,
-    GifResult,
     KerasPredictor,
     Predictor,
-    SampledInput,
     SavedModelPredictor,
-    decode_for_model,
-    display_frames,
     expand_paths,
+    iter_predictions,
     load_predictor,
     predict_paths,
-    sample_for_model,
 )
-from kavan_tf.predict.report import render_report, write_report
+from kavan_tf.predict.report import ReportWriter, render_report, write_report
+from kavan_tf.predict.results import GifResult, Labels
 
 __all__ = [
     "DECODERS",
     "DISPLAY_MAX",
-    "DrawnFiles",
     "OUTPUT_FORMATS",
+    "Drawing",
+    "DrawnFiles",
     "GifResult",
     "KerasPredictor",
+    "KeypointFiles",
+    "Labels",
     "Predictor",
+    "ReportWriter",
     "SampledInput",
     "SavedModelPredictor",
     "decode_for_model",
@@ -71,6 +83,7 @@ __all__ = [
     "expand_paths",
     "find_keypoint_files",
     "format_table",
+    "iter_predictions",
     "load_predictor",
     "overlay_frames",
     "predict_paths",

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from kavan_tf.predict.predictor import GifResult
+from kavan_tf.predict.results import GifResult
 
 OUTPUT_FORMATS = ("table", "jsonl", "csv")
 

@@ -2,7 +2,7 @@
 
 Each overlay is an animated GIF of the ``T`` sampled frames, at the size the
 prediction kept them (the file's size, at most
-:data:`~kavan_tf.predict.predictor.DISPLAY_MAX` on the long side; smaller
+:data:`~kavan_tf.predict.inputs.DISPLAY_MAX` on the long side; smaller
 files are scaled up to :data:`MIN_SIDE` so the drawing can be read):
 
 - the attention mask of each frame, cropped to where the picture lies in the
@@ -41,7 +41,7 @@ from kavan_tf.data import sampling
 from kavan_tf.data.heatmaps import keypoint_heatmaps
 from kavan_tf.errors import KeypointFileError
 from kavan_tf.keypoints import load_keypoints, pad_people
-from kavan_tf.predict.predictor import GifResult
+from kavan_tf.predict.results import GifResult
 
 logger = logging.getLogger(__name__)
 
@@ -243,13 +243,10 @@ def render_overlay(
     return np.concatenate([body, np.broadcast_to(panel, (count,) + panel.shape)], axis=2)
 
 
-def find_keypoint_files(
-    results: Sequence[GifResult], keypoints: str | os.PathLike[str]
-) -> dict[str, str]:
-    """The keypoint file of each result, where there is one.
+class KeypointFiles:
+    """Finds the keypoint file of each result, one result at a time.
 
     Args:
-        results: Prediction results.
         keypoints: A ``kavan-keypoints-v1`` file (for a single input), a
             folder of them named after the inputs (``<stem>.json.gz`` or
             ``<stem>.json``, as ``kavan keypoints`` writes them), or a manifest
@@ -258,30 +255,51 @@ def find_keypoint_files(
     Raises:
         FileNotFoundError: ``keypoints`` does not exist.
     """
-    keypoints = os.fspath(keypoints)
-    if not os.path.exists(keypoints):
-        raise FileNotFoundError(f"{keypoints}: no such keypoint file or folder")
-    found: dict[str, str] = {}
-    if os.path.isdir(keypoints):
-        for r in results:
-            stem = os.path.splitext(os.path.basename(r.path))[0]
+
+    def __init__(self, keypoints: str | os.PathLike[str]) -> None:
+        self.keypoints = os.fspath(keypoints)
+        if not os.path.exists(self.keypoints):
+            raise FileNotFoundError(f"{self.keypoints}: no such keypoint file or folder")
+        self._by_path: dict[str, str] | None = None
+        self._asked = False
+        if os.path.isfile(self.keypoints) and self.keypoints.endswith(".csv"):
+            rows = pd.read_csv(self.keypoints, dtype=str, keep_default_na=False)
+            base = os.path.dirname(os.path.abspath(self.keypoints))
+            self._by_path = {
+                os.path.abspath(os.path.join(base, path)): os.path.join(base, points)
+                for path, points in zip(rows.get("path", []), rows.get("keypoints", []),
+                                        strict=False)
+                if points
+            }
+
+    def find(self, path: str) -> str | None:
+        """The keypoint file of the input ``path``, or ``None``.
+
+        A single keypoint file belongs to the first input asked about.
+        """
+        if os.path.isdir(self.keypoints):
+            stem = os.path.splitext(os.path.basename(path))[0]
             for name in (f"{stem}.json.gz", f"{stem}.json"):
-                if os.path.isfile(os.path.join(keypoints, name)):
-                    found[r.path] = os.path.join(keypoints, name)
-                    break
-    elif keypoints.endswith(".csv"):
-        rows = pd.read_csv(keypoints, dtype=str, keep_default_na=False)
-        base = os.path.dirname(os.path.abspath(keypoints))
-        by_path = {}
-        for path, points in zip(rows.get("path", []), rows.get("keypoints", []), strict=False):
-            if points:
-                by_path[os.path.abspath(os.path.join(base, path))] = os.path.join(base, points)
-        for r in results:
-            if os.path.abspath(r.path) in by_path:
-                found[r.path] = by_path[os.path.abspath(r.path)]
-    else:
-        found = {r.path: keypoints for r in results[:1]}
-    return found
+                if os.path.isfile(os.path.join(self.keypoints, name)):
+                    return os.path.join(self.keypoints, name)
+            return None
+        if self._by_path is not None:
+            return self._by_path.get(os.path.abspath(path))
+        first, self._asked = not self._asked, True
+        return self.keypoints if first else None
+
+
+def find_keypoint_files(
+    results: Sequence[GifResult], keypoints: str | os.PathLike[str]
+) -> dict[str, str]:
+    """The keypoint file of each result, where there is one (:class:`KeypointFiles`).
+
+    Raises:
+        FileNotFoundError: ``keypoints`` does not exist.
+    """
+    finder = KeypointFiles(keypoints)
+    found = {r.path: finder.find(r.path) for r in results}
+    return {path: file for path, file in found.items() if file is not None}
 
 
 def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None) -> np.ndarray:
@@ -334,19 +352,28 @@ def encode_gif(frames: np.ndarray, duration_ms: int = 250) -> bytes:
     return buffer.getvalue()
 
 
-def overlay_names(results: Sequence[GifResult]) -> dict[str, str]:
-    """File name of each result's overlay: ``<stem>.attention.gif``, numbered on clashes."""
-    used: set[str] = set()
-    names: dict[str, str] = {}
-    for r in results:
-        stem = os.path.splitext(os.path.basename(r.path))[0] or "gif"
+class OverlayNames:
+    """File names of overlays, given one result at a time: ``<stem>.attention.gif``,
+    numbered on clashes (``<stem>-2.attention.gif``)."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def name(self, path: str) -> str:
+        """The overlay name of the input ``path`` (each call reserves a new name)."""
+        stem = os.path.splitext(os.path.basename(path))[0] or "gif"
         name, n = f"{stem}.attention.gif", 1
-        while name in used:
+        while name in self._used:
             n += 1
             name = f"{stem}-{n}.attention.gif"
-        used.add(name)
-        names[r.path] = name
-    return names
+        self._used.add(name)
+        return name
+
+
+def overlay_names(results: Sequence[GifResult]) -> dict[str, str]:
+    """File name of each result's overlay (:class:`OverlayNames`)."""
+    names = OverlayNames()
+    return {r.path: names.name(r.path) for r in results}
 
 
 def write_overlays(
@@ -397,6 +424,8 @@ __all__ = [
     "CATEGORY_COLOURS",
     "category_colour",
     "encode_gif",
+    "KeypointFiles",
+    "OverlayNames",
     "find_keypoint_files",
     "overlay_frames",
     "overlay_names",

@@ -2,148 +2,107 @@
 
 The decisions: docs/decisions.md#deployment; the usage: docs/serving.md.
 
-A predictor wraps either an exported SavedModel or a ``.keras`` file:
+Every file takes one path, in three steps:
 
-- SavedModel, ``decoder="graph"`` (default): GIF bytes go to its
-  ``serving_default`` signature, which decodes them in the graph, as TF
-  Serving does. Files that are not GIFs (WebP, APNG, MP4, WebM) are decoded
-  by :func:`kavan_tf.data.media.decode_media` and their frames go to
-  ``serving_frames``, as docs/serving.md tells clients to do.
-- SavedModel, ``decoder="python"``: every file is decoded by the reference
-  decoder and the frames go to ``serving_frames``.
-- ``.keras``: the reference decoder and the evaluation sampling
-  (:func:`sample_for_model`), then the model as a folded inference graph.
+1. decode (:meth:`Predictor.decode`, the one entry point for every format):
+   a SavedModel with ``decoder="graph"`` (default) takes a GIF's bytes as they
+   are and decodes them in the graph, as TF Serving does; every other file
+   (every file for ``.keras`` models and ``decoder="python"``) goes through
+   the reference pipeline (:func:`~kavan_tf.predict.inputs.sample_for_model`);
+2. run: a ``.keras`` model as a folded inference graph, or the SavedModel's
+   ``serving_frames`` signature on frames, or its ``serving_default``
+   signature on GIF bytes (``predict_with_frames`` when frames are kept),
+   which answers for each GIF separately;
+3. build each result once (:func:`~kavan_tf.predict.results.build_result`).
 
-Unreadable files never stop a run: they get a result with ``error`` set.
-With ``keep_frames=True`` a result also keeps the sampled frames at the
-file's own size (at most :data:`DISPLAY_MAX` pixels on the long side), taken
-from the same decoding as the prediction, for overlays and reports.
+Unreadable and undecodable files never stop a run: their result carries the
+error as a value (``<path>: cannot decode GIF: <cause>``, the same words from
+either decoder). With ``keep_frames=True`` a result also keeps the sampled
+frames at the file's own size (at most ``DISPLAY_MAX`` pixels on the long
+side), from the same decoding as the prediction, for overlays and reports.
 """
 
 from __future__ import annotations
 
 import abc
-import contextlib
-import json
 import logging
 import os
-import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kavan_tf.config import DataConfig, LabelConfig, PredictConfig
-from kavan_tf.data import sampling
-from kavan_tf.data.media import MEDIA_SUFFIXES, decode_media, media_format
-from kavan_tf.errors import MediaDecodeError
+from kavan_tf.config import DataConfig, PredictConfig
+from kavan_tf.data.media import MEDIA_SUFFIXES, media_format
+from kavan_tf.errors import GifDecodeError, MediaDecodeError
 from kavan_tf.export.keras_file import load_kavan_file
-from kavan_tf.export.saved_model import EXPORT_INFO_FILE, list_versions
-from kavan_tf.export.warmup import WARMUP_DIR
+from kavan_tf.export.saved_model import FRAMES_SIGNATURE, GIFS_SIGNATURE, list_versions
 from kavan_tf.inference import for_inference
-from kavan_tf.model_card import read_card
 from kavan_tf.models.kavan import KavanModel
+from kavan_tf.predict.inputs import SampledInput, sample_for_model
+from kavan_tf.predict.results import GifResult, Labels, build_result
 
 logger = logging.getLogger(__name__)
 
 DECODERS = ("graph", "python")
-#: Longest side of the frames a result keeps (``keep_frames=True``).
-DISPLAY_MAX = 480
-
-
-@dataclass
-class GifResult:
-    """The prediction for one GIF file, or why there is none.
-
-    Attributes:
-        path: The file.
-        intensities: Emotion -> intensity in [-1, 1] (model order; a
-            TrueSkill-scale score is ``25 * (intensity + 1)``).
-        top_emotions: The ``top_k`` highest ``(emotion, intensity)`` pairs.
-        category_name: Predicted coarse category.
-        category_id: Its index.
-        category_probabilities: Category name -> probability.
-        valence: Expected valence in [-1, 1] from the category probabilities
-            (the model's ``valence`` output, docs/model.md#valence-and-arousal);
-            ``None`` for SavedModels exported before models had it.
-        arousal: Expected arousal in [-1, 1], likewise.
-        error: Why the file has no prediction, else ``None``.
-        frames: uint8 ``[T, H, W, 3]``: the sampled frames the model saw, at
-            the file's own size, scaled down to at most :data:`DISPLAY_MAX`
-            on the long side (only when asked for).
-        attention: float32 ``[T, h, w]`` attention masks over the model's
-            input frames (only when asked for).
-        frame_indices: int ``[T]``: which frames of the file were sampled.
-        content_box: ``(left, top, width, height)``, as fractions of the
-            model's input frame, where the picture lies in it: ``(0, 0, 1,
-            1)`` when frames are stretched, smaller when letterboxed. The
-            attention is cropped to it before it is drawn over ``frames``.
-        media_format: ``"GIF"``, ``"WebP"``, ``"PNG"``, ``"MP4"`` or ``"WebM"``.
-        source_size: ``(height, width)`` of the file's frames.
-        model_size: ``(height, width)`` of the model's input frames.
-        emotion_categories: Emotion -> the id of its coarse category, where
-            the model says (a ``.keras`` file, or a SavedModel with a model
-            card or the default labels).
-    """
-
-    path: str
-    intensities: dict[str, float] = field(default_factory=dict)
-    top_emotions: list[tuple[str, float]] = field(default_factory=list)
-    category_name: str | None = None
-    category_id: int | None = None
-    category_probabilities: dict[str, float] = field(default_factory=dict)
-    valence: float | None = None
-    arousal: float | None = None
-    error: str | None = None
-    frames: np.ndarray | None = field(default=None, repr=False)
-    attention: np.ndarray | None = field(default=None, repr=False)
-    frame_indices: np.ndarray | None = field(default=None, repr=False)
-    content_box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
-    media_format: str | None = None
-    source_size: tuple[int, int] | None = None
-    model_size: tuple[int, int] | None = None
-    emotion_categories: dict[str, int] = field(default_factory=dict, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (without frames and attention)."""
-        return {
-            "path": self.path,
-            "category": self.category_name,
-            "category_id": self.category_id,
-            "top_emotions": [
-                {"emotion": name, "intensity": value} for name, value in self.top_emotions
-            ],
-            "intensities": dict(self.intensities),
-            "category_probabilities": dict(self.category_probabilities),
-            "valence": self.valence,
-            "arousal": self.arousal,
-            "error": self.error,
-        }
-
-
-# ----------------------------------------------------------------- predictors
+#: The outputs a result is built from.
+_RESULT_OUTPUTS = ("intensities", "category", "attention", "valence", "arousal")
 
 
 class Predictor(abc.ABC):
-    """Turns encoded GIFs into :class:`GifResult`s.
+    """Turns encoded files into :class:`GifResult`s: decode, run, build.
 
     Attributes:
-        image_size: ``(height, width)`` of the model's input frames, where known.
-        emotion_categories: Emotion -> category id, where known.
+        num_frames: ``T``, the frames the model takes per file.
+        image_size: ``(height, width)`` of the model's input frames.
+        labels: The names of the model's outputs.
+        data_config: Settings of the reference decoder.
     """
 
-    image_size: tuple[int, int] | None = None
-    emotion_categories: dict[str, int] = {}  # noqa: RUF012  (read-only default)
+    num_frames: int
+    image_size: tuple[int, int]
+    labels: Labels
+    data_config: DataConfig
+    #: Whether GIF bytes go to the model as they are (:meth:`run_gifs`).
+    decodes_gifs = False
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        return self.labels.emotions
+
+    @property
+    def emotion_categories(self) -> dict[str, int]:
+        return self.labels.category_of()
+
+    def decode(self, path: str, data: bytes, *, keep_frames: bool = False
+               ) -> SampledInput | bytes:
+        """One file, ready for the model: the entry point for every format.
+
+        Returns:
+            The bytes of a GIF the model decodes itself (:attr:`decodes_gifs`),
+            else the reference pipeline's sampled frames.
+
+        Raises:
+            MediaDecodeError: The reference decoder cannot decode the file.
+        """
+        if self.decodes_gifs and media_format(data, path) == "GIF":
+            return data
+        return sample_for_model(data, path, self.num_frames, self.image_size, self.data_config,
+                                keep_display=keep_frames)
 
     @abc.abstractmethod
+    def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's outputs by name for float32 frames ``[B, T, height, width, 3]``
+        (raw RGB 0-255)."""
+
+    def run_gifs(self, gifs: Sequence[bytes], *, keep_frames: bool = False
+                 ) -> dict[str, np.ndarray]:
+        """The model's outputs by name for GIF bytes, with ``error`` and ``ok`` per GIF."""
+        raise NotImplementedError(f"{type(self).__name__} decodes no GIFs in its graph")
+
     def predict(
         self,
         items: Sequence[tuple[str, bytes]],
@@ -156,171 +115,67 @@ class Predictor(abc.ABC):
         Args:
             items: The files' names and contents.
             top_k: Emotions listed in ``top_emotions``.
-            keep_frames: Keep the model's input frames and the attention masks
-                in the results (for :func:`write_overlays`).
+            keep_frames: Keep the sampled frames and the attention masks in
+                the results (for overlays and the report).
 
         Returns:
             One result per item, in order.
         """
-
-
-@dataclass
-class SampledInput:
-    """One file through the reference input pipeline (:func:`sample_for_model`).
-
-    Attributes:
-        frames: uint8 ``[T, height, width, 3]``, the model's input.
-        indices: ``[T]`` sampled frame indices.
-        num_source_frames: Frames in the file.
-        source_size: ``(height, width)`` of the file's frames.
-        content_box: Where the picture lies in ``frames``, as fractions.
-        media_format: The file's container.
-        display: uint8 ``[T, H, W, 3]`` sampled frames at the file's size
-            (at most :data:`DISPLAY_MAX` on the long side), when asked for.
-    """
-
-    frames: np.ndarray
-    indices: np.ndarray
-    num_source_frames: int
-    source_size: tuple[int, int]
-    content_box: tuple[float, float, float, float]
-    media_format: str
-    display: np.ndarray | None = None
-
-
-def display_frames(frames: np.ndarray, longest: int = DISPLAY_MAX) -> np.ndarray:
-    """Frames scaled down (bilinear, antialiased) to at most ``longest`` on the long side."""
-    height, width = frames.shape[1:3]
-    scale = longest / max(height, width)
-    if scale >= 1.0:
-        return np.asarray(frames, np.uint8)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return sampling.resize_frames(np.asarray(frames, np.uint8), size)[0]
-
-
-def sample_for_model(
-    data: bytes,
-    path: str,
-    num_frames: int,
-    image_size: tuple[int, int],
-    data_config: DataConfig | None = None,
-    *,
-    keep_display: bool = False,
-) -> SampledInput:
-    """The reference input pipeline for one file: decode, TSN-evaluation sample, resize.
-
-    Uses :func:`kavan_tf.data.media.decode_media` and
-    :mod:`kavan_tf.data.sampling`, as evaluation does (non-GIF files are
-    sampled by display time, :func:`kavan_tf.data.sampling.sampling_mode`).
-
-    Args:
-        data: The encoded file.
-        path: Its name, for errors.
-        num_frames: ``T``.
-        image_size: ``(height, width)``.
-        data_config: Background colour, size limits, sampling and resize mode.
-        keep_display: Also keep the sampled frames at the file's own size.
-
-    Raises:
-        MediaDecodeError: The file cannot be decoded.
-    """
-    data_config = data_config if data_config is not None else DataConfig()
-    media = decode_media(data, data_config, name=path)
-    indices = sampling.sample_indices(
-        media.num_frames, num_frames, training=False, delays_ms=media.delays_ms,
-        by=sampling.sampling_mode(media.format, data_config.sampling),
-    )
-    sampled = media.frames[indices]
-    model_h, model_w = image_size
-    frames, _ = sampling.resize_frames(
-        sampled, (model_h, model_w), mode=data_config.resize, background=data_config.background,
-    )
-    _, (left, top, width, height) = sampling.resize_transform(
-        sampled.shape[1:3], (model_h, model_w), data_config.resize
-    )
-    return SampledInput(
-        frames=np.asarray(frames, np.uint8),
-        indices=np.asarray(indices),
-        num_source_frames=media.num_frames,
-        source_size=(media.height, media.width),
-        content_box=(left / model_w, top / model_h, width / model_w, height / model_h),
-        media_format=media.format,
-        display=display_frames(sampled) if keep_display else None,
-    )
-
-
-def decode_for_model(
-    data: bytes,
-    path: str,
-    num_frames: int,
-    image_size: tuple[int, int],
-    data_config: DataConfig | None = None,
-) -> np.ndarray:
-    """The model's uint8 ``[T, height, width, 3]`` input for one file (:func:`sample_for_model`)."""
-    return sample_for_model(data, path, num_frames, image_size, data_config).frames
-
-
-class _FramesPredictor(Predictor):
-    """Decodes with the Python pipeline and runs a frames model (``_run``)."""
-
-    num_frames: int
-    image_size: tuple[int, int]
-    data_config: DataConfig
-
-    @abc.abstractmethod
-    def _run(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], Sequence[str],
-                                                Sequence[str]]:
-        """``(outputs, emotion names, category names)`` for float32 frames."""
-
-    def run_frames(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], Sequence[str],
-                                                      Sequence[str]]:
-        """The model on float32 frames ``[B, T, height, width, 3]`` (raw RGB 0-255).
-
-        Returns:
-            ``(outputs by name, emotion names, category names)``.
-        """
-        return self._run(frames)
-
-    def predict(
-        self,
-        items: Sequence[tuple[str, bytes]],
-        *,
-        top_k: int = PredictConfig.top_k,
-        keep_frames: bool = False,
-    ) -> list[GifResult]:
-        return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
-
-    def _predict_decoded(
-        self, items: Sequence[tuple[str, bytes]], *, top_k: int, keep_frames: bool
-    ) -> list[GifResult]:
-        results: list[GifResult | None] = [None] * len(items)
-        good: list[int] = []
-        batch: list[SampledInput] = []
-        for position, (path, data) in enumerate(items):
+        _check_positive("top_k", top_k)
+        decoded: list[SampledInput | bytes | MediaDecodeError] = []
+        for path, data in items:
             try:
-                batch.append(sample_for_model(
-                    data, path, self.num_frames, self.image_size, self.data_config,
-                    keep_display=keep_frames,
-                ))
-                good.append(position)
+                decoded.append(self.decode(path, data, keep_frames=keep_frames))
             except MediaDecodeError as e:
-                results[position] = GifResult(path=path, error=str(e))
-        if batch:
-            frames = np.stack([b.frames for b in batch]).astype(np.float32)
-            outputs, emotions, categories = self._run(frames)
-            for row, (position, sampled) in enumerate(zip(good, batch, strict=True)):
-                result = _result(items[position][0], outputs, row, emotions, categories, top_k,
-                                 sampled.display)
-                result.frame_indices = sampled.indices
-                result.content_box = sampled.content_box
-                result.media_format = sampled.media_format
-                result.source_size = sampled.source_size
-                results[position] = result
-        return [r for r in results if r is not None]
+                decoded.append(e)
+        results = {
+            i: GifResult(path=items[i][0], error=str(d))
+            for i, d in enumerate(decoded) if isinstance(d, MediaDecodeError)
+        }
+        sampled = [(i, d) for i, d in enumerate(decoded) if isinstance(d, SampledInput)]
+        if sampled:
+            outputs = self.run_frames(np.stack([s.frames for _, s in sampled]).astype(np.float32))
+            for row, (i, s) in enumerate(sampled):
+                results[i] = build_result(
+                    items[i][0], _row(outputs, row), self.labels, top_k=top_k,
+                    media_format=s.media_format, model_size=self.image_size, frames=s.display,
+                    frame_indices=s.indices, source_size=s.source_size,
+                    content_box=s.content_box)
+        gifs = [(i, d) for i, d in enumerate(decoded) if isinstance(d, bytes)]
+        if gifs:
+            outputs = self.run_gifs([g for _, g in gifs], keep_frames=keep_frames)
+            for row, (i, _) in enumerate(gifs):
+                results[i] = self._gif_result(items[i][0], outputs, row, top_k, keep_frames)
+        return [results[i] for i in range(len(items))]
+
+    def _gif_result(self, path: str, outputs: dict[str, np.ndarray], row: int, top_k: int,
+                    keep_frames: bool) -> GifResult:
+        """One row of :meth:`run_gifs` as a result."""
+        if not outputs["ok"][row]:
+            return GifResult(path=path, error=str(GifDecodeError(
+                path, outputs["error"][row].decode("utf-8", "replace"))))
+        frames = indices = source = None
+        if keep_frames:
+            height, width = outputs["display_size"][row]
+            # A copy: the batch's padded frames are freed with the batch.
+            frames = np.array(outputs["display_frames"][row, :, :height, :width])
+            indices, source = outputs["frame_indices"][row], outputs["source_size"][row]
+        return build_result(path, _row(outputs, row), self.labels, top_k=top_k,
+                            media_format="GIF", model_size=self.image_size, frames=frames,
+                            frame_indices=indices, source_size=source)
 
 
-class KerasPredictor(_FramesPredictor):
-    """Runs a :class:`KavanModel` on frames from the Python decoder and sampler.
+def _row(outputs: dict[str, np.ndarray], row: int) -> dict[str, np.ndarray]:
+    return {name: outputs[name][row] for name in _RESULT_OUTPUTS}
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+
+
+class KerasPredictor(Predictor):
+    """Runs a :class:`KavanModel` on frames from the reference decoder and sampler.
 
     Args:
         model: A frames-input KavanModel.
@@ -339,35 +194,35 @@ class KerasPredictor(_FramesPredictor):
         self.num_frames = model.model_config.num_frames
         height, width = model.model_config.image_size
         self.image_size = (height, width)
-        self.emotions = tuple(model.label_config.emotions)
-        self.category_names = tuple(model.label_config.category_names)
-        self.emotion_categories = _emotion_categories(model.label_config)
+        self.labels = Labels.of(model.label_config)
 
-    def _run(self, frames: np.ndarray):
+    def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         if self._forward is None:  # a graph: faster, and Grappler fuses the folded convolutions
             model = self.model
             self._forward = tf.function(
                 lambda x: model(x, training=False), reduce_retracing=True
             )
-        outputs = self._forward(frames)
-        outputs = {name: np.asarray(value) for name, value in outputs.items()}
-        outputs["category_id"] = np.argmax(outputs["category"], axis=-1)
-        return outputs, self.emotions, self.category_names
+        return {name: np.asarray(value) for name, value in self._forward(frames).items()}
 
 
-class SavedModelPredictor(_FramesPredictor):
+class SavedModelPredictor(Predictor):
     """Runs an exported SavedModel.
 
     With ``decoder="graph"`` (default) GIF bytes go to the ``serving_default``
     signature, exactly as a TF Serving client would send them, and other
     formats (WebP, APNG, video) are decoded here and go to ``serving_frames``;
     with ``decoder="python"`` the reference decoder decodes every file and the
-    frames go to ``serving_frames``.
+    frames go to ``serving_frames``. The labels are the SavedModel's own
+    (``emotion_names``, ``category_names``, ``emotion_categories``).
 
     Args:
         path: A SavedModel version folder.
         decoder: ``"graph"`` or ``"python"``.
-        data_config: Settings of the Python decoder.
+        data_config: Settings of the reference decoder.
+
+    Raises:
+        ValueError: A bad ``decoder``, or a SavedModel without the signatures
+            or the labels of a ``kavan export``.
     """
 
     def __init__(
@@ -377,191 +232,50 @@ class SavedModelPredictor(_FramesPredictor):
             raise ValueError(f"`decoder` must be one of {DECODERS}. Received: decoder={decoder!r}")
         self.path = path
         self.decoder = decoder
+        self.decodes_gifs = decoder == "graph"
         self.data_config = data_config if data_config is not None else DataConfig()
         self.loaded = tf.saved_model.load(path)
-        wanted = "serving_default" if decoder == "graph" else "serving_frames"
-        if wanted not in self.loaded.signatures:
-            raise ValueError(f"{path}: the SavedModel has no {wanted} signature")
-        self.signature = self.loaded.signatures[wanted]
-        self.frames_signature = self.loaded.signatures.get("serving_frames")
-        if self.frames_signature is not None:
-            spec = self.frames_signature.structured_input_signature[1]["frames"]
-            self.num_frames = int(spec.shape[1])
-            self.image_size = (int(spec.shape[2]), int(spec.shape[3]))
-        labels = _saved_model_labels(path)
-        # Labels from the model card or the export's info file; without
-        # either, the default labels colour the emotions they name and the
-        # category names come from the outputs only.
-        self.emotion_categories = _emotion_categories(labels or LabelConfig())
-        self._category_names = tuple(labels.category_names) if labels else ()
+        for name in (FRAMES_SIGNATURE, GIFS_SIGNATURE):
+            if name not in self.loaded.signatures:
+                raise ValueError(f"{path}: the SavedModel has no {name} signature")
+        self._frames = self.loaded.signatures[FRAMES_SIGNATURE]
+        self._gifs = self.loaded.signatures[GIFS_SIGNATURE]
+        spec = self._frames.structured_input_signature[1]["frames"]
+        self.num_frames = int(spec.shape[1])
+        self.image_size = (int(spec.shape[2]), int(spec.shape[3]))
+        self.labels = _saved_model_labels(self.loaded, path)
 
-    def predict(
-        self,
-        items: Sequence[tuple[str, bytes]],
-        *,
-        top_k: int = PredictConfig.top_k,
-        keep_frames: bool = False,
-    ) -> list[GifResult]:
-        if self.decoder == "python":
-            return self._predict_decoded(items, top_k=top_k, keep_frames=keep_frames)
-        # serving_default takes GIFs; everything else is decoded here.
-        others = [i for i, (path, data) in enumerate(items) if media_format(data, path) != "GIF"]
-        if others and self.frames_signature is not None:
-            results: list[GifResult | None] = [None] * len(items)
-            for i, result in zip(others, self._predict_decoded(
-                    [items[i] for i in others], top_k=top_k, keep_frames=keep_frames),
-                    strict=True):
-                results[i] = result
-            gifs = [i for i in range(len(items)) if results[i] is None]
-            for i, result in zip(gifs, self._predict_graph(
-                    [items[i] for i in gifs], top_k, keep_frames), strict=True):
-                results[i] = result
-            return [r for r in results if r is not None]
-        return self._predict_graph(items, top_k, keep_frames)
+    def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        return _numpy(self._frames(frames=tf.constant(frames, tf.float32)))
 
-    def _predict_graph(
-        self, items: Sequence[tuple[str, bytes]], top_k: int, keep_frames: bool
-    ) -> list[GifResult]:
-        if not items:
-            return []
-        try:
-            if keep_frames and hasattr(self.loaded, "predict_gif"):
-                return [self._predict_one_with_frames(path, data, top_k) for path, data in items]
-            return self._predict_gifs(items, top_k, keep_frames)
-        except tf.errors.OpError as e:
-            if len(items) == 1:
-                return [GifResult(path=items[0][0], error=f"{items[0][0]}: {_op_error_text(e)}")]
-        # One bad file fails the whole batch call: retry one by one to find it.
-        return [
-            result
-            for item in items
-            for result in self._predict_graph([item], top_k, keep_frames)
-        ]
-
-    def _run(self, frames: np.ndarray):
-        signature = self.frames_signature
-        outputs = {k: v.numpy() for k, v in signature(frames=tf.constant(frames)).items()}
-        return outputs, *_names_of(outputs, self._category_names)
-
-    def _predict_one_with_frames(self, path: str, data: bytes, top_k: int) -> GifResult:
-        """One decoding gives the prediction and the full-size sampled frames."""
-        outputs = {k: v.numpy() for k, v in self.loaded.predict_gif(tf.constant(data)).items()}
-        sampled = outputs.pop("sampled_frames")
-        indices = outputs.pop("frame_indices")
-        emotions, categories = _names_of(outputs, self._category_names)
-        result = _result(path, outputs, 0, emotions, categories, top_k, display_frames(sampled))
-        result.frame_indices = np.asarray(indices)
-        result.media_format = "GIF"
-        result.source_size = (int(sampled.shape[1]), int(sampled.shape[2]))
-        return result
-
-    def _predict_gifs(
-        self, items: Sequence[tuple[str, bytes]], top_k: int, keep_frames: bool
-    ) -> list[GifResult]:
-        gifs = tf.constant([data for _, data in items], dtype=tf.string)
-        outputs = {name: value.numpy() for name, value in self.signature(gifs=gifs).items()}
-        frames = None
-        if keep_frames:
-            if hasattr(self.loaded, "decode_gifs"):  # exported before predict_gif existed
-                logger.warning("%s: exported by an older kavan_tf; overlays are drawn at the "
-                               "model's input size", self.path)
-                frames = self.loaded.decode_gifs(gifs).numpy().astype(np.uint8)
-            else:
-                logger.warning("%s: the SavedModel has no decode_gifs function; no overlays",
-                               self.path)
-        emotions, categories = _names_of(outputs, self._category_names)
-        results = []
-        for row, (path, _) in enumerate(items):
-            result = _result(path, outputs, row, emotions, categories, top_k,
-                             frames[row] if frames is not None else None)
-            result.media_format = "GIF"
-            results.append(result)
-        return results
+    def run_gifs(self, gifs: Sequence[bytes], *, keep_frames: bool = False
+                 ) -> dict[str, np.ndarray]:
+        batch = tf.constant(list(gifs), dtype=tf.string)
+        if keep_frames:  # the same outputs, and the sampled frames at display size
+            return _numpy(self.loaded.predict_with_frames(batch))
+        return _numpy(self._gifs(gifs=batch))
 
 
-def _emotion_categories(labels: Any) -> dict[str, int]:
-    return {e: int(c) for e, c in zip(labels.emotions, labels.emotion_to_category(), strict=True)}
+def _numpy(outputs: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in outputs.items()}
 
 
-def _saved_model_labels(path: str) -> Any:
-    """The SavedModel's labels: from its model card, else from the export's
-    ``assets.extra/kavan_export.json``; ``None`` when neither has them."""
-    candidates = [((read_card(path) or {}).get("config") or {}).get("labels")]
-    with contextlib.suppress(OSError, ValueError):
-        with open(os.path.join(path, WARMUP_DIR, EXPORT_INFO_FILE), encoding="utf-8") as f:
-            candidates.append(json.load(f).get("label_config"))
-    for values in candidates:
-        if isinstance(values, dict):
-            with contextlib.suppress(TypeError, ValueError):
-                return LabelConfig(**values)
-    return None
-
-
-def _names_of(
-    outputs: dict[str, np.ndarray], known: Sequence[str] = ()
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Emotion names, and category names by id.
-
-    The outputs name the categories the batch fell into; the others come from
-    ``known`` (the model card's labels) when it has one name per category,
-    else they are named ``category_<id>`` (only ``category_probabilities``
-    uses them).
-    """
-    emotions = tuple(v.decode("utf-8") for v in outputs["emotion_names"][0])
-    count = outputs["category"].shape[-1]
-    categories = list(known) if len(known) == count else [f"category_{i}" for i in range(count)]
-    for cid, name in zip(outputs["category_id"], outputs["category_name"], strict=True):
-        categories[int(cid)] = name.decode("utf-8")
-    return emotions, tuple(categories)
-
-
-def _result(
-    path: str,
-    outputs: dict[str, np.ndarray],
-    row: int,
-    emotions: Sequence[str],
-    category_names: Sequence[str],
-    top_k: int,
-    frames: np.ndarray | None,
-) -> GifResult:
-    intensities = outputs["intensities"][row]
-    category = outputs["category"][row]
-    order = np.argsort(-intensities, kind="stable")
-    category_id = int(outputs["category_id"][row])
-    return GifResult(
-        path=path,
-        intensities={name: float(v) for name, v in zip(emotions, intensities, strict=True)},
-        top_emotions=[(emotions[k], float(intensities[k])) for k in order[:top_k]],
-        category_name=category_names[category_id],
-        category_id=category_id,
-        category_probabilities={
-            name: float(p) for name, p in zip(category_names, category, strict=True)
-        },
-        valence=float(outputs["valence"][row]) if "valence" in outputs else None,
-        arousal=float(outputs["arousal"][row]) if "arousal" in outputs else None,
-        frames=None if frames is None else np.asarray(frames, dtype=np.uint8),
-        attention=None if frames is None else np.asarray(outputs["attention"][row], np.float32),
+def _saved_model_labels(loaded: Any, path: str) -> Labels:
+    """The labels a ``kavan export`` keeps as variables of the SavedModel."""
+    try:
+        emotions, categories, ids = (loaded.emotion_names, loaded.category_names,
+                                     loaded.emotion_categories)
+    except AttributeError:
+        raise ValueError(
+            f"{path}: the SavedModel has no labels (emotion_names, category_names, "
+            "emotion_categories); it was exported by an older kavan_tf: export the model "
+            "again with `kavan export`"
+        ) from None
+    return Labels(
+        emotions=tuple(v.decode("utf-8") for v in emotions.numpy()),
+        category_names=tuple(v.decode("utf-8") for v in categories.numpy()),
+        emotion_categories=tuple(int(c) for c in ids.numpy()),
     )
-
-
-def _op_error_text(error: tf.errors.OpError) -> str:
-    """The informative part of a TF runtime error: for the graph decoder's
-    refusals, the reference decoder's ``cannot decode GIF: <cause>``, without
-    TensorFlow's ``assertion failed: [...]`` wrapper and node names."""
-    for line in error.message.splitlines():
-        line = line.strip()
-        if (
-            not line
-            or line.startswith(("Graph execution error", "Detected at node", "<stack", "[["))
-        ):
-            continue
-        line = line.split("\t[[")[0].strip()
-        if "assertion failed: [" in line:
-            line = line.split("assertion failed: [", 1)[1]
-            line = line[:-1] if line.endswith("]") else line
-            line = re.sub(r"^(gifs\[\d+\]|gif): ", "", line)
-        return line
-    return error.message.strip()
 
 
 def load_predictor(
@@ -577,9 +291,9 @@ def load_predictor(
             ``.keras`` file.
         decoder: For SavedModels: ``"graph"`` (GIF bytes to ``serving_default``)
             or ``"python"`` (reference decoder, frames to ``serving_frames``).
-            ``.keras`` models always use the Python decoder, and run as
+            ``.keras`` models always use the reference decoder, and run as
             :func:`kavan_tf.inference.for_inference` graphs.
-        data_config: Settings of the Python decoder.
+        data_config: Settings of the reference decoder.
 
     Returns:
         A :class:`Predictor`.
@@ -640,6 +354,67 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     return files
 
 
+def iter_predictions(
+    predictor: Predictor,
+    paths: Sequence[str | os.PathLike[str]],
+    batch_size: int = PredictConfig.batch_size,
+    progress: bool = True,
+    *,
+    top_k: int = PredictConfig.top_k,
+    keep_frames: bool = False,
+) -> Iterator[GifResult]:
+    """Predicts every file in ``paths`` (files or directories), a batch at a time.
+
+    The results come as each batch finishes, so a caller that draws a result
+    and keeps only :meth:`GifResult.without_frames` holds one batch of frames
+    at a time, however many files there are (what ``kavan predict --overlay
+    --report`` does). Unreadable or undecodable files are logged and come as
+    results with ``error`` set; they never stop the run.
+
+    Args:
+        predictor: From :func:`load_predictor`.
+        paths: Files and/or directories (searched recursively, :func:`expand_paths`).
+        batch_size: Files per model call.
+        progress: Show a progress bar on stderr.
+        top_k: Emotions listed per file.
+        keep_frames: Keep frames and attention for overlays and the report.
+
+    Returns:
+        An iterator of one result per file, in order.
+
+    Raises:
+        ValueError: A bad ``batch_size`` or ``top_k`` (at once, before any file is read).
+    """
+    _check_positive("batch_size", batch_size)
+    _check_positive("top_k", top_k)
+    return _predictions(predictor, expand_paths(paths), batch_size, progress, top_k, keep_frames)
+
+
+def _predictions(predictor: Predictor, files: list[str], batch_size: int, progress: bool,
+                 top_k: int, keep_frames: bool) -> Iterator[GifResult]:
+    with tqdm(total=len(files), disable=not progress, unit="gif", file=sys.stderr) as bar:
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            items: list[tuple[str, bytes]] = []
+            unread: dict[str, GifResult] = {}
+            for path in chunk:
+                try:
+                    with open(path, "rb") as f:
+                        items.append((path, f.read()))
+                except OSError as e:
+                    unread[path] = GifResult(
+                        path=path, error=f"{path}: cannot read the file ({e.strerror or e})"
+                    )
+            predicted = iter(predictor.predict(items, top_k=top_k, keep_frames=keep_frames))
+            del items
+            for path in chunk:
+                result = unread.get(path) or next(predicted)
+                if result.error:
+                    logger.warning("Skipped %s", result.error)
+                yield result
+            bar.update(len(chunk))
+
+
 def predict_paths(
     predictor: Predictor,
     paths: Sequence[str | os.PathLike[str]],
@@ -649,66 +424,26 @@ def predict_paths(
     top_k: int = PredictConfig.top_k,
     keep_frames: bool = False,
 ) -> list[GifResult]:
-    """Predicts every GIF file in ``paths`` (files or directories).
+    """Predicts every file in ``paths``: :func:`iter_predictions`, as a list.
 
-    Unreadable or undecodable files are logged and reported as results with
-    ``error`` set; they never stop the run.
-
-    Args:
-        predictor: From :func:`load_predictor`.
-        paths: GIF files and/or directories (searched recursively for ``.gif``).
-        batch_size: GIFs per model call.
-        progress: Show a progress bar on stderr.
-        top_k: Emotions listed per GIF.
-        keep_frames: Keep frames and attention for :func:`write_overlays`.
+    With ``keep_frames`` the list holds every file's frames (a few MB each);
+    for many files, draw them as they come with :func:`iter_predictions` and
+    :class:`kavan_tf.predict.drawing.Drawing`.
 
     Returns:
         One result per file, in order.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}"
-        )
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
-    files = expand_paths(paths)
-    results: list[GifResult] = []
-    with tqdm(total=len(files), disable=not progress, unit="gif", file=sys.stderr) as bar:
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            items: list[tuple[str, bytes]] = []
-            chunk_results: dict[str, GifResult] = {}
-            for path in chunk:
-                try:
-                    with open(path, "rb") as f:
-                        items.append((path, f.read()))
-                except OSError as e:
-                    chunk_results[path] = GifResult(
-                        path=path, error=f"{path}: cannot read the file ({e.strerror or e})"
-                    )
-            predicted = iter(predictor.predict(items, top_k=top_k, keep_frames=keep_frames))
-            for path in chunk:
-                result = chunk_results.get(path) or next(predicted)
-                if result.ok:
-                    result.model_size = predictor.image_size
-                    result.emotion_categories = dict(predictor.emotion_categories)
-                if result.error:
-                    logger.warning("Skipped %s", result.error)
-                results.append(result)
-            bar.update(len(chunk))
-    return results
+    return list(iter_predictions(predictor, paths, batch_size, progress, top_k=top_k,
+                                 keep_frames=keep_frames))
 
 
 __all__ = [
-    "GifResult",
+    "DECODERS",
     "KerasPredictor",
     "Predictor",
-    "SampledInput",
     "SavedModelPredictor",
-    "decode_for_model",
-    "display_frames",
     "expand_paths",
+    "iter_predictions",
     "load_predictor",
     "predict_paths",
-    "sample_for_model",
 ]

@@ -11,6 +11,11 @@ category's probability, valence or arousal); the page
 opens sorted when its address ends in ``#sort=<emotion>``. Files that could
 not be predicted are listed at the end with their errors.
 
+The page is written as results come (:class:`ReportWriter`): each file's
+images go to a folder beside the page at once, and only the small results
+(:meth:`GifResult.without_frames`) are kept until the page is built at the
+end, so memory does not grow with the number of files.
+
 Example:
 
 ```python
@@ -24,20 +29,20 @@ write_report(results, "report.html")
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from PIL import Image
 
 from kavan_tf.data.media import sniff_format
 from kavan_tf.predict.overlays import category_colour
-from kavan_tf.predict.predictor import GifResult
+from kavan_tf.predict.results import GifResult
 
 #: Files larger than this are shown by their first sampled frame only.
 MAX_EMBEDDED_BYTES = 8 * 2**20
@@ -121,24 +126,108 @@ def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+_SUFFIX = {"image/gif": ".gif", "image/webp": ".webp", "image/png": ".png",
+           "video/mp4": ".mp4", "video/webm": ".webm"}
+
+
+@dataclass(frozen=True)
+class _Image:
+    """One image of a card: a file (``path``, read when the page is written) or ``data``.
+
+    Attributes:
+        mime: Its type.
+        alt: Its ``alt`` text.
+        size: Its bytes.
+        path: The file.
+        data: Or the bytes themselves.
+        spooled: ``path`` is the report's own copy, moved beside the page or
+            deleted when the page is written.
+    """
+
+    mime: str
+    alt: str
+    size: int
+    path: str | None = None
+    data: bytes | None = None
+    spooled: bool = False
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            return f.read()
+
+
+#: Makes an :class:`_Image` of bytes: ``(data, mime, alt)``.
+_Keep = Callable[[bytes, str, str], _Image]
+
+
+def _in_memory(data: bytes, mime: str, alt: str) -> _Image:
+    return _Image(mime, alt, len(data), data=data)
+
+
 class _Media:
     """Where the page's images go: inside it (``data:`` URLs) or into a folder beside it."""
-
-    _SUFFIX = {"image/gif": ".gif", "image/webp": ".webp", "image/png": ".png",
-               "video/mp4": ".mp4", "video/webm": ".webm"}
 
     def __init__(self, folder: str | None = None, link: str | None = None) -> None:
         self.folder, self.link, self.count = folder, link, 0
 
-    def url(self, data: bytes, mime: str) -> str:
+    def url(self, image: _Image) -> str:
         if self.folder is None:
-            return _data_url(data, mime)
+            return _data_url(image.read(), image.mime)
         os.makedirs(self.folder, exist_ok=True)
         self.count += 1
-        name = f"{self.count:05d}{self._SUFFIX.get(mime, '.bin')}"
-        with open(os.path.join(self.folder, name), "wb") as f:
-            f.write(data)
+        name = f"{self.count:05d}{_SUFFIX.get(image.mime, '.bin')}"
+        target = os.path.join(self.folder, name)
+        if image.spooled and image.path is not None:
+            os.replace(image.path, target)
+        elif image.path is not None:
+            shutil.copyfile(image.path, target)
+        else:
+            with open(target, "wb") as f:
+                f.write(image.read())
         return f"{self.link}/{name}"
+
+
+@dataclass(frozen=True)
+class _Card:
+    """One file on the page: its small result and its images."""
+
+    result: GifResult
+    original: _Image | None = None
+    overlay: _Image | None = None
+
+    def images(self) -> list[_Image]:
+        return [i for i in (self.original, self.overlay) if i is not None]
+
+
+def _card(result: GifResult, overlay: bytes | None, keep: _Keep) -> _Card:
+    """A result's card; its first frame and its overlay kept by ``keep``."""
+    if not result.ok:
+        return _Card(result.without_frames())
+    return _Card(result.without_frames(), _original(result, keep),
+                 None if overlay is None else keep(overlay, "image/gif", "attention"))
+
+
+def _original(result: GifResult, keep: _Keep) -> _Image | None:
+    """The file itself, or its first sampled frame when it is too large (or gone)."""
+    try:
+        size = os.path.getsize(result.path)
+        if size <= MAX_EMBEDDED_BYTES:
+            fmt = result.media_format
+            if fmt is None:
+                with open(result.path, "rb") as f:
+                    fmt = sniff_format(f.read(16))
+            return _Image(_MIME.get(fmt or "GIF", "image/gif"), "original", size,
+                          path=result.path)
+    except OSError:
+        pass
+    if result.frames is not None:
+        buffer = io.BytesIO()
+        Image.fromarray(result.frames[0]).save(buffer, format="PNG")
+        return keep(buffer.getvalue(), "image/png", "first frame")
+    return None
 
 
 def _key(emotion: str) -> str:
@@ -146,26 +235,18 @@ def _key(emotion: str) -> str:
     return "e-" + "".join(c if c.isalnum() else "-" for c in emotion.lower())
 
 
-def _original(result: GifResult, media: _Media) -> str:
+def _figure(image: _Image | None, media: _Media, caption: str) -> str:
     try:
-        size = os.path.getsize(result.path)
-        if size <= MAX_EMBEDDED_BYTES:
-            with open(result.path, "rb") as f:
-                data = f.read()
-            fmt = result.media_format or sniff_format(data) or "GIF"
-            mime = _MIME.get(fmt, "image/gif")
-            url = html.escape(media.url(data, mime))
-            if mime.startswith("video/"):
-                return (f'<video src="{url}" autoplay loop muted playsinline '
-                        f'title="original"></video>')
-            return f'<img src="{url}" alt="original">'
+        url = html.escape(media.url(image)) if image is not None else None
     except OSError:
-        pass
-    if result.frames is not None:  # too large (or gone): its first sampled frame
-        buffer = io.BytesIO()
-        Image.fromarray(result.frames[0]).save(buffer, format="PNG")
-        return f'<img src="{media.url(buffer.getvalue(), "image/png")}" alt="first frame">'
-    return "<p>(original not available)</p>"
+        url = None
+    if url is None or image is None:
+        shown = f"<p>({caption} not available)</p>"
+    elif image.mime.startswith("video/"):
+        shown = f'<video src="{url}" autoplay loop muted playsinline title="{caption}"></video>'
+    else:
+        shown = f'<img src="{url}" alt="{image.alt}">'
+    return f"<figure>{shown}<figcaption>{caption}</figcaption></figure>"
 
 
 def _bars(result: GifResult) -> str:
@@ -183,26 +264,36 @@ def _bars(result: GifResult) -> str:
     return '<div class="bars">' + "".join(rows) + "</div>"
 
 
-def render_report(
-    results: Sequence[GifResult],
-    overlays: Mapping[str, bytes] | None = None,
-    *,
-    title: str = "kavan predictions",
-    note: str | None = None,
-    media: _Media | None = None,
-) -> str:
-    """The report's HTML.
+def _card_html(order: int, card: _Card, media: _Media) -> str:
+    r = card.result
+    if not r.ok:
+        return (f'<article class="failed" data-order="{order}"><h2>{html.escape(r.path)}</h2>'
+                f'<p class="error">{html.escape(r.error or "")}</p></article>')
+    values = " ".join(f'data-{_key(e)}="{v:.6f}"' for e, v in r.intensities.items())
+    affect = " ".join(f'data-{name}="{v:.6f}"' for name, v in
+                      (("valence", r.valence), ("arousal", r.arousal)) if v is not None)
+    affect_html = "" if r.valence is None or r.arousal is None else (
+        f'<p class="affect">valence {r.valence:+.2f}, arousal {r.arousal:+.2f}</p>')
+    probability = r.category_probabilities.get(r.category_name or "", 0.0)
+    figures = [_figure(card.original, media, "original")]
+    if card.overlay is not None:
+        figures.append(_figure(card.overlay, media, "attention and top emotions"))
+    return (
+        f'<article data-order="{order}" data-category-p="{probability:.6f}" {affect} '
+        f"{values}>"
+        f"<h2>{html.escape(r.path)}</h2>"
+        f'<div class="media">{"".join(figures)}</div>'
+        f'<p class="category"><i class="swatch" '
+        f'style="background:rgb{category_colour(r.category_id)}"></i>'
+        f"{html.escape(r.category_name or '')} (p = {probability:.2f})</p>"
+        f"{affect_html}{_bars(r)}</article>"
+    )
 
-    Args:
-        results: Prediction results (``keep_frames=True`` for overlays).
-        overlays: Overlay GIF bytes by result path
-            (:func:`kavan_tf.predict.overlays.render_overlay`).
-        title: The page's heading.
-        note: A line under the heading (e.g. the synthetic-model warning).
-        media: Where the images go (default: inside the page).
-    """
-    overlays = overlays or {}
-    media = media if media is not None else _Media()
+
+def _write_page(out: TextIO, cards: Sequence[_Card], media: _Media, title: str,
+                note: str | None) -> None:
+    """The page, written card by card (each card's images are read as it is written)."""
+    results = [card.result for card in cards]
     emotions = next((list(r.intensities) for r in results if r.ok), [])
     categories = next((list(r.category_probabilities) for r in results if r.ok), [])
     options = ['<option value="">file order</option>',
@@ -214,88 +305,152 @@ def render_report(
         f'<span><i class="swatch" style="background:rgb{category_colour(i)}"></i>'
         f"{html.escape(name)}</span>" for i, name in enumerate(categories)
     )
-    cards = []
-    for order, r in enumerate(results):
-        if not r.ok:
-            cards.append(
-                f'<article class="failed" data-order="{order}"><h2>{html.escape(r.path)}</h2>'
-                f'<p class="error">{html.escape(r.error or "")}</p></article>'
-            )
-            continue
-        values = " ".join(f'data-{_key(e)}="{v:.6f}"' for e, v in r.intensities.items())
-        affect = " ".join(f'data-{name}="{v:.6f}"' for name, v in
-                          (("valence", r.valence), ("arousal", r.arousal)) if v is not None)
-        affect_html = "" if r.valence is None or r.arousal is None else (
-            f'<p class="affect">valence {r.valence:+.2f}, arousal {r.arousal:+.2f}</p>')
-        probability = r.category_probabilities.get(r.category_name or "", 0.0)
-        figures = [f"<figure>{_original(r, media)}<figcaption>original</figcaption></figure>"]
-        if r.path in overlays:
-            figures.append(
-                f'<figure><img src="{html.escape(media.url(overlays[r.path], "image/gif"))}" '
-                f'alt="attention"><figcaption>attention and top emotions</figcaption></figure>'
-            )
-        cards.append(
-            f'<article data-order="{order}" data-category-p="{probability:.6f}" {affect} '
-            f"{values}>"
-            f"<h2>{html.escape(r.path)}</h2>"
-            f'<div class="media">{"".join(figures)}</div>'
-            f'<p class="category"><i class="swatch" '
-            f'style="background:rgb{category_colour(r.category_id)}"></i>'
-            f"{html.escape(r.category_name or '')} (p = {probability:.2f})</p>"
-            f"{affect_html}{_bars(r)}</article>"
-        )
     failed = sum(not r.ok for r in results)
     summary = f"{len(results) - failed} file(s)" + (f", {failed} failed" if failed else "")
     note_html = f'<span class="note">{html.escape(note)}</span>' if note else ""
-    return (
+    out.write(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title>"
         f"<script>{_ERRORS}</script><style>{_STYLE}</style></head><body>"
         f"<header><h1>{html.escape(title)}: {summary}</h1>{note_html}"
         f'<label>Sort by <select id="sort">{"".join(options)}</select></label>'
         f'<div class="legend">{legend}</div></header>'
-        f'<main id="cards">{"".join(cards)}</main>'
-        f'<script type="application/json" id="results">'
-        f"{json.dumps([r.to_dict() for r in results]).replace('</', '<' + chr(92) + '/')}</script>"
-        f"<script>{_SCRIPT}</script></body></html>\n"
+        '<main id="cards">'
     )
+    for order, card in enumerate(cards):
+        out.write(_card_html(order, card, media))
+    out.write('</main><script type="application/json" id="results">')
+    out.write(json.dumps([r.to_dict() for r in results]).replace("</", "<" + chr(92) + "/"))
+    out.write(f"</script><script>{_SCRIPT}</script></body></html>\n")
+
+
+def render_report(
+    results: Sequence[GifResult],
+    overlays: Mapping[str, bytes] | None = None,
+    *,
+    title: str = "kavan predictions",
+    note: str | None = None,
+) -> str:
+    """The report's HTML, every image inside it.
+
+    Args:
+        results: Prediction results (``keep_frames=True`` for the first frame
+            of files too large to embed).
+        overlays: Overlay GIF bytes by result path
+            (:func:`kavan_tf.predict.overlays.render_overlay`).
+        title: The page's heading.
+        note: A line under the heading (e.g. the synthetic-model warning).
+    """
+    cards = [_card(r, (overlays or {}).get(r.path), _in_memory) for r in results]
+    out = io.StringIO()
+    _write_page(out, cards, _Media(), title, note)
+    return out.getvalue()
+
+
+class ReportWriter:
+    """Writes the report as results come, keeping only the small results.
+
+    :meth:`add` writes a result's images (its overlay; its first frame when
+    the file is too large to show) to a folder beside the page at once and
+    keeps the result without its frames; :meth:`close` writes the page. The
+    images are embedded while they total at most :data:`MAX_PAGE_BYTES`;
+    beyond that they are moved to ``<name>_files/`` beside the page, which
+    then links to them (keep the two together). The page is replaced
+    atomically.
+
+    Args:
+        path: The page (``.html``).
+        title: The page's heading.
+        note: A line under the heading (e.g. the synthetic-model warning).
+
+    Example:
+
+    ```python
+    with ReportWriter("report.html") as report:
+        for result in iter_predictions(predictor, ["gifs/"], keep_frames=True):
+            report.add(result, encode_gif(render_overlay(result)) if result.ok else None)
+        report.close()
+    ```
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, title: str = "kavan predictions",
+                 note: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self.title, self.note = title, note
+        self._folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(self._folder, exist_ok=True)
+        name = os.path.basename(self.path)
+        self._spool = os.path.join(self._folder, f".{name}.images-{os.getpid()}")
+        self._cards: list[_Card] = []
+        self._spooled = 0
+
+    @property
+    def results(self) -> list[GifResult]:
+        """The results kept for the page (without frames)."""
+        return [card.result for card in self._cards]
+
+    def add(self, result: GifResult, overlay: bytes | None = None) -> None:
+        """Adds a result (its overlay GIF's bytes, where drawn) to the page."""
+        self._cards.append(_card(result, overlay, self._keep))
+
+    def _keep(self, data: bytes, mime: str, alt: str) -> _Image:
+        os.makedirs(self._spool, exist_ok=True)
+        self._spooled += 1
+        path = os.path.join(self._spool, f"{self._spooled:05d}{_SUFFIX.get(mime, '.bin')}")
+        with open(path, "wb") as f:
+            f.write(data)
+        return _Image(mime, alt, len(data), path=path, spooled=True)
+
+    def close(self) -> str:
+        """Writes the page and returns its path."""
+        total = sum(image.size for card in self._cards for image in card.images())
+        media = _Media()
+        if total > MAX_PAGE_BYTES:
+            link = os.path.splitext(os.path.basename(self.path))[0] + "_files"
+            files = os.path.join(self._folder, link)
+            shutil.rmtree(files, ignore_errors=True)
+            media = _Media(files, link)
+        temp = os.path.join(self._folder, f".{os.path.basename(self.path)}.tmp-{os.getpid()}")
+        try:
+            with open(temp, "w", encoding="utf-8") as f:
+                _write_page(f, self._cards, media, self.title, self.note)
+            os.replace(temp, self.path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+            self.discard()
+        return self.path
+
+    def discard(self) -> None:
+        """Deletes the images written so far that the page has not taken."""
+        shutil.rmtree(self._spool, ignore_errors=True)
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
 
 
 def write_report(
-    results: Sequence[GifResult],
+    results: Iterable[GifResult],
     path: str | os.PathLike[str],
     overlays: Mapping[str, bytes] | None = None,
     **kwargs: Any,
 ) -> str:
-    """Writes :func:`render_report` to ``path`` (atomically) and returns the path.
+    """Writes the report of ``results`` to ``path`` (:class:`ReportWriter`) and returns the path.
 
-    The images are embedded while they total at most :data:`MAX_PAGE_BYTES`;
-    beyond that they are written to ``<name>_files/`` beside the page, which
-    then links to them (keep the two together).
+    Args:
+        results: Prediction results.
+        path: The page.
+        overlays: Overlay GIF bytes by result path.
+        **kwargs: ``title``, ``note``.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    total = sum(len(v) for v in (overlays or {}).values())
-    for r in results:
-        with contextlib.suppress(OSError):
-            size = os.path.getsize(r.path)
-            total += size if size <= MAX_EMBEDDED_BYTES else 0
-    media = _Media()
-    if total > MAX_PAGE_BYTES:
-        link = os.path.splitext(os.path.basename(path))[0] + "_files"
-        files = os.path.join(folder, link)
-        media = _Media(files, link)
-        shutil.rmtree(files, ignore_errors=True)
-    temp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(render_report(results, overlays, media=media, **kwargs))
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    with ReportWriter(path, **kwargs) as report:
+        for r in results:
+            report.add(r, (overlays or {}).get(r.path))
+        return report.close()
 
 
-__all__ = ["MAX_EMBEDDED_BYTES", "MAX_PAGE_BYTES", "render_report", "write_report"]
+__all__ = ["MAX_EMBEDDED_BYTES", "MAX_PAGE_BYTES", "ReportWriter", "render_report",
+           "write_report"]

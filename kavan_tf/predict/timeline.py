@@ -272,7 +272,8 @@ def predict_timeline(
 
 def _rows(predictor: Any, path: str, batch: list[Window]) -> Iterator[dict[str, Any]]:
     frames = np.stack([w.frames for w in batch]).astype(np.float32)
-    outputs, emotions, categories = predictor.run_frames(frames)
+    outputs = predictor.run_frames(frames)
+    emotions, categories = predictor.labels.emotions, predictor.labels.category_names
     for row, window in enumerate(batch):
         probabilities = outputs["category"][row]
         record: dict[str, Any] = {
