@@ -12,13 +12,16 @@ import tensorflow as tf
 from built_gifs import built_gifs
 from google.protobuf import text_format
 from helpers import SIZE, T, signal_once_ready, tiny_model_config
+from tensorflow.core.protobuf import saved_model_pb2
 
 from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.gif import decode_gif
+from kavan_tf.errors import GifDecodeError
 from kavan_tf.export import (
     FRAMES_SIGNATURE,
     GIFS_SIGNATURE,
+    BatchingParameters,
     export_saved_model,
     list_versions,
     read_warmup_requests,
@@ -28,6 +31,7 @@ from kavan_tf.export.gif_graph import eval_frame_indices
 from kavan_tf.export.serving_graph import resize_stretch
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
+from kavan_tf.predict import display_frames
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,14 @@ def _reference_frames(gif: bytes) -> np.ndarray:
     return resize_stretch(tf.gather(frames, indices), (SIZE, SIZE)).numpy()
 
 
+def _model_frames(loaded, gif: bytes) -> np.ndarray:
+    """The frames ``serving_default`` feeds the model for ``gif``: the
+    SavedModel's decoder, then the graph's stretch."""
+    decoded = loaded.decode_gif(tf.constant(gif))
+    assert decoded["error"].numpy() == b""
+    return resize_stretch(decoded["frames"], (SIZE, SIZE)).numpy()
+
+
 def _keras(model, frames):
     return {k: np.asarray(v) for k, v in model(frames, training=False).items()}
 
@@ -81,7 +93,7 @@ def test_layout_and_versions(model, export_root, exported):
     with pytest.raises(FileExistsError, match="version 1"):
         export_saved_model(model, export_root, "kavan", version=1)
     # Nothing half-written is left behind.
-    assert sorted(os.listdir(model_dir)) == ["1", "2", "models.config"]
+    assert sorted(os.listdir(model_dir)) == ["1", "2", "batching_parameters.txt", "models.config"]
 
 
 def test_model_config_file(exported, export_root):
@@ -93,6 +105,26 @@ def test_model_config_file(exported, export_root):
     assert entry.name == "kavan"
     assert entry.base_path == "/models/kavan"
     assert entry.model_platform == "tensorflow"
+
+
+def test_batching_parameters_file(export_root):
+    """The server-side batching settings TF Serving reads with
+    ``--batching_parameters_file``: its text format, and TF Serving's rule
+    that the allowed sizes rise to ``max_batch_size``."""
+    text = (export_root / "kavan" / "batching_parameters.txt").read_text()
+    values: dict[str, list[int]] = {}
+    for line in text.splitlines():
+        name, value = line.split(maxsplit=1)
+        number = value.removeprefix("{ value:").removesuffix("}").strip()
+        values.setdefault(name.rstrip(":"), []).append(int(number))
+    assert set(values) == {"max_batch_size", "batch_timeout_micros", "num_batch_threads",
+                           "max_enqueued_batches", "allowed_batch_sizes"}
+    allowed = values.pop("allowed_batch_sizes")
+    assert allowed == sorted(set(allowed)) and allowed[-1] == values["max_batch_size"][0]
+    assert all(len(v) == 1 and v[0] > 0 for v in values.values())
+    defaults = BatchingParameters()
+    assert values["max_batch_size"] == [defaults.max_batch_size]
+    assert tuple(allowed) == defaults.allowed_batch_sizes
 
 
 def _tensor_info(signature_text: str, kind: str, name: str) -> tuple[str, str]:
@@ -133,6 +165,9 @@ def test_saved_model_cli_lists_both_signatures(exported):
         assert "Method name is: tensorflow/serving/predict" in text
         for name, info in expected.items():
             assert _tensor_info(text, "outputs", name) == info, name
+    # Each GIF's refusal, as a value.
+    assert _tensor_info(signatures[GIFS_SIGNATURE], "outputs", "error") == ("DT_STRING", "(-1)")
+    assert _tensor_info(signatures[GIFS_SIGNATURE], "outputs", "ok") == ("DT_BOOL", "(-1)")
 
 
 def test_serving_frames_equals_keras(model, loaded):
@@ -167,7 +202,8 @@ def test_serving_default_equals_keras_on_decoded_frames(model, loaded):
     expected = _keras(model, frames)
     for name in ("intensities", "category", "attention", "valence", "arousal"):
         np.testing.assert_allclose(served[name].numpy(), expected[name], atol=1e-5, err_msg=name)
-    np.testing.assert_array_equal(loaded.decode_gifs(tf.constant(gifs)).numpy(), frames)
+    np.testing.assert_array_equal(np.stack([_model_frames(loaded, g) for g in gifs]), frames)
+    assert served["ok"].numpy().all() and not any(served["error"].numpy())
 
 
 def test_in_graph_pipeline_matches_python_pipeline_on_plain_gif(model, loaded):
@@ -178,7 +214,7 @@ def test_in_graph_pipeline_matches_python_pipeline_on_plain_gif(model, loaded):
     np.testing.assert_array_equal(tf.io.decode_gif(gif).numpy(), decoded.frames)
     indices = sampling.sample_indices(decoded.num_frames, T, training=False)
     python, _ = sampling.resize_frames(decoded.frames[indices], (SIZE, SIZE))
-    np.testing.assert_array_equal(loaded.decode_gifs(tf.constant([gif])).numpy()[0], python)
+    np.testing.assert_array_equal(_model_frames(loaded, gif), python)
     served = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant([gif]))
     expected = _keras(model, python[None].astype("float32"))
     np.testing.assert_allclose(served["intensities"].numpy(), expected["intensities"], atol=1e-5)
@@ -225,21 +261,113 @@ def test_resize_within_one_grey_level_of_pillow():
         assert difference.mean() < 0.3, (source, target)
 
 
-def test_invalid_bytes_are_an_error_status_not_a_crash(loaded):
+def _refusals() -> dict[str, bytes]:
+    """One file of each way a GIF is refused."""
+    good = tiny_gif(5, (24, 20))
+    data_start = good.index(b"\x2c") + 10  # the first frame's code-size byte
+    return {
+        "not a GIF": b"definitely not a gif",
+        "empty": b"",
+        "nothing before the first frame": b"GIF89a" + b"\x01" * 40,
+        "limits exceeded": b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b";",
+        "a frame's stream cut": good[: data_start + 3],
+        "a bomb": b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0) + struct.pack(
+            "<BHHHHB", 0x2C, 0, 0, 65535, 65535, 0) + b"\x08\x02\x00\x01\x00;",
+    }
+
+
+def test_a_refused_gif_fails_only_itself(model, loaded):
+    """Batches mixing good GIFs with every way of being refused: each good GIF
+    gets what it gets alone; each refused one its own error, in the reference
+    decoder's words, and predictions no one can take for real ones."""
     serve = loaded.signatures[GIFS_SIGNATURE]
-    refused = tf.errors.InvalidArgumentError
-    with pytest.raises(refused, match=r"gifs\[1\]: cannot decode GIF: not a GIF file"):
-        serve(gifs=tf.constant([tiny_gif(), b"definitely not a gif"]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="GIF"):
-        serve(gifs=tf.constant([b"GIF89a" + b"\x01" * 40]))
-    with pytest.raises(refused, match=r"gifs\[0\]: cannot decode GIF: not a GIF"):
-        serve(gifs=tf.constant([b""]))
-    bomb = b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b";"
-    with pytest.raises(tf.errors.InvalidArgumentError, match="exceeds max_frame_pixels"):
-        serve(gifs=tf.constant([bomb]))
-    # The process lives on and serves good requests.
-    out = serve(gifs=tf.constant([tiny_gif()]))
-    assert out["intensities"].shape == (1, 17)
+    goods = [tiny_gif(3, (20, 30)), tiny_gif(T, (32, 48))]
+    alone = [serve(gifs=tf.constant([g])) for g in goods]
+    for kind, bad in _refusals().items():
+        with pytest.raises(GifDecodeError) as refused:
+            decode_gif(bad)
+        out = {k: v.numpy() for k, v in serve(gifs=tf.constant([goods[0], bad, goods[1]])).items()}
+        assert out["error"][1].decode() == refused.value.cause, kind
+        assert out["ok"].tolist() == [True, False, True], kind
+        assert out["error"][0] == out["error"][2] == b""
+        for row, single in ((0, alone[0]), (2, alone[1])):
+            for name in ("intensities", "category", "attention", "valence", "arousal"):
+                np.testing.assert_allclose(out[name][row], single[name].numpy()[0], atol=1e-6,
+                                           err_msg=f"{kind}: {name}")
+            for name in ("category_id", "category_name", "ranked_emotions"):
+                np.testing.assert_array_equal(out[name][row], single[name].numpy()[0])
+        for name in ("intensities", "category", "attention", "ranked_intensities", "valence",
+                     "arousal"):
+            assert np.isnan(out[name][1]).all(), (kind, name)
+        assert out["category_id"][1] == -1 and out["category_name"][1] == b""
+        assert not any(out["ranked_emotions"][1])
+    # A batch of refusals only still answers, row by row.
+    out = serve(gifs=tf.constant(list(_refusals().values())))
+    assert not out["ok"].numpy().any() and all(out["error"].numpy())
+
+
+def test_predict_with_frames_gives_the_served_outputs_and_the_display_frames(loaded):
+    """The one extra function: serving_default's outputs and, from the same
+    decoding, the sampled frames scaled as the predictor shows them."""
+    small, large = tiny_gif(3, (20, 30)), tiny_gif(5, (600, 240))
+    gifs = tf.constant([small, b"not a gif", large])
+    out = {k: v.numpy() for k, v in loaded.predict_with_frames(gifs).items()}
+    served = loaded.signatures[GIFS_SIGNATURE](gifs=gifs)
+    for name in ("intensities", "error", "ok"):
+        np.testing.assert_array_equal(out[name], served[name].numpy())
+    assert out["display_size"].tolist() == [[20, 30], [0, 0], [480, 192]]
+    assert out["source_size"].tolist() == [[20, 30], [0, 0], [600, 240]]
+    for row, gif in ((0, small), (2, large)):
+        decoded = decode_gif(gif)
+        indices = sampling.sample_indices(decoded.num_frames, T, training=False)
+        np.testing.assert_array_equal(out["frame_indices"][row], indices)
+        height, width = out["display_size"][row]
+        shown = out["display_frames"][row]
+        # Pillow may run the passes in the other order when both axes shrink
+        # (resize_stretch): then single pixels differ by one grey level.
+        np.testing.assert_allclose(shown[:, :height, :width],
+                                   display_frames(decoded.frames[indices]), atol=1)
+        assert not shown[:, height:].any() and not shown[:, :, width:].any()
+
+
+def test_labels_are_variables_of_the_saved_model(model, loaded):
+    labels = model.label_config
+    assert [n.decode() for n in loaded.emotion_names.numpy()] == list(labels.emotions)
+    assert [n.decode() for n in loaded.category_names.numpy()] == list(labels.category_names)
+    assert loaded.emotion_categories.numpy().tolist() == [
+        int(c) for c in labels.emotion_to_category()]
+
+
+def test_the_decoder_is_traced_once_small_and_on_the_cpu(exported):
+    """Every endpoint calls one decoder function, which holds no large
+    constants and whose ops are placed on the CPU (docs/serving.md)."""
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(exported, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    library = saved.meta_graphs[0].graph_def.library.function
+    decoders = [f for f in library if f.signature.name.startswith("__inference__decode_gif_")]
+    assert len(decoders) == 1
+    constant_bytes = sum(node.attr["value"].tensor.ByteSize() for f in library
+                         for node in f.node_def if node.op == "Const")
+    assert constant_bytes < 256 * 1024
+    # The decoder's functions: the one above and those it calls, transitively.
+    by_name = {f.signature.name: f for f in library}
+    reached, todo = set(), [decoders[0].signature.name]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in by_name:
+            continue
+        reached.add(name)
+        for node in by_name[name].node_def:
+            for value in node.attr.values():
+                if value.func.name:
+                    todo.append(value.func.name)
+                todo.extend(f.name for f in value.list.func)
+    decode_ops = [node for name in reached for node in by_name[name].node_def
+                  if node.op in ("DecodeGif", "DecodeRaw", "StatelessWhile", "While")]
+    assert len(reached) > 1 and decode_ops
+    assert all("CPU" in node.device for node in decode_ops), {
+        node.op: node.device for node in decode_ops if "CPU" not in node.device}
 
 
 def test_warmup_requests_parse_and_replay(exported, loaded):
@@ -267,8 +395,10 @@ def test_explicit_version_custom_warmup_and_limits(model, tmp_path):
     assert [tf.make_ndarray(log.predict_log.request.inputs["gifs"])[0] for log in logs] == gifs
     assert 'base_path: "/srv/m"' in (tmp_path / "m" / "models.config").read_text()
     big = tiny_gif(2, (120, 100))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="max_frame_pixels=10000"):
-        tf.saved_model.load(path).signatures[GIFS_SIGNATURE](gifs=tf.constant([big]))
+    out = tf.saved_model.load(path).signatures[GIFS_SIGNATURE](gifs=tf.constant([big]))
+    with pytest.raises(GifDecodeError, match="max_frame_pixels=10000") as refused:
+        decode_gif(big, max_frame_pixels=100 * 100)
+    assert out["error"].numpy()[0].decode() == refused.value.cause
 
 
 def test_bad_arguments(model, tmp_path):
@@ -341,13 +471,18 @@ def test_resize_equals_pillow_integer_arithmetic(monkeypatch, path, source, targ
 FRESH_PROCESS = """
 import sys, numpy as np, tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
-gifs = tf.constant([open(p, "rb").read() for p in sys.argv[3:]])
-out = loaded.signatures["serving_default"](gifs=gifs)
-np.save(sys.argv[2], loaded.decode_gifs(gifs).numpy())
-assert out["intensities"].shape == (len(sys.argv) - 3, 17)
-assert out["valence"].shape == out["arousal"].shape == (len(sys.argv) - 3,)
+gifs = [open(p, "rb").read() for p in sys.argv[3:]]
+# A mixed batch: the files, with a file that is not a GIF in the middle.
+batch = tf.constant(gifs[:1] + [b"not a gif"] + gifs[1:])
+out = loaded.signatures["serving_default"](gifs=batch)
+np.savez(sys.argv[2], *[loaded.decode_gif(tf.constant(g))["frames"].numpy() for g in gifs])
+assert out["intensities"].shape == (len(gifs) + 1, 17)
+assert out["valence"].shape == out["arousal"].shape == (len(gifs) + 1,)
+assert out["ok"].numpy().tolist() == [True, False] + [True] * (len(gifs) - 1)
+assert not np.isnan(np.delete(out["intensities"].numpy(), 1, axis=0)).any()
 assert not any(name.startswith("kavan_tf") for name in sys.modules), "package imported"
 print("SERVED", out["category_name"].numpy().tolist())
+print("REFUSED", out["error"].numpy()[1].decode())
 """
 
 
@@ -369,7 +504,7 @@ def test_fresh_process_without_the_package_serves_the_reference_frames(exported,
             root / "gif-test-suite" / "animated_transparent_restoreprev_loop.gif",
             root / "pillow" / "dispose_bgnd_transparency.gif",
         ]
-    out = tmp_path / "frames.npy"
+    out = tmp_path / "frames.npz"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, str(exported), str(out), *map(str, paths)],
@@ -377,12 +512,15 @@ def test_fresh_process_without_the_package_serves_the_reference_frames(exported,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SERVED" in result.stdout
+    with pytest.raises(GifDecodeError) as refused:
+        decode_gif(b"not a gif")
+    assert f"REFUSED {refused.value.cause}" in result.stdout
     served = np.load(out)
     for i, path in enumerate(paths):
         decoded = decode_gif(path)
         indices = sampling.sample_indices(decoded.num_frames, T, training=False)
-        python, _ = sampling.resize_frames(decoded.frames[indices], (SIZE, SIZE))
-        np.testing.assert_allclose(served[i], python, atol=1, err_msg=str(path))
+        np.testing.assert_array_equal(served[f"arr_{i}"], decoded.frames[indices],
+                                      err_msg=str(path))
 
 
 @pytest.mark.slow

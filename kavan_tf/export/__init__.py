@@ -2,24 +2,30 @@
 
 from kavan_tf.export.keras_file import export_keras_file
 from kavan_tf.export.saved_model import (
+    DISPLAY_MAX,
     FRAMES_SIGNATURE,
     GIFS_SIGNATURE,
+    BatchingParameters,
     KavanServingModule,
     export_saved_model,
     list_versions,
+    write_batching_parameters,
     write_model_config,
 )
 from kavan_tf.export.warmup import read_warmup_requests, tiny_gif, write_warmup_requests
 
 __all__ = [
+    "DISPLAY_MAX",
     "FRAMES_SIGNATURE",
     "GIFS_SIGNATURE",
+    "BatchingParameters",
     "KavanServingModule",
     "export_keras_file",
     "export_saved_model",
     "list_versions",
     "read_warmup_requests",
     "tiny_gif",
+    "write_batching_parameters",
     "write_model_config",
     "write_warmup_requests",
 ]

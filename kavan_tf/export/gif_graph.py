@@ -48,12 +48,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kavan_tf.export.gif_parse import (
-    FAIL_FRAME_PIXELS,
-    FAIL_MAX_FRAMES,
-    parse_gif,
-    stop_reason,
-)
+from kavan_tf.export.gif_checks import first_error, header_checks, structure_error
+from kavan_tf.export.gif_parse import parse_gif
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
     byte_string,
@@ -215,16 +211,6 @@ def _unpacked(packed: tf.Tensor) -> tf.Tensor:
     return tf.bitcast(packed, tf.uint8)[..., :3]
 
 
-def _checked(value: tf.Tensor, checks) -> tf.Tensor:
-    """``value`` once every ``(condition, message)`` holds, checked one after the other."""
-    for condition, message in checks:
-        with tf.control_dependencies([value]):
-            assertion = tf.debugging.Assert(condition, [message()])
-        with tf.control_dependencies([assertion]):
-            value = tf.identity(value)
-    return value
-
-
 def _drawable(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
               count: tf.Tensor) -> tf.Tensor:
     """bool ``[count]``: the frame shows on the screen and has LZW data to draw
@@ -278,15 +264,12 @@ def decode_gif_sampled(
     max_frame_pixels: int,
     max_total_pixels: int,
     max_frames: int,
-    where: tf.Tensor | str = "gif",
-    with_indices: bool = False,
-) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
-    """Decodes one GIF and returns its TSN evaluation frames, uint8 ``[T, H, W, 3]``.
+) -> dict[str, tf.Tensor]:
+    """Decodes one GIF to its TSN evaluation frames, or says why it cannot.
 
     Every limit is checked on the parsed structure before any frame is
-    decompressed; a refused file fails with an ``InvalidArgumentError``
-    whose message is the reference decoder's (``<where>: cannot decode GIF:
-    <cause>``).
+    decompressed. A refused file is a value, not an exception, so that one
+    bad file in a batch leaves the others' results as they are.
 
     Args:
         data: Scalar ``tf.string``, the file's bytes.
@@ -295,77 +278,38 @@ def decode_gif_sampled(
         max_frame_pixels: ``DataConfig.max_frame_pixels``.
         max_total_pixels: ``DataConfig.max_total_pixels``.
         max_frames: ``DataConfig.max_frames``.
-        where: Names the file in messages (e.g. ``"gifs[3]"``).
-        with_indices: Also return the int32 ``[T]`` indices of the sampled
-            frames in the GIF.
+
+    Returns:
+        ``frames``: uint8 ``[T, H, W, 3]`` (``[T, 1, 1, 3]`` zeros when
+        refused); ``indices``: int32 ``[T]``, the sampled frames' positions
+        in the GIF (zeros when refused); ``error``: scalar string, ``""``
+        when the GIF decoded, else the reference decoder's cause
+        (:attr:`kavan_tf.errors.MediaDecodeError.cause`), word for word.
     """
-    prefix = tf.strings.join([where, ": cannot decode GIF: "])
-    limit = str(max_frame_pixels)
+    def refused(error):
+        return {"frames": tf.zeros([num_samples, 1, 1, 3], tf.uint8),
+                "indices": tf.zeros([num_samples], tf.int32), "error": error}
 
-    def header(data):
-        signature = tf.strings.substr(data + b"\0" * 6, 0, 6)
-        width, height = (
-            tf.cast(tf.io.decode_raw(tf.strings.substr(data + b"\0" * 13, 6, 4), tf.uint16,
-                                     little_endian=True), tf.int64)[i] for i in (0, 1)
-        )
-        flags = tf.cast(tf.io.decode_raw(tf.strings.substr(data + b"\0" * 13, 10, 1),
-                                         tf.uint8)[0], tf.int32)
-        palette_end = 13 + tf.where(
-            tf.bitwise.bitwise_and(flags, 0x80) > 0,
-            3 * tf.bitwise.left_shift(1, tf.bitwise.bitwise_and(flags, 7) + 1), 0)
-        return [
-            ((tf.strings.length(data) >= 6) & (tf.strings.substr(signature, 0, 3) == b"GIF"),
-             lambda: tf.strings.join([
-                prefix, "not a GIF file (the bytes do not start with GIF87a or GIF89a)"])),
-            ((signature == b"GIF87a") | (signature == b"GIF89a"), lambda: tf.strings.join([
-                prefix, "unknown GIF version (not GIF87a or GIF89a)"])),
-            (tf.strings.length(data) >= 13, lambda: tf.strings.join([
-                prefix, "file ends inside the logical screen descriptor"])),
-            (width * height <= max_frame_pixels, lambda: tf.strings.format(
-                "{}logical screen {}x{} exceeds max_frame_pixels=" + limit,
-                (prefix, width, height))),
-            (tf.strings.length(data) >= palette_end, lambda: tf.strings.join([
-                prefix, "file ends inside the global palette"])),
-        ]
+    def parse():
+        parsed = parse_gif(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames)
+        parsed["data"] = data
+        error, width, height = structure_error(parsed, max_frame_pixels, max_total_pixels,
+                                                max_frames)
+        return tf.cond(
+            tf.equal(error, ""),
+            lambda: _composited(parsed, width, height, num_samples, background),
+            lambda: refused(error))
 
-    # Each check runs after the one before it, in the reference decoder's
-    # order, so a file with several faults gets the reference's message; the
-    # parse starts only on a sound header.
-    data = _checked(data, header(data))
-    parsed = parse_gif(data, max_frame_pixels=max_frame_pixels, max_frames=max_frames)
-    parsed["data"] = data
-    count, status, cut = parsed["count"], parsed["status"], parsed["cut_frame"]
+    # The parse starts only on a sound header.
+    error = first_error(header_checks(data, max_frame_pixels))
+    return tf.cond(tf.equal(error, ""), parse, lambda: refused(error))
 
-    def first(name):
-        return tf.concat([parsed[name], [0]], 0)[0]
 
-    # A zero-sized screen takes the first frame's extent.
-    width = tf.where(tf.equal(parsed["width"], 0), first("left") + first("w"), parsed["width"])
-    height = tf.where(tf.equal(parsed["height"], 0), first("top") + first("h"),
-                      parsed["height"])
-    screen = tf.cast(width, tf.int64) * tf.cast(height, tf.int64)
-    total = tf.maximum(
-        screen * tf.cast(count, tf.int64),
-        tf.reduce_sum(tf.cast(parsed["w"], tf.int64) * tf.cast(parsed["h"], tf.int64)),
-    )
-    count = _checked(count, [
-        (tf.not_equal(status, FAIL_FRAME_PIXELS), lambda: tf.strings.format(
-            "{}frame {} is {}x{}, exceeding max_frame_pixels=" + limit,
-            (prefix, count, cut[2], cut[3]))),
-        (tf.not_equal(status, FAIL_MAX_FRAMES), lambda: tf.strings.join([
-            prefix, f"more than max_frames={max_frames} frames"])),
-        (count > 0, lambda: tf.strings.join([
-            prefix, "the file holds no image (", stop_reason(parsed), ")"])),
-        (screen > 0, lambda: tf.strings.join([
-            prefix, "the logical screen and the first frame are empty"])),
-        (screen <= max_frame_pixels, lambda: tf.strings.format(
-            "{}logical screen {}x{} exceeds max_frame_pixels=" + limit,
-            (prefix, width, height))),
-        (total <= max_total_pixels, lambda: tf.strings.format(
-            "{}{} frames of {}x{} ({} pixels) exceed max_total_pixels=" + str(max_total_pixels),
-            (prefix, count, width, height, total))),
-    ])
-
+def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
+                num_samples: int, background: tuple[int, int, int]) -> dict[str, tf.Tensor]:
+    """The sampled frames of a GIF whose structure passed every check (see
+    :func:`decode_gif_sampled`)."""
+    count = parsed["count"]
     samples = eval_frame_indices(count, num_samples)
     # The canvas holds, for each pixel, which colour of which drawn frame it
     # shows: id 0 is the background, id 1 + k * _COLOURS + index the colour
@@ -431,12 +375,22 @@ def decode_gif_sampled(
 
     # Only the frames the samples depend on are drawn, on the assumption that
     # a frame covering the screen paints every pixel. A frame whose LZW data
-    # ends early or holds a bad code does not: then every frame up to the
-    # last sample is drawn again (damaged files only).
-    frames, whole = composite(
-        _frames_to_composite(parsed, samples, width, height, count, drawable))
-    frames = tf.cond(whole, lambda: frames,
-                     lambda: composite(tf.range(tf.reduce_max(samples) + 1))[0])
-    frames = _unpacked(frames)
-    frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
-    return (frames, samples) if with_indices else frames
+    # ends early or holds a bad code does not: then a second pass draws every
+    # frame up to the last sample (damaged files only). One loop makes both
+    # passes, so the compositor is in the graph once.
+    fast = _frames_to_composite(parsed, samples, width, height, count, drawable)
+
+    def one_pass(attempt, frames, whole):
+        needed = tf.cond(tf.equal(attempt, 0), lambda: fast,
+                         lambda: tf.range(tf.reduce_max(samples) + 1))
+        frames, whole = composite(needed)
+        return attempt + 1, tf.ensure_shape(frames, [num_samples, None, None]), whole
+
+    _, frames, _ = tf.while_loop(
+        lambda attempt, _, whole: tf.equal(attempt, 0) | (tf.equal(attempt, 1) & ~whole),
+        one_pass, (tf.constant(0), tf.zeros([num_samples, 0, 0], tf.int32), tf.constant(True)),
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([num_samples, None, None]),
+                          tf.TensorShape([])),
+        parallel_iterations=1)
+    frames = tf.ensure_shape(_unpacked(frames), [num_samples, None, None, 3])
+    return {"frames": frames, "indices": samples, "error": tf.constant("")}

@@ -4,6 +4,7 @@ Layout written by :func:`export_saved_model`::
 
     savedmodels/<name>/
         models.config                      # TF Serving model_config_list
+        batching_parameters.txt            # server-side batching (BatchingParameters)
         <version>/                         # 1, 2, ... never overwritten
             saved_model.pb
             variables/
@@ -27,6 +28,10 @@ Both return ``intensities`` ``[B, E]``, ``category`` ``[B, C]``,
 so the first k entries are the top k), ``valence`` and ``arousal``
 ``float32 [B]`` (expected valence and arousal in [-1, 1] from ``category``,
 docs/model.md#valence-and-arousal; the model's own outputs).
+``serving_default`` also returns, per GIF, ``error`` ``string [B]`` (``""``
+when it decoded, else the reference decoder's cause, word for word) and
+``ok`` ``bool [B]``: a GIF that cannot be decoded fails only its own row,
+whose predictions are NaN, ``category_id`` -1 and names empty.
 
 Example:
 
@@ -62,8 +67,11 @@ from kavan_tf.models.kavan import KavanModel
 logger = logging.getLogger(__name__)
 
 MODEL_CONFIG_FILE = "models.config"
+BATCHING_FILE = "batching_parameters.txt"
 EXPORT_INFO_FILE = "kavan_export.json"
 GIFS_SIGNATURE = "serving_default"
+#: Longest side of the frames ``predict_with_frames`` returns for display.
+DISPLAY_MAX = 480
 FRAMES_SIGNATURE = "serving_frames"
 _VERSION = re.compile(r"^[0-9]+$")
 
@@ -73,12 +81,21 @@ class KavanServingModule(tf.Module):
 
     Built like ``official/vision/serving``'s export modules: ``tf.function``s
     with named ``tf.TensorSpec`` inputs. The functions are also attributes of
-    the object ``tf.saved_model.load`` returns (``serve_gifs``,
-    ``serve_frames``, ``decode_gifs``, which returns the frames the model
-    sees for a batch of GIFs, and ``predict_gif``, which returns for one GIF
-    the ``serving_default`` outputs together with the sampled frames at the
-    GIF's own size and their indices, from one decoding: what attention
-    overlays are drawn on).
+    the object ``tf.saved_model.load`` returns:
+
+    - ``serve_gifs`` (the ``serving_default`` signature) and ``serve_frames``
+      (``serving_frames``);
+    - ``predict_with_frames``: ``serve_gifs``'s outputs and, from the same
+      decoding, the sampled frames at display size, for overlays
+      (:meth:`_predict_with_frames`);
+    - ``decode_gif``: the decoder itself, one GIF's sampled frames at its own
+      size. Every endpoint that takes GIFs calls it, so it is traced once,
+      and it runs on the CPU.
+
+    The labels are variables of the module (``emotion_names``,
+    ``category_names``, ``emotion_categories``: each emotion's category id),
+    read by the graph for its name outputs and by clients that load the
+    SavedModel.
 
     Args:
         model: A frames-input KavanModel.
@@ -111,76 +128,127 @@ class KavanServingModule(tf.Module):
         self._num_frames = config.num_frames
         height, width = config.image_size
         self._image_size = (height, width)
-        self._emotions = tuple(model.label_config.emotions)
-        self._categories = tuple(model.label_config.category_names)
         self._data_config = data_config
-        height, width = self._image_size
+        labels = model.label_config
+        self.emotion_names = tf.Variable(list(labels.emotions), trainable=False,
+                                         name="emotion_names")
+        self.category_names = tf.Variable(list(labels.category_names), trainable=False,
+                                          name="category_names")
+        self.emotion_categories = tf.Variable(
+            [int(c) for c in labels.emotion_to_category()], dtype=tf.int32, trainable=False,
+            name="emotion_categories")
         gifs_spec = tf.TensorSpec([None], tf.string, name="gifs")
         frames_spec = tf.TensorSpec(
             [None, self._num_frames, height, width, 3], tf.float32, name="frames"
         )
+        self.decode_gif = tf.function(
+            self._decode_gif, input_signature=[tf.TensorSpec([], tf.string, name="gif")])
         self.serve_gifs = tf.function(self._serve_gifs, input_signature=[gifs_spec])
         self.serve_frames = tf.function(self._serve_frames, input_signature=[frames_spec])
-        self.decode_gifs = tf.function(self._decode_gifs, input_signature=[gifs_spec])
-        self.predict_gif = tf.function(
-            self._predict_gif, input_signature=[tf.TensorSpec([], tf.string, name="gif")]
-        )
+        self.predict_with_frames = tf.function(self._predict_with_frames,
+                                               input_signature=[gifs_spec])
 
     def signatures(self) -> dict[str, Any]:
-        """The concrete functions to save as signatures, by signature name."""
-        return {
-            GIFS_SIGNATURE: self.serve_gifs.get_concrete_function(),
-            FRAMES_SIGNATURE: self.serve_frames.get_concrete_function(),
-        }
+        """The functions to save as signatures, by signature name (traced by
+        ``tf.saved_model.save`` itself, so each is traced once)."""
+        return {GIFS_SIGNATURE: self.serve_gifs, FRAMES_SIGNATURE: self.serve_frames}
 
-    def _decode_gifs(self, gifs: tf.Tensor) -> tf.Tensor:
-        return serving_graph.gifs_to_model_frames(
-            gifs,
-            self._num_frames,
-            self._image_size,
-            data_config=self._data_config,
-        )
+    def _decode_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
+        # Gathers, loops and string ops: the CPU's work even on a GPU host,
+        # where they would otherwise bounce between devices.
+        with tf.device("/device:CPU:0"):
+            return serving_graph.decode_gif(gif, self._num_frames, self._data_config)
 
-    def _predict_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
-        sampled, indices = serving_graph.gif_to_sampled_frames(
-            gif, self._num_frames, data_config=self._data_config
-        )
-        frames = serving_graph.resize_stretch(sampled, self._image_size)
-        return {
-            **self._outputs(frames[tf.newaxis]),
-            "sampled_frames": sampled,
-            "frame_indices": indices,
-        }
+    def _model_inputs(self, gifs: tf.Tensor, display: bool) -> dict[str, tf.Tensor]:
+        """Each GIF decoded once: the model's frames and the error, and with
+        ``display`` the sampled frames at display size (zero-padded to
+        ``DISPLAY_MAX``), their size, indices and the GIF's logical screen."""
+        height, width = self._image_size
+        steps = self._num_frames
+
+        def one(gif: tf.Tensor) -> dict[str, tf.Tensor]:
+            decoded = self.decode_gif(gif)
+            sampled = decoded["frames"]
+            out = {"frames": serving_graph.resize_stretch(sampled, self._image_size),
+                   "error": decoded["error"]}
+            if display:
+                ok = tf.equal(decoded["error"], "")
+                source = tf.shape(sampled)[1:3]
+                size = serving_graph.display_size(source, DISPLAY_MAX)
+                shown = tf.cast(serving_graph.resize_stretch(sampled, size), tf.uint8)
+                padding = [[0, 0], [0, DISPLAY_MAX - size[0]], [0, DISPLAY_MAX - size[1]], [0, 0]]
+                out.update(display_frames=tf.pad(shown, padding),
+                           display_size=tf.where(ok, size, 0),
+                           source_size=tf.where(ok, source, 0),
+                           frame_indices=decoded["indices"])
+            return out
+
+        signature = {"frames": tf.TensorSpec((steps, height, width, 3), tf.float32),
+                     "error": tf.TensorSpec((), tf.string)}
+        if display:
+            signature.update(
+                display_frames=tf.TensorSpec((steps, DISPLAY_MAX, DISPLAY_MAX, 3), tf.uint8),
+                display_size=tf.TensorSpec((2,), tf.int32),
+                source_size=tf.TensorSpec((2,), tf.int32),
+                frame_indices=tf.TensorSpec((steps,), tf.int32))
+        return serving_graph.map_gifs(one, gifs, signature)
+
+    def model_frames(self, gifs: tf.Tensor) -> tf.Tensor:
+        """The frames ``serving_default`` feeds the model, float32 ``[B, T, H, W, 3]``
+        (zeros for a refused GIF). Not saved: wrap it in a ``tf.function``
+        (benchmarks, tests)."""
+        return self._model_inputs(gifs, display=False)["frames"]
 
     def _serve_gifs(self, gifs: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._outputs(self._decode_gifs(gifs))
+        decoded = self._model_inputs(gifs, display=False)
+        return self._outputs(decoded["frames"], decoded["error"])
+
+    def _predict_with_frames(self, gifs: tf.Tensor) -> dict[str, tf.Tensor]:
+        decoded = self._model_inputs(gifs, display=True)
+        return {
+            **self._outputs(decoded["frames"], decoded["error"]),
+            **{name: decoded[name] for name in
+               ("display_frames", "display_size", "source_size", "frame_indices")},
+        }
 
     def _serve_frames(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._outputs(frames)
 
-    def _outputs(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _outputs(self, frames: tf.Tensor, error: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """The model's outputs by name; with ``error`` (per GIF, ``""`` when it
+        decoded) also ``error`` and ``ok``, and a refused GIF's predictions
+        are NaN, its ``category_id`` -1 and its names empty."""
         outputs = self.model(frames, training=False)
-        intensities = tf.cast(outputs["intensities"], tf.float32)
-        category = tf.cast(outputs["category"], tf.float32)
-        attention = tf.cast(outputs["attention"], tf.float32)
-        # Names are graph constants, so a REST client needs no label file.
-        emotions = tf.constant(self._emotions, dtype=tf.string)
-        categories = tf.constant(self._categories, dtype=tf.string)
-        category_id = tf.argmax(category, axis=-1, output_type=tf.int32)
+        batch = tf.shape(frames)[0]
+        ok = tf.ones([batch], tf.bool) if error is None else tf.equal(error, "")
+
+        def kept(value: tf.Tensor, missing: Any) -> tf.Tensor:
+            mask = tf.reshape(ok, tf.concat([[batch], tf.ones([tf.rank(value) - 1], tf.int32)],
+                                            0))
+            return tf.where(mask, value, tf.cast(missing, value.dtype))
+
+        intensities = kept(tf.cast(outputs["intensities"], tf.float32), float("nan"))
+        category = kept(tf.cast(outputs["category"], tf.float32), float("nan"))
+        # Names are in the graph, so a REST client needs no label file.
+        emotions = self.emotion_names.read_value()
+        categories = self.category_names.read_value()
+        category_id = kept(tf.argmax(category, axis=-1, output_type=tf.int32), -1)
         order = tf.argsort(intensities, axis=-1, direction="DESCENDING", stable=True)
-        batch = tf.shape(intensities)[0]
-        return {
+        result = {
             "intensities": intensities,
             "category": category,
-            "attention": attention,
+            "attention": kept(tf.cast(outputs["attention"], tf.float32), float("nan")),
             "category_id": category_id,
-            "category_name": tf.gather(categories, category_id),
+            "category_name": kept(tf.gather(categories, tf.maximum(category_id, 0)), ""),
             "emotion_names": tf.tile(emotions[tf.newaxis], [batch, 1]),
-            "ranked_emotions": tf.gather(emotions, order),
+            "ranked_emotions": kept(tf.gather(emotions, order), ""),
             "ranked_intensities": tf.gather(intensities, order, batch_dims=1),
-            "valence": tf.cast(outputs["valence"], tf.float32),
-            "arousal": tf.cast(outputs["arousal"], tf.float32),
+            "valence": kept(tf.cast(outputs["valence"], tf.float32), float("nan")),
+            "arousal": kept(tf.cast(outputs["arousal"], tf.float32), float("nan")),
         }
+        if error is not None:
+            result.update(error=error, ok=ok)
+        return result
 
 
 def export_saved_model(
@@ -267,6 +335,7 @@ def export_saved_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     write_model_config(model_dir, name, serving_base_path or f"/models/{name}")
+    write_batching_parameters(model_dir)
     logger.info("Exported %s to %s", model.name, target)
     return target
 
@@ -306,6 +375,53 @@ def write_model_config(
         "}\n"
     )
     path = os.path.join(os.fspath(model_dir), MODEL_CONFIG_FILE)
+    fd, staging = tempfile.mkstemp(prefix=".tmp-", dir=os.fspath(model_dir))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(staging, path)
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchingParameters:
+    """TF Serving's server-side batching settings (``--enable_batching
+    --batching_parameters_file=...``), as :func:`write_batching_parameters`
+    writes them. The defaults come from ``benchmarks/bench_batching.py``
+    (docs/serving.md, "Server-side batching").
+
+    Attributes:
+        max_batch_size: GIFs per batch at most: beyond it GIFs/s no longer grows.
+        batch_timeout_micros: How long a request waits for others to fill a batch.
+        num_batch_threads: Batches run at once; the server's CPU cores.
+        allowed_batch_sizes: Sizes a batch is padded up to (the last is
+            ``max_batch_size``), so that the graph sees few shapes.
+        max_enqueued_batches: Batches queued before requests are refused fast.
+    """
+
+    max_batch_size: int = 8
+    batch_timeout_micros: int = 10_000
+    num_batch_threads: int = 2
+    allowed_batch_sizes: tuple[int, ...] = (1, 2, 4, 8)
+    max_enqueued_batches: int = 64
+
+    def text(self) -> str:
+        """The ``BatchingParameters`` protobuf text format."""
+        lines = [f"{name} {{ value: {getattr(self, name)} }}" for name in
+                 ("max_batch_size", "batch_timeout_micros", "num_batch_threads",
+                  "max_enqueued_batches")]
+        return "\n".join(lines + [f"allowed_batch_sizes: {n}"
+                                  for n in self.allowed_batch_sizes]) + "\n"
+
+
+def write_batching_parameters(model_dir: str | os.PathLike[str],
+                              parameters: BatchingParameters | None = None) -> str:
+    """Writes ``<model_dir>/batching_parameters.txt`` (:class:`BatchingParameters`).
+
+    Returns:
+        The path of the file.
+    """
+    text = (parameters or BatchingParameters()).text()
+    path = os.path.join(os.fspath(model_dir), BATCHING_FILE)
     fd, staging = tempfile.mkstemp(prefix=".tmp-", dir=os.fspath(model_dir))
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)

@@ -5,7 +5,8 @@ bytes inside the graph, with stock ops only. Decoding follows the reference
 decoder :func:`kavan_tf.data.gif.decode_gif` (see
 :mod:`kavan_tf.export.gif_graph`): the same composited frames, the same
 limits checked from the file's structure before any pixel is decoded, and
-the same error messages (``gifs[<i>]: cannot decode GIF: <cause>``).
+the same refusals, as values (each GIF's ``error``, the reference decoder's
+cause word for word).
 
 Sampling (:func:`kavan_tf.export.gif_graph.eval_frame_indices`) matches
 :func:`kavan_tf.data.sampling.sample_indices` in evaluation
@@ -27,7 +28,7 @@ from kavan_tf.export.gif_graph import decode_gif_sampled
 _PRECISION_BITS = 22  # Pillow's fixed-point precision for 8-bit resampling
 
 
-def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int] | tf.Tensor) -> tf.Tensor:
     """Stretches uint8 frames ``[N, h, w, 3]`` to ``image_size``; float32 0-255 out.
 
     A graph version of Pillow's 8-bit bilinear resampling, which the Python
@@ -41,25 +42,28 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
 
     Args:
         frames: uint8 (or whole-valued) ``[N, h, w, 3]``.
-        image_size: ``(height, width)``.
+        image_size: ``(height, width)``: ints, or an int32 ``[2]`` tensor
+            (then the result's height and width are not static).
 
     Returns:
         float32 ``[N, height, width, 3]`` with whole values in [0, 255].
     """
-    height, width = image_size
+    static = not isinstance(image_size, tf.Tensor)
+    height, width = image_size[0], image_size[1]
     frames = tf.cast(frames, tf.uint8)
     shape = tf.shape(frames, out_type=tf.int64)
     # The horizontal pass makes [N, h, width, 3] before the vertical pass
     # shrinks it: for tall frames (1 x 65535) resize one frame at a time, so
     # that memory stays bounded by one frame's intermediate.
-    intermediate = shape[0] * shape[1] * width * 3
+    intermediate = shape[0] * shape[1] * tf.cast(width, tf.int64) * 3
+    frame_shape = (height, width, 3) if static else (None, None, 3)
     return tf.cond(
         intermediate > _BATCHED_RESIZE_ELEMENTS,
         lambda: tf.map_fn(
             lambda frame: _stretch(frame[None], image_size)[0],
             frames,
             parallel_iterations=1,
-            fn_output_signature=tf.TensorSpec((height, width, 3), tf.float32),
+            fn_output_signature=tf.TensorSpec(frame_shape, tf.float32),
         ),
         lambda: _stretch(frames, image_size),
     )
@@ -69,8 +73,8 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
 _BATCHED_RESIZE_ELEMENTS = 32 * 2**20
 
 
-def _stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
-    height, width = image_size
+def _stretch(frames: tf.Tensor, image_size: tuple[int, int] | tf.Tensor) -> tf.Tensor:
+    height, width = image_size[0], image_size[1]
     shape = tf.shape(frames)
     count, rows, cols = shape[0], shape[1], shape[2]
     # Both passes resample axis 1 of [N, in, M]: the horizontal pass runs on
@@ -82,7 +86,8 @@ def _stretch(frames: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     return tf.cast(tf.reshape(x, (count, height, width, 3)), tf.float32)
 
 
-def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+def _pillow_bilinear_taps(in_size: tf.Tensor,
+                          out_size: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Pillow's fixed-point bilinear coefficients as ``K`` taps per output pixel.
 
     Follows ``precompute_coeffs`` and ``normalize_coeffs_8bpc`` of Pillow's
@@ -96,7 +101,7 @@ def _pillow_bilinear_taps(in_size: tf.Tensor, out_size: int) -> tuple[tf.Tensor,
         fixed-point coefficients, as Pillow uses them.
     """
     size = tf.cast(in_size, tf.float64)
-    scale = size / out_size
+    scale = size / tf.cast(out_size, tf.float64)
     filter_scale = tf.maximum(scale, 1.0)
     support = filter_scale
     centre = ((tf.range(out_size, dtype=tf.float64) + 0.5) * scale)[:, tf.newaxis]
@@ -124,7 +129,7 @@ def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int =
     when their float64 windows fit in ``_BLOCK_PASS_BYTES``, otherwise the
     taps one at a time (:func:`_resample_taps`, memory bounded by the output).
     """
-    in_size, out_size = tf.shape(x)[1], indices.shape[0]
+    in_size, out_size = tf.shape(x)[1], tf.shape(indices)[0]
     taps = tf.shape(indices)[1]
     blocks = -(-out_size // block)
     # Each block reads at most its pixels' input range plus the filter support.
@@ -153,7 +158,7 @@ def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block
     sums are too; they are clipped to 255 as Pillow clips.
     """
     in_size = tf.shape(x)[1]
-    out_size = indices.shape[0]
+    out_size = tf.shape(indices)[0]
     blocks = -(-out_size // block)
     pad = [[0, blocks * block - out_size], [0, 0]]
     indices = tf.reshape(tf.pad(indices, pad), (blocks, block, -1))
@@ -230,45 +235,15 @@ def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.T
     return tf.transpose(pieces.concat(), [1, 2, 0])
 
 
-def gif_to_model_frames(
-    gif: tf.Tensor,
-    num_frames: int,
-    image_size: tuple[int, int],
-    *,
-    index: tf.Tensor | None = None,
-    data_config: DataConfig | None = None,
-) -> tf.Tensor:
-    """Decodes (as the reference decoder), samples (TSN evaluation) and resizes one GIF.
+def decode_gif(gif: tf.Tensor, num_frames: int,
+               data_config: DataConfig | None = None) -> dict[str, tf.Tensor]:
+    """Decodes (as the reference decoder) and samples (TSN evaluation) one GIF.
 
-    Args:
-        gif: Scalar ``tf.string``, the file's bytes.
-        num_frames: ``T``.
-        image_size: ``(height, width)`` of the model's frames.
-        index: Position in the batch, for error messages (``gifs[<index>]``).
-        data_config: Background colour and decompression-bomb limits;
-            ``DataConfig()`` when ``None``.
-
-    Returns:
-        float32 ``[T, height, width, 3]``, raw RGB 0-255.
-    """
-    frames, _ = gif_to_sampled_frames(gif, num_frames, index=index, data_config=data_config)
-    return resize_stretch(frames, image_size)
-
-
-def gif_to_sampled_frames(
-    gif: tf.Tensor,
-    num_frames: int,
-    *,
-    index: tf.Tensor | None = None,
-    data_config: DataConfig | None = None,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """The ``T`` sampled frames of one GIF at its own size, and their indices.
-
-    :func:`gif_to_model_frames` before the resize: uint8 ``[T, H, W, 3]`` and
-    int32 ``[T]``.
+    :func:`kavan_tf.export.gif_graph.decode_gif_sampled` with the settings of
+    ``data_config`` (``DataConfig()`` when ``None``): ``frames`` (uint8
+    ``[T, H, W, 3]`` at the GIF's own size), ``indices`` and ``error``.
     """
     data = data_config if data_config is not None else DataConfig()
-    where = tf.strings.format("gifs[{}]", index) if index is not None else "gif"
     red, green, blue = data.background
     return decode_gif_sampled(
         gif,
@@ -277,28 +252,30 @@ def gif_to_sampled_frames(
         max_frame_pixels=data.max_frame_pixels,
         max_total_pixels=data.max_total_pixels,
         max_frames=data.max_frames,
-        where=where,
-        with_indices=True,
     )
 
 
-def gifs_to_model_frames(
-    gifs: tf.Tensor,
-    num_frames: int,
-    image_size: tuple[int, int],
-    *,
-    data_config: DataConfig | None = None,
-) -> tf.Tensor:
-    """Batched :func:`gif_to_model_frames`: ``[B]`` strings -> ``[B, T, H, W, 3]`` float32."""
-    height, width = image_size
+def display_size(size: tf.Tensor, longest: int) -> tf.Tensor:
+    """int32 ``[2]``: ``size`` (height, width) scaled down to at most ``longest``
+    on the long side, as :func:`kavan_tf.predict.predictor.display_frames`
+    rounds it (half to even); never scaled up."""
+    size = tf.cast(size, tf.float64)
+    scale = tf.constant(longest, tf.float64) / tf.reduce_max(size)
+    scaled = tf.maximum(tf.constant(1.0, tf.float64), tf.round(size * scale))
+    return tf.cast(tf.where(scale >= 1.0, size, scaled), tf.int32)
 
-    def one(position: tf.Tensor) -> tf.Tensor:
-        return gif_to_model_frames(
-            gifs[position], num_frames, image_size, index=position, data_config=data_config
-        )
 
-    return tf.map_fn(
-        one,
-        tf.range(tf.shape(gifs)[0]),
-        fn_output_signature=tf.TensorSpec((num_frames, height, width, 3), tf.float32),
-    )
+def map_gifs(one, gifs: tf.Tensor, output_signature: dict[str, tf.TensorSpec],
+             ) -> dict[str, tf.Tensor]:
+    """``one`` on each GIF of ``[B]`` strings, several at once on the CPU.
+
+    The iterations are independent (each GIF's error is its own value), so
+    the while loop runs as many at once as the inter-op threads allow.
+    """
+    with tf.device("/device:CPU:0"):
+        return tf.map_fn(one, gifs, fn_output_signature=output_signature,
+                         parallel_iterations=_PARALLEL_GIFS)
+
+
+# GIFs of a batch decoded at once, at most (each holds its canvas and frames).
+_PARALLEL_GIFS = 16

@@ -1,0 +1,107 @@
+"""Cold start of the served model: file size, load + first call, ``kavan predict`` on one GIF.
+
+The demo's model (``kavan demo``'s configuration, untrained: the graph is the
+same) is saved as a ``.keras`` file and exported with ``kavan export``. In one
+run, each in fresh processes (best of ``--rounds``):
+
+1. ``saved_model.pb``'s size. Goal: at most 4 MB.
+2. Load + first call, timed inside a process that imports TensorFlow alone:
+   the SavedModel's ``serving_default`` on one GIF, against a SavedModel of
+   the same model with ``serving_frames`` alone on the frames. Goal: at most
+   1.5x.
+3. ``kavan predict one.gif`` (wall time of the command) with the SavedModel,
+   against the same with the ``.keras`` file. Goal: at most 1.5x.
+
+    python benchmarks/bench_cold_start.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_LOAD_AND_CALL = """
+import sys, time
+import numpy as np
+import tensorflow as tf
+began = time.perf_counter()
+loaded = tf.saved_model.load(sys.argv[1])
+if sys.argv[2] == "gifs":
+    out = loaded.signatures["serving_default"](gifs=tf.constant([open(sys.argv[3], "rb").read()]))
+else:
+    spec = loaded.signatures["serving_frames"].structured_input_signature[1]["frames"]
+    frames = tf.zeros([1] + spec.shape.as_list()[1:], tf.float32)
+    out = loaded.signatures["serving_frames"](frames=frames)
+out["intensities"].numpy()
+print(time.perf_counter() - began)
+"""
+
+
+def _best(command: list[str], rounds: int, *, inside: bool = False) -> float:
+    """Best of ``rounds``: the seconds the command prints (``inside``), else its wall time."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        times.append(float(done.stdout.strip().splitlines()[-1]) if inside
+                     else time.perf_counter() - began)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    import tensorflow as tf
+    from bench_inference import make_gifs
+
+    from kavan_tf.experiments.demo import DemoSettings, demo_config
+    from kavan_tf.export import KavanServingModule
+    from kavan_tf.models import KavanModel
+
+    with tempfile.TemporaryDirectory() as root:
+        config = demo_config(DemoSettings(), root)
+        model = KavanModel(config.model, config.labels)
+        keras_file = os.path.join(root, "model.keras")
+        model.save(keras_file)
+        kavan = [sys.executable, "-m", "kavan_tf.cli"]
+        subprocess.run(kavan + ["export", keras_file, "--export-dir", root, "--name", "kavan"],
+                       check=True, capture_output=True)
+        served = os.path.join(root, "kavan", "1")
+        # The same model with serving_frames alone, as the baseline of a load.
+        frames_only = tf.Module()
+        frames_only.model = model
+        frames_only.serve_frames = KavanServingModule(model).serve_frames
+        baseline = os.path.join(root, "frames_only")
+        tf.saved_model.save(frames_only, baseline,
+                            signatures={"serving_frames": frames_only.serve_frames})
+        gif = os.path.join(root, "one.gif")
+        with open(gif, "wb") as f:
+            f.write(make_gifs(count=1)[0])
+
+        size = os.path.getsize(os.path.join(served, "saved_model.pb")) / 2**20
+        python = [sys.executable, "-c", _LOAD_AND_CALL]
+        full = _best(python + [served, "gifs", gif], args.rounds, inside=True)
+        alone = _best(python + [baseline, "frames"], args.rounds, inside=True)
+        with_saved = _best(kavan + ["predict", gif, "--model", served], args.rounds)
+        with_keras = _best(kavan + ["predict", gif, "--model", keras_file], args.rounds)
+
+    print("| measure | value | goal |")
+    print("|---|---|---|")
+    print(f"| saved_model.pb | {size:.2f} MB | <= 4 MB |")
+    print(f"| load + first call: serving_default on a GIF | {full:.2f} s | |")
+    print(f"| load + first call: serving_frames alone | {alone:.2f} s | |")
+    print(f"| ratio | {full / alone:.2f}x | <= 1.5x |")
+    print(f"| kavan predict one.gif, SavedModel | {with_saved:.2f} s | |")
+    print(f"| kavan predict one.gif, .keras | {with_keras:.2f} s | |")
+    print(f"| ratio | {with_saved / with_keras:.2f}x | <= 1.5x |")
+
+
+if __name__ == "__main__":
+    main()
