@@ -110,3 +110,36 @@ def test_package_warnings_read_as_the_commands_own_lines(small_manifest, tmp_pat
     verbose = run(["-v", "prepare", "--manifest", str(manifest), "--out", str(tmp_path / "b"),
                    *sets])
     assert "WARNING kavan_tf.data.prepare: skipping " in verbose.stderr
+
+
+def test_predict_prints_one_row_per_file_and_exits_1_on_a_failure(tmp_path):
+    """`kavan predict` as a user runs it: the table on stdout, the command's own
+    lines on stderr, exit status 1 when a file could not be predicted."""
+    from helpers import tiny_model_config
+
+    from kavan_tf.export import tiny_gif
+    from kavan_tf.models import KavanModel
+
+    KavanModel(tiny_model_config()).save(tmp_path / "kavan.keras")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "good.gif").write_bytes(tiny_gif(3, (20, 24)))
+    (inputs / "bad.gif").write_bytes(b"not a gif at all")
+    overlays, page = tmp_path / "overlays", tmp_path / "report.html"
+    result = run(["predict", str(inputs), "--model", str(tmp_path / "kavan.keras"),
+                  "--overlay", str(overlays), "--report", str(page)])
+    assert result.returncode == 1, result.stderr
+    refusal = (f"{inputs / 'bad.gif'}: cannot decode GIF: not a GIF file (the bytes do not "
+               "start with GIF87a or GIF89a)")
+    header, bad, good = result.stdout.splitlines()
+    assert header.split() == ["path", "category", "valence", "arousal", "top", "emotions"]
+    assert bad.split(maxsplit=2) == [str(inputs / "bad.gif"), "ERROR", refusal]
+    assert good.startswith(str(inputs / "good.gif") + " ") and len(good.split(", ")) == 3
+    lines = [line.rsplit("\r", 1)[-1] for line in result.stderr.splitlines()]
+    assert f"kavan predict: warning: Skipped {refusal}" in result.stderr
+    assert lines[-3:] == [f"Wrote 1 attention overlay(s) to {overlays}",
+                          f"Wrote the report to {page}",
+                          "1 of 2 file(s) could not be predicted"]
+    for noise in NATIVE_NOISE:
+        assert noise not in result.stderr, result.stderr
+    assert os.listdir(overlays) == ["good.attention.gif"] and page.is_file()

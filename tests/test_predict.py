@@ -1,24 +1,28 @@
 """Prediction on GIF files: predictors, bad files, output formats, overlays, CLI entry points."""
 
 import csv
+import dataclasses
 import io
 import json
 import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from built_gifs import built_gifs
 from helpers import SIZE, T, tiny_model_config
 from PIL import Image
 
 from kavan_tf.cli import main
 from kavan_tf.data.gif import decode_gif
+from kavan_tf.errors import GifDecodeError
 from kavan_tf.export import export_keras_file, export_saved_model, tiny_gif
 from kavan_tf.labels import DEFAULT_CATEGORY_NAMES, EMOTIONS
 from kavan_tf.models import KavanModel
 from kavan_tf.predict import (
     GifResult,
     KerasPredictor,
+    ReportWriter,
     SavedModelPredictor,
     draw_results,
     format_table,
@@ -370,3 +374,96 @@ def test_overlays_show_the_supervision_heatmaps_of_training(keras_path, keras_pr
     assert with_heatmaps[1] == plain[1] and with_heatmaps[0] >= plain[0] + MIN_SIDE
     with pytest.raises(FileNotFoundError, match="no such keypoint file"):
         draw_results([result], tmp_path / "x", keypoints=tmp_path / "nope")
+
+
+def test_one_graph_call_per_batch_and_the_reference_decoders_words(saved_predictor, gif_dir,
+                                                                    monkeypatch):
+    calls = []
+    real = SavedModelPredictor.run_gifs
+    monkeypatch.setattr(SavedModelPredictor, "run_gifs",
+                        lambda self, gifs, **k: calls.append(len(gifs)) or real(self, gifs, **k))
+    batch = predict_paths(saved_predictor, [gif_dir], batch_size=8, progress=False)
+    assert calls == [3]  # the bad GIF answered in the same call: no retry
+    bad = gif_dir / "bad.gif"
+    assert batch[0].error == str(GifDecodeError(str(bad), decode_error_cause(bad)))
+    # The good GIFs of the mixed batch get what they get alone (up to the
+    # batch size's rounding).
+    for path, result in zip([gif_dir / "good1.gif", gif_dir / "sub" / "good2.GIF"], batch[1:],
+                            strict=True):
+        (alone,) = predict_paths(saved_predictor, [path], progress=False)
+        assert alone.category_id == result.category_id
+        np.testing.assert_allclose(list(alone.intensities.values()),
+                                   list(result.intensities.values()), atol=1e-5)
+
+
+def decode_error_cause(path):
+    with pytest.raises(GifDecodeError) as refused:
+        decode_gif(path)
+    return refused.value.cause
+
+
+def test_results_are_built_once(keras_predictor, gif_dir):
+    (result,) = predict_paths(keras_predictor, [gif_dir / "good1.gif"], progress=False,
+                              keep_frames=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.model_size = (1, 1)
+    # Every field set by the predictor, none patched in afterwards.
+    assert result.model_size == (SIZE, SIZE) and result.media_format == "GIF"
+    assert result.source_size == (20, 24) and len(result.frame_indices) == T
+    assert result.emotion_categories == keras_predictor.emotion_categories
+    small = result.without_frames()
+    assert small.frames is None and small.attention is None and small == result
+
+
+def test_savedmodels_without_labels_are_refused(tmp_path):
+    module = tf.Module()
+    module.frames = tf.function(
+        lambda frames: {"intensities": tf.reduce_mean(frames, [1, 2, 3])},
+        input_signature=[tf.TensorSpec([None, T, SIZE, SIZE, 3], tf.float32, name="frames")])
+    module.gifs = tf.function(lambda gifs: {"n": tf.strings.length(gifs)},
+                              input_signature=[tf.TensorSpec([None], tf.string, name="gifs")])
+    tf.saved_model.save(module, str(tmp_path / "1"), signatures={
+        "serving_frames": module.frames.get_concrete_function(),
+        "serving_default": module.gifs.get_concrete_function()})
+    with pytest.raises(ValueError, match="no labels .* export the model again"):
+        load_predictor(tmp_path)
+
+
+def test_kavan_predict_draws_each_batch_as_it_comes(keras_path, gif_dir, tmp_path, monkeypatch,
+                                                    capsys):
+    # What the overlay folder holds whenever the model is called, and what the
+    # page is built from.
+    seen, kept = [], []
+    real_predict, real_close = KerasPredictor.predict, ReportWriter.close
+
+    def predict(self, items, **kwargs):
+        seen.append(sorted(os.listdir(tmp_path / "overlays")))
+        return real_predict(self, items, **kwargs)
+
+    def close(self):
+        kept.extend(self.results)
+        return real_close(self)
+
+    monkeypatch.setattr(KerasPredictor, "predict", predict)
+    monkeypatch.setattr(ReportWriter, "close", close)
+    status = main(["predict", str(gif_dir), "--model", keras_path, "--batch-size", "1",
+                   "--overlay", str(tmp_path / "overlays"), "--report",
+                   str(tmp_path / "report.html")])
+    assert status == 1
+    # bad.gif, good1.gif, sub/good2.GIF: good1's overlay is written before good2 is predicted.
+    assert seen == [[], [], ["good1.attention.gif"]]
+    assert [os.path.basename(r.path) for r in kept] == ["bad.gif", "good1.gif", "good2.GIF"]
+    assert all(r.frames is None and r.attention is None for r in kept)
+    assert sum(r.ok for r in kept) == 2
+    # Only the page is left beside it: the images were embedded.
+    assert sorted(os.listdir(tmp_path)) == ["overlays", "report.html"]
+    err = capsys.readouterr().err
+    assert "Wrote 2 attention overlay(s)" in err and "Wrote the report to" in err
+
+
+def test_kavan_predict_without_files(keras_path, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--model", keras_path]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["path  category  valence  arousal  top emotions"]
+    assert captured.err.splitlines()[-1] == "No GIF, WebP, PNG or video files found"

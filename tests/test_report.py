@@ -153,5 +153,8 @@ def test_large_reports_keep_their_images_beside_the_page(model_path, inputs, tmp
     assert len(sources) == 8 and not any(s.startswith("data:") for s in sources)
     for source in sources:
         assert source.startswith("big_files/") and (tmp_path / source).is_file()
+    # The images set aside as each result came were moved there, none left behind.
+    assert sorted(os.listdir(tmp_path)) == ["big.html", "big_files"]
+    assert len(os.listdir(tmp_path / "big_files")) == 8
     with Image.open(tmp_path / sources[1]) as overlay:
         assert overlay.format == "GIF" and overlay.n_frames == T
