@@ -16,10 +16,7 @@ import numpy as np
 from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.media import decode_media
-
-#: Longest side of the frames a result keeps (``keep_frames=True``); the
-#: SavedModel's ``predict_with_frames`` scales its frames the same way.
-DISPLAY_MAX = 480
+from kavan_tf.export.saved_model import DISPLAY_MAX  # predict_with_frames' size, the same here
 
 
 @dataclass(frozen=True)
