@@ -243,7 +243,7 @@ class SavedModelPredictor(Predictor):
         spec = self._frames.structured_input_signature[1]["frames"]
         self.num_frames = int(spec.shape[1])
         self.image_size = (int(spec.shape[2]), int(spec.shape[3]))
-        self.labels = _saved_model_labels(self.loaded, path)
+        self.labels = _labels_of(self.loaded, path)
 
     def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         return _numpy(self._frames(frames=tf.constant(frames, tf.float32)))
@@ -260,7 +260,7 @@ def _numpy(outputs: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
     return {name: value.numpy() for name, value in outputs.items()}
 
 
-def _saved_model_labels(loaded: Any, path: str) -> Labels:
+def _labels_of(loaded: Any, path: str) -> Labels:
     """The labels a ``kavan export`` keeps as variables of the SavedModel."""
     try:
         emotions, categories, ids = (loaded.emotion_names, loaded.category_names,
