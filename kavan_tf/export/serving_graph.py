@@ -257,7 +257,7 @@ def decode_gif(gif: tf.Tensor, num_frames: int,
 
 def display_size(size: tf.Tensor, longest: int) -> tf.Tensor:
     """int32 ``[2]``: ``size`` (height, width) scaled down to at most ``longest``
-    on the long side, as :func:`kavan_tf.predict.predictor.display_frames`
+    on the long side, as :func:`kavan_tf.predict.inputs.display_frames`
     rounds it (half to even); never scaled up."""
     size = tf.cast(size, tf.float64)
     scale = tf.constant(longest, tf.float64) / tf.reduce_max(size)
