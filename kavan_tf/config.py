@@ -367,6 +367,22 @@ class LossConfig:
         sigma_floor: ``s0`` above, in TrueSkill score points (the scale of
             the sigma columns, 25/3 before any vote); it keeps an emotion
             with a tiny sigma from taking all the weight.
+        w_vote: Weight of the vote likelihood ``L_VOTE`` when training on
+            pairwise votes (``kavan train --votes``; docs/model.md,
+            "Learning from the votes"); 0 = off. Training on votes needs it
+            positive.
+        w_rg: Weight of the score regression (``L_RG + w_rank L_RANK`` on
+            both GIFs of a vote) when training on votes; 0 trains on the
+            votes alone. Training from a manifest alone always regresses.
+        vote_model: ``"thurstone"`` (normal noise, as TrueSkill) or
+            ``"bradley_terry"`` (logistic noise of the same variance).
+        vote_scale: Standard deviation of the judge's noise on
+            ``f(a) - f(b)``, in intensity units: GIFGIF's TrueSkill
+            ``sqrt(2) beta`` (beta = 25/6 points) over the 25 points per
+            intensity unit of ``score = 25 (intensity + 1)``, rounded.
+        vote_draw_margin: ``epsilon`` of a draw (``neither``), in intensity
+            units: GIFGIF's TrueSkill draw margin (2.156 points,
+            ``p_draw = 0.13``) over 25, rounded.
     """
 
     w_c: float = 1.0
@@ -377,16 +393,29 @@ class LossConfig:
     nmse_epsilon: float = 1e-3
     sigma_weights: bool = False
     sigma_floor: float = 1.0
+    w_vote: float = 0.0
+    w_rg: float = 1.0
+    vote_model: str = "thurstone"
+    vote_scale: float = 0.2357
+    vote_draw_margin: float = 0.0863
 
     def __post_init__(self) -> None:
-        _check_non_negative("loss", w_c=self.w_c, w_rank=self.w_rank, w_kp=self.w_kp)
+        _check_non_negative("loss", w_c=self.w_c, w_rank=self.w_rank, w_kp=self.w_kp,
+                            w_vote=self.w_vote, w_rg=self.w_rg,
+                            vote_draw_margin=self.vote_draw_margin)
         _check_choice("loss", "rank_surrogate", self.rank_surrogate, ("logistic", "hinge"))
+        _check_choice("loss", "vote_model", self.vote_model, ("thurstone", "bradley_terry"))
         _check_positive(
             "loss", rank_temperature=self.rank_temperature, nmse_epsilon=self.nmse_epsilon,
-            sigma_floor=self.sigma_floor,
+            sigma_floor=self.sigma_floor, vote_scale=self.vote_scale,
         )
         if not isinstance(self.sigma_weights, bool):
             _fail("loss", "sigma_weights", self.sigma_weights, "must be true or false")
+        if self.sigma_weights and self.w_vote > 0:
+            _fail("loss", "sigma_weights", self.sigma_weights,
+                  "cannot be combined with w_vote > 0 (both ride on the intensities target)")
+        if self.w_rg == 0 and self.w_vote == 0:
+            _fail("loss", "w_rg", self.w_rg, "may be 0 only with w_vote > 0 (the votes alone)")
 
 
 @dataclass

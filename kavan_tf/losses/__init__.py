@@ -1,5 +1,5 @@
 """The losses (docs/decisions.md#losses-and-metrics): nMSE, ranking surrogates, the
-masked keypoint loss."""
+masked keypoint loss, the likelihood of pairwise votes."""
 
 from kavan_tf.losses.intensity import IntensityLoss
 from kavan_tf.losses.keypoint import KeypointHeatmapLoss, keypoint_loss
@@ -10,8 +10,16 @@ from kavan_tf.losses.pairwise_ranking import (
     PairwiseRankingLoss,
     rank_error_count,
 )
+from kavan_tf.losses.vote import (
+    BradleyTerryVoteLoss,
+    ThurstoneVoteLoss,
+    VoteLoss,
+    pair_differences,
+    vote_codes,
+)
 
 __all__ = [
+    "BradleyTerryVoteLoss",
     "HingeRankingLoss",
     "IntensityLoss",
     "KeypointHeatmapLoss",
@@ -23,4 +31,8 @@ __all__ = [
     "rank_error_count",
     "sigma_weights",
     "split_targets",
+    "ThurstoneVoteLoss",
+    "VoteLoss",
+    "pair_differences",
+    "vote_codes",
 ]

@@ -285,6 +285,11 @@ class KavanModel(DistributedFitFixes, keras.Model):
                 rank_surrogate=loss_config.rank_surrogate,
                 rank_temperature=loss_config.rank_temperature,
                 epsilon=loss_config.nmse_epsilon,
+                vote_weight=loss_config.w_vote,
+                regression_weight=loss_config.w_rg,
+                vote_model=loss_config.vote_model,
+                vote_scale=loss_config.vote_scale,
+                vote_draw_margin=loss_config.vote_draw_margin,
             )
         }
         if self.model_config.multitask and loss_config.w_c > 0:
