@@ -30,8 +30,8 @@ DISPOSE_BACKGROUND = 2
 DISPOSE_PREVIOUS = 3
 _MIN_DELAY_CS = 2  # Chrome and Firefox play delays of 10 ms or less as 100 ms.
 DEFAULT_DELAY_MS = 100
-_SCREEN_DESCRIPTOR_END = 13
-_IMAGE_DESCRIPTOR_SIZE = 10
+SCREEN_DESCRIPTOR_END = 13
+IMAGE_DESCRIPTOR_SIZE = 10
 
 
 @dataclass
@@ -142,11 +142,11 @@ def _read_screen(
         )
     if data[3:6] not in (b"87a", b"89a"):
         raise GifDecodeError(name, "unknown GIF version (not GIF87a or GIF89a)")
-    if len(data) < _SCREEN_DESCRIPTOR_END:
+    if len(data) < SCREEN_DESCRIPTOR_END:
         raise GifDecodeError(name, "file ends inside the logical screen descriptor")
     width, height, flags = struct.unpack_from("<HHB", data, 6)
     _check_screen(width, height, name, config)
-    pos = _SCREEN_DESCRIPTOR_END
+    pos = SCREEN_DESCRIPTOR_END
     global_palette = None
     if flags & 0x80:
         size = 3 << ((flags & 7) + 1)
@@ -182,7 +182,7 @@ def _read_image(
         file ends inside it (a warning then says where), and reading stops.
     """
     end = len(data)
-    if pos + _IMAGE_DESCRIPTOR_SIZE > end:
+    if pos + IMAGE_DESCRIPTOR_SIZE > end:
         warnings.append("file is truncated inside an image descriptor")
         return pos, False
     left, top, w, h, flags = struct.unpack_from("<HHHHB", data, pos + 1)
@@ -194,7 +194,7 @@ def _read_image(
         )
     if len(frames) + 1 > config.max_frames:
         raise DecompressionBombError(name, f"more than max_frames={config.max_frames} frames")
-    pos += _IMAGE_DESCRIPTOR_SIZE
+    pos += IMAGE_DESCRIPTOR_SIZE
     palette = None
     if flags & 0x80:
         size = 3 << ((flags & 7) + 1)

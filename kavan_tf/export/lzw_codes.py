@@ -29,19 +29,25 @@ _TAIL = 8
 _WINDOW = 64
 
 
-def code_schedule(code_size: tf.Tensor, count: int,
+def code_schedule(code_size: tf.Tensor, count: int | tf.Tensor,
                   dtype: tf.DType = tf.int64) -> tuple[tf.Tensor, tf.Tensor]:
     """Bit offsets (``dtype``) and int32 widths of codes ``0 .. count - 1`` of
     a segment, as :func:`~kavan_tf.data.lzw.code_widths` gives them: code
-    ``j`` is read when the next free entry is ``clear + 1 + j``, so it is one
-    bit wider than that for every ``k`` in 1-11 with
-    ``clear + 1 + j >= 2^k`` (at least ``code_size + 1``, at most 12 bits).
-    Computed in the graph for the one code size: no table per code size."""
-    clear = tf.bitwise.left_shift(1, code_size)
-    # The first code of each width 2-12 (negative below code_size + 1).
-    firsts = tf.bitwise.left_shift(1, tf.range(1, 12)) - clear - 1
-    widths = 1 + tf.searchsorted(firsts, tf.range(count), side="right")
-    return tf.cumsum(tf.cast(widths, dtype), exclusive=True), widths
+    ``j`` is read when the next free entry is ``n = clear + 1 + j``, and is
+    as wide as ``n``'s bit length (from ``code_size + 1`` up to 12 bits).
+    Computed in the graph for the one code size, elementwise: the bit
+    lengths of ``0 .. m - 1`` add up to ``b * m - 2^b + 1`` (``b``: the bit
+    length of ``m``), so the offsets need no cumulative sum."""
+    next_free = tf.range(count) + (tf.bitwise.left_shift(1, code_size) + 1)
+    capped = tf.minimum(next_free, MAX_CODES)
+    # The bit length of n < 2^24 is the exponent of float32(n), plus one.
+    length = tf.bitwise.right_shift(tf.bitcast(tf.cast(capped, tf.float32), tf.int32), 23) - 126
+    # The bit lengths of 0 .. next_free - 1, those past MAX_CODES taken as 12
+    # (the + 1 cancels): code j starts where its next free entry's sum
+    # passes code 0's.
+    before = (length * capped - tf.bitwise.left_shift(1, length)
+              + 12 * (next_free - capped))
+    return tf.cast(before - before[0], dtype), tf.minimum(length, 12)
 
 
 def byte_words(data: tf.Tensor, pad: int = 3) -> tf.Tensor:

@@ -47,9 +47,6 @@ __all__ = [
 
 # Pixels the padding streams give: a frame with more goes unpadded.
 PADDED_PIXELS = 2**24
-# Codes that give PADDED_PIXELS pixels at code sizes up to 8 (giflib's): at
-# most MAX_CODES while the entries grow, then MAX_CODES - 1 - 256 or more each.
-_PADDING_CODES = MAX_CODES + PADDED_PIXELS // (MAX_CODES - 1 - 256)
 
 
 def sub_block_data(raw: tf.Tensor, first: tf.Tensor, stop: tf.Tensor) -> tf.Tensor:
@@ -169,30 +166,36 @@ def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixel
 
 
 def _padding_segment(code_size: tf.Tensor, literal: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """int32 codes and widths of an LZW segment that gives at least
+    """int32 codes and bit offsets of an LZW segment that gives at least
     ``PADDED_PIXELS`` pixels of index ``literal``: the literal, then entries
     that each add one more of it (each the entry being made), then the last
-    entry again and again (a full dictionary is kept)."""
+    entry again and again (a full dictionary is kept). The segment ends 12
+    bits after the last offset."""
     clear = tf.bitwise.left_shift(1, code_size)
-    j = tf.range(_PADDING_CODES)
-    codes = tf.where(tf.equal(j, 0), literal, tf.minimum(clear + 1 + j, MAX_CODES - 1))
-    pixels = tf.where(tf.equal(j, 0), 1, codes - clear)
-    count = 1 + tf.reduce_sum(tf.cast(tf.cumsum(pixels) < PADDED_PIXELS, tf.int32))
-    _, widths = code_schedule(code_size, _PADDING_CODES)
-    return codes[:count], widths[:count]
+    # The literal and the growing entries (clear + 2 .. MAX_CODES - 2) give
+    # 1 + 2 + ... + (growing + 1) pixels, then the last entry its length each.
+    growing = MAX_CODES - 3 - clear
+    last = MAX_CODES - 1 - clear
+    rest = PADDED_PIXELS - (growing + 1) * (growing + 2) // 2
+    count = 1 + growing + (rest + last - 1) // last
+    entries = tf.minimum(clear + 1 + tf.range(count), MAX_CODES - 1)
+    return (tf.concat([[literal], entries[1:]], 0),
+            code_schedule(code_size, count, tf.int32)[0])
 
 
-def _packed(codes: tf.Tensor, widths: tf.Tensor, first_bit: tf.Tensor) -> tf.Tensor:
-    """int32 bytes holding ``codes`` (``widths`` bits each), LSB first, from bit
-    ``first_bit`` (0-7) of the first byte on."""
-    bits = first_bit + tf.cumsum(widths, exclusive=True)
-    size = (first_bit + tf.reduce_sum(widths) + 7) // 8
-    # A code of up to 12 bits from any bit of a byte spans 3 bytes. Codes
-    # share no bit, so adding their parts of a byte is or-ing them.
-    value = tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7))
-    parts = tf.bitwise.bitwise_and(tf.bitwise.right_shift(value[:, None], [0, 8, 16]), 255)
-    slots = tf.bitwise.right_shift(bits, 3)[:, None] + [0, 1, 2]
-    return tf.math.unsorted_segment_sum(parts, slots, size + 2)[:size]
+def _packed(codes: tf.Tensor, bits: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """int32 ``[size]`` bytes holding ``codes`` at bit offsets ``bits``, LSB
+    first."""
+    # Each code, shifted into place, is added to the byte it starts in (codes
+    # share no bit: adding is or-ing); a byte's sum, up to 19 bits, then
+    # spills its second and third bytes into the next two.
+    sums = tf.math.unsorted_segment_sum(
+        tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7)),
+        tf.bitwise.right_shift(bits, 3), size)
+    return (tf.bitwise.bitwise_and(sums, 255)
+            + tf.pad(tf.bitwise.bitwise_and(tf.bitwise.right_shift(sums, 8), 255),
+                     [[1, 0]])[:size]
+            + tf.pad(tf.bitwise.right_shift(sums, 16), [[2, 0]])[:size])
 
 
 def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
@@ -205,10 +208,13 @@ def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
     stream that ends early."""
     q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
     shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)
-    codes, widths = _padding_segment(code_size, literal)
+    codes, offsets = _padding_segment(code_size, literal)
+    # From byte q: the data's bits before the end code, the clear code in
+    # its place, then the padding segment.
+    start = shift + end_width
     region = _packed(tf.concat([[tf.bitwise.left_shift(1, code_size)], codes], 0),
-                     tf.concat([[end_width], widths], 0), shift)
-    # Byte q keeps the data's bits before the end code.
+                     tf.concat([[shift], start + offsets], 0),
+                     (start + offsets[-1] + 12 + 7) // 8)
     kept = tf.bitwise.bitwise_and(data[q], tf.bitwise.left_shift(1, shift) - 1)
     body = tf.concat([data[:q], [region[0] | kept], region[1:]], 0)
     blocks = (tf.size(body) + 254) // 255

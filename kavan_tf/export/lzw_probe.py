@@ -45,7 +45,7 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     # largest code it may be (j + clear + 1: an entry made already).
     offsets, widths = code_schedule(code_size, SCHEDULE + 1, tf.int32)
     masks = tf.bitwise.left_shift(1, widths) - 1
-    limits = tf.range(SCHEDULE + 1) + clear + 1
+    limits = tf.range(SCHEDULE + 1) + (clear + 1)
 
     def read(bits, mask):
         word = tf.gather(words, tf.bitwise.right_shift(bits, 3))
@@ -75,7 +75,7 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
     rows = tf.maximum(rows, 1)
     cols = n + 1
     bits = (start + stride * tf.range(rows))[:, None] + offsets[None, :cols]
-    codes = read(bits, tf.tile(masks[None, :cols], [rows, 1]))
+    codes = read(bits, masks[None, :cols])
     special = tf.equal(tf.bitwise.bitwise_or(codes, 1), end_code)
     # A segment as long as the first: one special code, the clear code last.
     whole = (tf.equal(tf.reduce_sum(tf.cast(special, tf.int32), axis=1), 1)
@@ -91,7 +91,7 @@ def probe_codes(data: tf.Tensor, code_size: tf.Tensor, max_pixels: tf.Tensor):
                & ((n > 0) | ends_first)
                & (tf.where(n > clear - 2, segments, 0) <= long_limit))
     # No code names an entry not made yet (the clear codes never do).
-    bad = tf.reduce_any(codes > tf.tile(limits[None, :cols], [rows, 1]), axis=1)
+    bad = tf.reduce_any(codes > limits[None, :cols], axis=1)
     sound = (tf.logical_not(tf.reduce_any(bad[:segments]))
              & tf.reduce_all(codes[last, :t] <= limits[:t]))
     return (regular, sound, segments * n + t >= max_pixels, tf.cast(end_bit, tf.int64),
