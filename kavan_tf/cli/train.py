@@ -22,6 +22,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--shards", help="train on a `kavan prepare` folder instead (frame "
                    "shards; the feature cache when model.input_mode='features')")
     p.add_argument("--val-shards", help="validate on another prepared folder")
+    p.add_argument("--votes", help="train on a GIFGIF vote dump (the `kavan votes` format) "
+                   "over the GIFs of --manifest (needs loss.w_vote > 0; docs/gifgif.md)")
     p.set_defaults(func=run)
     return p
 
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.manifest:
         raise ValueError("kavan train needs --manifest or --shards")
+    if args.votes:
+        return run_votes(args, config)
     if args.val_shards:
         raise ValueError(
             f"--val-shards {args.val_shards} needs --shards (with --manifest, "
@@ -63,6 +67,27 @@ def run(args: argparse.Namespace) -> int:
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
     result = train(config, train_rows, val_rows,
                    data_description=describe_data(train_rows, args.manifest, val_rows))
+    print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
+    return 0
+
+
+def run_votes(args: argparse.Namespace, config) -> int:
+    """``kavan train --votes``: the votes over the GIFs of the manifest (its
+    ``--train-split`` rows), validated on ``--val-split`` rows."""
+    if args.val_shards:
+        raise ValueError(f"--val-shards {args.val_shards} cannot be combined with --votes "
+                         "(validate with --val-split)")
+    rows = read_rows(config, args.manifest)
+    from kavan_tf.training.trainer import split_frame, train, vote_data
+
+    train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
+    val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
+    data, index = vote_data(args.votes, train_rows, config)
+    print(index.summary())
+    description = describe_data(train_rows, args.manifest, val_rows)
+    description.update({"votes": os.path.abspath(args.votes), "train_votes": index.num_votes,
+                        "votes_not_in_manifest": index.not_in_manifest})
+    result = train(config, None, val_rows, train_dataset=data, data_description=description)
     print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
     return 0
 

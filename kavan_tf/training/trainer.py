@@ -25,6 +25,7 @@ from kavan_tf.data.shards import (
     record_index,
     shard_files,
 )
+from kavan_tf.data.vote_pipeline import VoteIndex, build_vote_dataset, index_votes
 from kavan_tf.errors import ManifestError
 from kavan_tf.model_card import CARD_FILE, build_card, describe_data, set_card, write_card
 from kavan_tf.models.backbones import backbone_feature_shape
@@ -168,6 +169,35 @@ def manifest_data(rows: pd.DataFrame, config: KavanConfig, *, training: bool) ->
     return InputData(lambda epoch, context: build_dataset(
         rows, config, training=training, feature_grid=grid, epoch=epoch,
         input_context=context), len(rows))
+
+
+def vote_data(votes_path: str, rows: pd.DataFrame, config: KavanConfig,
+              index_dir: str | None = None) -> tuple[InputData, VoteIndex]:
+    """The :class:`InputData` of a GIFGIF vote dump on manifest rows, and its index.
+
+    The dump is streamed once into a vote index (:func:`index_votes`, in
+    ``index_dir``, by default ``<train.output_dir>/votes``); each epoch
+    then reads batches of ``data.batch_size`` votes, each vote's two GIFs
+    decoded (:func:`build_vote_dataset`). ``num_examples`` counts votes.
+
+    Raises:
+        ValueError: ``loss.w_vote`` is 0 (the votes would not be used), or
+            no vote names two GIFs of ``rows``.
+    """
+    if not config.loss.w_vote > 0:
+        raise ValueError("Training on votes needs loss.w_vote > 0 (e.g. --set loss.w_vote=1; "
+                         "loss.w_rg=0 for the votes alone). Received: loss.w_vote="
+                         f"{config.loss.w_vote}")
+    check_rows(rows, config, "manifest rows of the votes")
+    index = index_votes(votes_path, rows, config,
+                        index_dir or os.path.join(config.train.output_dir, "votes"))
+    if index.num_votes == 0:
+        raise ValueError(f"{votes_path}: no vote names two GIFs of the manifest rows "
+                         f"({index.summary()})")
+    grid = feature_grid(config)
+    return InputData(lambda epoch, context: build_vote_dataset(
+        index, rows, config, feature_grid=grid, epoch=epoch, input_context=context),
+        index.num_votes), index
 
 
 def train(
