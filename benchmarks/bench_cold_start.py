@@ -75,9 +75,12 @@ def main() -> None:
                        check=True, capture_output=True)
         served = os.path.join(root, "kavan", "1")
         # The same model with serving_frames alone, as the baseline of a load.
+        full = KavanServingModule(model)
         frames_only = tf.Module()
         frames_only.model = model
-        frames_only.serve_frames = KavanServingModule(model).serve_frames
+        for name in ("emotion_names", "category_names", "emotion_categories"):
+            setattr(frames_only, name, getattr(full, name))  # what the outputs read
+        frames_only.serve_frames = full.serve_frames
         baseline = os.path.join(root, "frames_only")
         tf.saved_model.save(frames_only, baseline,
                             signatures={"serving_frames": frames_only.serve_frames})

@@ -4,9 +4,10 @@ Mutates corpus GIFs under ``--max-bytes`` (64 KB) from the corpora's ``gifs/``
 (the ``KAVAN_TESTDATA`` setting, ``tests/corpora.py``; one to three random
 byte changes, bit flips, deletions or insertions) and counts, per file,
 whether the graph (:func:`kavan_tf.export.gif_graph.decode_gif_sampled`,
-T = 8) served the reference decoder's frames (``equal``), both refused it
-in the same words (``both_refuse``), or neither: different frames, a
-refusal where the reference reads the file, or other words. Those are
+T = 8, then the resize to 224 x 224 as ``serving_default`` does) served
+the reference decoder's frames (``equal``), both refused it in the same
+words (``both_refuse``), or neither: different frames, a refusal where the
+reference reads the file, or other words. Those are
 printed, and written to ``--keep`` when given. Each graph call is timed:
 the slowest inputs and the worst seconds per input are printed (goal: no
 input under 64 KB costs more than 0.25 s). The seeded test
@@ -32,6 +33,7 @@ from kavan_tf.data import sampling
 from kavan_tf.data.gif import decode_gif
 from kavan_tf.errors import GifDecodeError
 from kavan_tf.export.gif_graph import decode_gif_sampled
+from kavan_tf.export.serving_graph import resize_sampled
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
@@ -49,12 +51,17 @@ def main() -> None:
     parser.add_argument("--max-bytes", type=int, default=64 * 1024)
     args = parser.parse_args()
     config = DataConfig()
-    graph = tf.function(
-        lambda data: decode_gif_sampled(
+
+    def decode_and_resize(data: tf.Tensor) -> dict[str, tf.Tensor]:
+        decoded = decode_gif_sampled(
             data, T, background=tuple(config.background),
             max_frame_pixels=config.max_frame_pixels, max_total_pixels=config.max_total_pixels,
-            max_frames=config.max_frames),
-        input_signature=[tf.TensorSpec([], tf.string)])
+            max_frames=config.max_frames)
+        # What serving_default does next, so that the time is the graph's.
+        resized = resize_sampled(decoded["frames"], decoded["indices"], (224, 224))
+        return {**decoded, "resized": resized}
+
+    graph = tf.function(decode_and_resize, input_signature=[tf.TensorSpec([], tf.string)])
     rng = np.random.default_rng(args.seed)
     gifs = require_testdata() / "gifs"
     corpus = [p for p in sorted(gifs.rglob("*.gif")) if p.stat().st_size < args.max_bytes]

@@ -269,6 +269,7 @@ def _refusals() -> dict[str, bytes]:
         "not a GIF": b"definitely not a gif",
         "empty": b"",
         "nothing before the first frame": b"GIF89a" + b"\x01" * 40,
+        "no image before the trailer": b"GIF89a" + struct.pack("<HHBBB", 4, 4, 0, 0, 0) + b";",
         "limits exceeded": b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b";",
         "a frame's stream cut": good[: data_start + 3],
         "a bomb": b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0) + struct.pack(

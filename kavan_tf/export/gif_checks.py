@@ -85,7 +85,7 @@ def structure_error(parsed: dict[str, tf.Tensor], max_frame_pixels: int,
          text("frame ", count, " is ", cut[2], "x", cut[3],
               f", exceeding max_frame_pixels={max_frame_pixels}")),
         (tf.not_equal(status, FAIL_MAX_FRAMES), text(f"more than max_frames={max_frames} frames")),
-        (count > 0, text("the file holds no image (", stop_reason(parsed), ")")),
+        (count > 0, text("the file holds no image", _in_parentheses(stop_reason(parsed)))),
         (screen > 0, text("the logical screen and the first frame are empty")),
         (screen <= max_frame_pixels,
          text("logical screen ", width, "x", height,
@@ -95,3 +95,9 @@ def structure_error(parsed: dict[str, tf.Tensor], max_frame_pixels: int,
               f" pixels) exceed max_total_pixels={max_total_pixels}")),
     ])
     return error, width, height
+
+
+def _in_parentheses(reason: tf.Tensor) -> tf.Tensor:
+    """`` (reason)``, or nothing when ``reason`` is empty (the parse reached the
+    trailer), as the reference decoder words it."""
+    return tf.where(tf.equal(reason, ""), "", tf.strings.join([" (", reason, ")"]))

@@ -369,9 +369,7 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
             lambda k, *_: k < tf.size(needed), body,
             (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
         )
-        frames = out.stack()
-        return tf.cond(tf.size(distinct) < num_samples,
-                       lambda: tf.gather(frames, slot_of), lambda: frames), whole
+        return out.stack(), whole
 
     # Only the frames the samples depend on are drawn, on the assumption that
     # a frame covering the screen paints every pixel. A frame whose LZW data
@@ -384,13 +382,21 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
         needed = tf.cond(tf.equal(attempt, 0), lambda: fast,
                          lambda: tf.range(tf.reduce_max(samples) + 1))
         frames, whole = composite(needed)
-        return attempt + 1, tf.ensure_shape(frames, [num_samples, None, None]), whole
+        return attempt + 1, tf.ensure_shape(frames, [None, None, None]), whole
 
+    # (A second pass that would draw the same frames again is skipped.)
+    redrawn = tf.size(fast) < tf.reduce_max(samples) + 1
     _, frames, _ = tf.while_loop(
-        lambda attempt, _, whole: tf.equal(attempt, 0) | (tf.equal(attempt, 1) & ~whole),
-        one_pass, (tf.constant(0), tf.zeros([num_samples, 0, 0], tf.int32), tf.constant(True)),
-        shape_invariants=(tf.TensorShape([]), tf.TensorShape([num_samples, None, None]),
+        lambda attempt, _, whole: (tf.equal(attempt, 0)
+                                   | (tf.equal(attempt, 1) & ~whole & redrawn)),
+        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(True)),
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
                           tf.TensorShape([])),
         parallel_iterations=1)
-    frames = tf.ensure_shape(_unpacked(frames), [num_samples, None, None, 3])
+    # Each distinct sampled frame is unpacked once, then repeated where the
+    # GIF has fewer frames than samples.
+    frames = _unpacked(frames)
+    frames = tf.cond(tf.size(distinct) < num_samples, lambda: tf.gather(frames, slot_of),
+                     lambda: frames)
+    frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
     return {"frames": frames, "indices": samples, "error": tf.constant("")}

@@ -169,18 +169,19 @@ class KavanServingModule(tf.Module):
         def one(gif: tf.Tensor) -> dict[str, tf.Tensor]:
             decoded = self.decode_gif(gif)
             sampled = decoded["frames"]
-            out = {"frames": serving_graph.resize_stretch(sampled, self._image_size),
+            indices = decoded["indices"]
+            out = {"frames": serving_graph.resize_sampled(sampled, indices, self._image_size),
                    "error": decoded["error"]}
             if display:
                 ok = tf.equal(decoded["error"], "")
                 source = tf.shape(sampled)[1:3]
                 size = serving_graph.display_size(source, DISPLAY_MAX)
-                shown = tf.cast(serving_graph.resize_stretch(sampled, size), tf.uint8)
+                shown = tf.cast(serving_graph.resize_sampled(sampled, indices, size), tf.uint8)
                 padding = [[0, 0], [0, DISPLAY_MAX - size[0]], [0, DISPLAY_MAX - size[1]], [0, 0]]
                 out.update(display_frames=tf.pad(shown, padding),
                            display_size=tf.where(ok, size, 0),
                            source_size=tf.where(ok, source, 0),
-                           frame_indices=decoded["indices"])
+                           frame_indices=indices)
             return out
 
         signature = {"frames": tf.TensorSpec((steps, height, width, 3), tf.float32),

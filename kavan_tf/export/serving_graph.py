@@ -255,6 +255,16 @@ def decode_gif(gif: tf.Tensor, num_frames: int,
     )
 
 
+def resize_sampled(frames: tf.Tensor, indices: tf.Tensor,
+                   image_size: tuple[int, int] | tf.Tensor) -> tf.Tensor:
+    """:func:`resize_stretch` of a GIF's sampled frames (``indices``: which frame
+    of the GIF each is), each distinct frame resized once: a GIF with fewer
+    frames than samples repeats them."""
+    distinct, slot = tf.unique(indices)
+    first = tf.math.unsorted_segment_min(tf.range(tf.size(indices)), slot, tf.size(distinct))
+    return tf.gather(resize_stretch(tf.gather(frames, first), image_size), slot)
+
+
 def display_size(size: tf.Tensor, longest: int) -> tf.Tensor:
     """int32 ``[2]``: ``size`` (height, width) scaled down to at most ``longest``
     on the long side, as :func:`kavan_tf.predict.inputs.display_frames`
