@@ -149,3 +149,20 @@ def test_kavan_train_votes(tmp_path, manifest, capsys):
                  "--set", "loss.w_vote=0", "--out", str(tmp_path / "none")]) != 0
     assert "needs loss.w_vote > 0" in capsys.readouterr().err
     assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0]
+
+
+def test_votes_per_epoch_draws_a_new_subset_each_epoch(tmp_path, rows):
+    config = _config(tmp_path)
+    path, valid = _dump(tmp_path, rows)
+    data, index = vote_data(path, rows, config, index_dir=str(tmp_path / "index"),
+                            votes_per_epoch=2)
+    assert data.num_examples == 2 and index.num_votes == len(valid)
+
+    def codes(epoch):
+        (_, targets), = list(data.build(epoch, None))
+        return targets["intensities"].numpy()
+
+    firsts = [codes(epoch) for epoch in range(6)]
+    assert all(c.shape[0] == 4 for c in firsts)
+    assert any(not np.array_equal(firsts[0], c) for c in firsts[1:])
+    np.testing.assert_array_equal(codes(0), firsts[0])  # an epoch is seeded

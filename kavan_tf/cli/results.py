@@ -21,6 +21,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="synthetic label modes to run the ablation on (none: skip it)")
     p.add_argument("--sigma-votes", nargs="*", type=float, default=[3.0, 12.0],
                    help="vote budgets of the sigma-weighting experiment (none: skip it)")
+    p.add_argument("--vote-budgets", nargs="*", type=float, default=[],
+                   help="vote budgets of the vote-training experiment (regression vs the "
+                   "vote loss vs both, seeds x splits; default: skip it; e.g. 3 12)")
     add_jobs_argument(p)
     p.add_argument("--no-attention", dest="attention", action="store_false",
                    help="skip the attention-on-faces runs")
@@ -36,6 +39,8 @@ def _results_command(args: argparse.Namespace) -> str:
              f"--splits {args.splits}", f"--seeds {args.seeds}",
              " ".join(["--benchmarks", *args.benchmarks]),
              " ".join(["--sigma-votes", *(f"{v:g}" for v in args.sigma_votes)])]
+    if args.vote_budgets:
+        words.append(" ".join(["--vote-budgets", *(f"{v:g}" for v in args.vote_budgets)]))
     if not args.attention:
         words.append("--no-attention")
     if args.jobs != 1:
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
+                      vote_budgets=tuple(args.vote_budgets),
                       attention=args.attention, jobs=args.jobs, command=_results_command(args),
                       on_progress=lambda line: print(line, flush=True))
     for mode, table in out["tables"].items():

@@ -144,6 +144,7 @@ def build_vote_dataset(
     epoch: int | None = None,
     seed: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
+    votes_per_epoch: int | None = None,
 ) -> tf.data.Dataset:
     """Shuffled batches of ``data.batch_size`` votes, ``(frames [2V, ...], targets)``.
 
@@ -156,6 +157,8 @@ def build_vote_dataset(
             ``None``: reshuffled on every iteration.
         seed: ``config.train.seed`` when ``None``.
         input_context: As :func:`~kavan_tf.data.pipeline.build_dataset`.
+        votes_per_epoch: Only the first this many votes of the permutation
+            (``None``: every vote).
     """
     if config.model.input_mode != "frames":
         raise ValueError("Training on votes decodes GIFs: it needs model.input_mode='frames'. "
@@ -206,7 +209,8 @@ def build_vote_dataset(
         return frames, targets, tf.ensure_shape(ok, ())
 
     plan = tf.data.Dataset.zip(
-        _shuffled_numbers(index.num_votes, seed, reshuffle),
+        _shuffled_numbers(index.num_votes, seed, reshuffle).take(
+            -1 if votes_per_epoch is None else votes_per_epoch),
         tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle))
     dataset = replica_batches(plan, to_example, batch_size=config.data.batch_size,
                               context=input_context,

@@ -121,3 +121,35 @@ def sigma_claims(frame: pd.DataFrame) -> pd.DataFrame:
                           "sigma_median": float(group["sigma_median"].iloc[0]),
                           "sigma_within_gif_std": float(group["sigma_within_gif_std"].iloc[0])})
     return pd.DataFrame(lines)
+
+
+#: The vote experiment's claims: (claim, better run, baseline run).
+VOTE_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("the vote loss beats score regression", "votes", "regression"),
+    ("votes + regression beat score regression", "both", "regression"),
+    ("votes + regression beat the vote loss alone", "both", "votes"),
+)
+
+
+def vote_claims(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per vote budget and claim: paired differences over the runs (split x seed)
+    both ways of training share, for Spearman and nMSE against the truth."""
+    lines = []
+    for budget, group in frame.groupby("votes", sort=True):
+        keyed = group.set_index(["split", "seed", "run"])
+        present = set(group["run"])
+        for claim, better, baseline in VOTE_CLAIMS:
+            if better not in present or baseline not in present:
+                continue
+            a = keyed.xs(better, level="run")
+            b = keyed.xs(baseline, level="run")
+            common = a.index.intersection(b.index)
+            for metric, sign in (("spearman", 1.0), ("nmse", -1.0)):
+                d = sign * (a.loc[common, metric].to_numpy() - b.loc[common, metric].to_numpy())
+                mean, low, high = paired_interval(d)
+                lines.append({"votes": budget, "claim": claim, "metric": metric,
+                              "better": float(a.loc[common, metric].mean()),
+                              "baseline": float(b.loc[common, metric].mean()),
+                              "mean": mean, "low": low, "high": high, "runs": len(d),
+                              "verdict": verdict(low, high)})
+    return pd.DataFrame(lines)

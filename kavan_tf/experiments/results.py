@@ -10,6 +10,8 @@
    supervision on, off, and with 30 % of keypoints dropped.
 3. Whether weighting the loss by TrueSkill's sigma recovers the true
    intensities better (:mod:`kavan_tf.experiments.sigma_weights`).
+4. Whether learning from the votes themselves does
+   (:mod:`kavan_tf.experiments.vote_training`; only when asked for).
 
 :mod:`kavan_tf.experiments.results_page` writes the page.
 """
@@ -29,11 +31,12 @@ import pandas as pd
 from kavan_tf.config import with_overrides
 from kavan_tf.data.files import atomic_json
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.experiments.claims import claim_table, position_table, sigma_claims
+from kavan_tf.experiments.claims import claim_table, position_table, sigma_claims, vote_claims
 from kavan_tf.experiments.demo import DemoSettings, demo_config
 from kavan_tf.experiments.face_attention import attention_on_faces
 from kavan_tf.experiments.results_page import results_page
 from kavan_tf.experiments.sigma_weights import sigma_experiment
+from kavan_tf.experiments.vote_training import vote_experiment
 from kavan_tf.synthetic import SyntheticConfig, generate_dataset, generate_example
 from kavan_tf.training.evaluation import (
     TrainingTask,
@@ -66,6 +69,7 @@ def run_results(
     benchmarks: tuple[str, ...] = BENCHMARKS,
     baselines: tuple[str, ...] = ("color_histogram", "face_expression"),
     sigma_votes: tuple[float, ...] = (3.0, 12.0),
+    vote_budgets: tuple[float, ...] = (),
     attention: bool = True,
     jobs: int = 1,
     command: str = "kavan results",
@@ -88,6 +92,9 @@ def run_results(
         baselines: Table 2 baselines to include (on the first benchmark).
         sigma_votes: Vote budgets of the sigma-weighting experiment (empty:
             skip it).
+        vote_budgets: Vote budgets of the vote-training experiment
+            (:func:`~kavan_tf.experiments.vote_training.vote_experiment`,
+            ``seeds`` seeds x ``num_splits`` splits; empty: skip it).
         attention: Measure where the attention goes (three more runs).
         jobs: Training runs at once, each in its own process (2 on a 2-core
             machine: about 1.6 times sooner). Finished ablation, sigma and
@@ -99,7 +106,7 @@ def run_results(
 
     Returns:
         ``{"tables": {mode: str}, "claims": {mode: DataFrame}, "positions",
-        "attention", "sigma", "seconds"}``.
+        "attention", "sigma", "votes", "seconds"}``.
     """
     say = on_progress or _silent
     began = time.perf_counter()
@@ -124,16 +131,23 @@ def run_results(
         found.sigma = _sigma_runs(found, end, output_dir, tuple(sigma_votes), num_splits, jobs,
                                   say)
         found.timings["sigma"] = time.perf_counter() - started
+    if vote_budgets:
+        started = time.perf_counter()
+        say(f"training on votes: vote budgets {list(vote_budgets)}")
+        found.votes = _vote_runs(found, end, output_dir, tuple(vote_budgets), num_splits,
+                                 seeds, jobs, say)
+        found.timings["votes"] = time.perf_counter() - started
 
     seconds = time.perf_counter() - began
     if doc_path:
         shown = {mode: sizes[mode] for mode in benchmarks} or {"end": sizes["end"]}
         page = results_page(found.tables, found.claims, found.positions, found.attention,
                             found.sigma, end, num_splits, seeds, seconds, found.timings, command,
-                            reused=found.reused, sizes=shown)
+                            reused=found.reused, sizes=shown, votes=found.votes)
         _write(doc_path, page)
     return {"tables": found.tables, "claims": found.claims, "positions": found.positions,
-            "attention": found.attention, "sigma": found.sigma, "seconds": seconds}
+            "attention": found.attention, "sigma": found.sigma, "votes": found.votes,
+            "seconds": seconds}
 
 
 @dataclass
@@ -145,6 +159,7 @@ class _Found:
     positions: pd.DataFrame | None = None
     attention: pd.DataFrame | None = None
     sigma: pd.DataFrame | None = None
+    votes: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     reused: int = 0
 
@@ -250,6 +265,23 @@ def _sigma_runs(found: _Found, settings: DemoSettings, output_dir: str,
     sigma = sigma_claims(frame)
     sigma.to_csv(os.path.join(output_dir, "sigma_claims.csv"), index=False)
     return sigma
+
+
+def _vote_runs(found: _Found, settings: DemoSettings, output_dir: str,
+               budgets: tuple[float, ...], num_splits: int, seeds: int, jobs: int,
+               say: Callable[[str], None]) -> pd.DataFrame:
+    """The vote-training experiment, and its verdicts per vote budget."""
+    frame = vote_experiment(
+        os.path.join(output_dir, "votes"), settings, votes=budgets, num_splits=num_splits,
+        seeds=seeds, jobs=jobs,
+        on_result=lambda r: say(
+            f"votes {r['votes']:g} split {r['split']} seed {r['seed']} {r['run']}: "
+            f"Spearman {r['spearman']:.3f} nMSE {r['nmse']:.4f}"),
+    )
+    found.reused += frame.attrs.get("reused_runs", 0)
+    verdicts = vote_claims(frame)
+    verdicts.to_csv(os.path.join(output_dir, "vote_claims.csv"), index=False)
+    return verdicts
 
 
 def _write(path: str, page: str) -> None:

@@ -18,7 +18,7 @@ def _metric_name(metric: str) -> str:
 def results_page(tables, claims, positions, attention, sigma, settings: DemoSettings,
                  num_splits: int, seeds: int, seconds: float, timings: dict[str, float],
                  command: str = "kavan results", sizes: dict[str, int] | None = None,
-                 reused: int = 0) -> str:
+                 reused: int = 0, votes: pd.DataFrame | None = None) -> str:
     """The Markdown of docs/results.md.
 
     Args:
@@ -35,10 +35,11 @@ def results_page(tables, claims, positions, attention, sigma, settings: DemoSett
         command: The command line that reproduces the page.
         sizes: GIFs per benchmark.
         reused: Training runs reused from an earlier call.
+        votes: :func:`~kavan_tf.experiments.claims.vote_claims`, or ``None``.
     """
     lines = _introduction(tables, settings, num_splits, seeds, seconds, timings, command,
                           sizes or {"end": settings.synthetic.num_gifs}, reused)
-    lines += _verdict_summary(claims, positions, sigma)
+    lines += _verdict_summary(claims, positions, sigma, votes)
     for mode, table in tables.items():
         lines += _benchmark_section(mode, table, claims[mode])
         if mode == "segment" and positions is not None and len(positions):
@@ -47,6 +48,8 @@ def results_page(tables, claims, positions, attention, sigma, settings: DemoSett
         lines += _attention_section(attention)
     if sigma is not None and len(sigma):
         lines += _sigma_section(sigma)
+    if votes is not None and len(votes):
+        lines += _votes_section(votes)
     return "\n".join(lines)
 
 
@@ -183,6 +186,32 @@ def _sigma_section(sigma: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _votes_section(votes: pd.DataFrame) -> list[str]:
+    lines = [
+        "## Learning from the votes themselves",
+        "",
+        "The sigma experiment's benchmark (`end`, simulated votes spread unevenly). "
+        "Soft-Att + LSTM is trained three ways on the same splits and seeds: on the "
+        "TrueSkill scores (`regression`), on the votes between training GIFs alone "
+        "(`votes`: `loss.w_vote = 1`, `loss.w_rg = 0`, the Thurstone likelihood of "
+        "docs/model.md#learning-from-the-votes) and on both (`w_vote = w_rg = 1`); a "
+        "vote run's epoch is half as many votes as training GIFs, so every run sees as "
+        "many GIFs. Judged against the **true** intensities of the test GIFs. "
+        "Difference = better minus baseline (nMSE: baseline minus better).",
+        "",
+        "| votes per (GIF, emotion) | claim | metric | better | baseline "
+        "| difference [95 % CI] | runs | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in votes.iterrows():
+        lines.append(
+            f"| {r['votes']:g} | {r['claim']} | {_metric_name(r['metric'])} "
+            f"| {r['better']:.3f} | {r['baseline']:.3f} | {_interval(r)} | {r['runs']} "
+            f"| {r['verdict']} |")
+    lines.append("")
+    return lines
+
+
 def _sizes_text(sizes: dict[str, int]) -> str:
     """``{"end": 640, "segment": 1280}`` -> "640 (`end`) and 1280 (`segment`)"."""
     if len(set(sizes.values())) == 1:
@@ -197,7 +226,7 @@ def _verdicts(group: pd.DataFrame) -> str:
                      for _, r in group.iterrows())
 
 
-def _verdict_summary(claims, positions, sigma) -> list[str]:
+def _verdict_summary(claims, positions, sigma, votes=None) -> list[str]:
     lines = ["## Which claims hold", "",
              "Each claim's verdict per metric, with its paired difference (favouring the "
              "claim) and 95 % interval; the sections below give the tables.", ""]
@@ -212,5 +241,9 @@ def _verdict_summary(claims, positions, sigma) -> list[str]:
         for budget, group in sigma.groupby("votes", sort=True):
             lines.append(f"- {budget:g} votes: sigma weights recover the true intensities "
                          f"better: {_verdicts(group)}.")
+    if votes is not None and len(votes):
+        for (budget, claim), group in votes.groupby(["votes", "claim"], sort=False):
+            lines.append(f"- {budget:g} votes: {claim} (true intensities): "
+                         f"{_verdicts(group)}.")
     lines.append("")
     return lines

@@ -72,14 +72,14 @@ def sigma_experiment(
     """
     config = demo_config(settings, output_dir)
     table_path = os.path.join(output_dir, SIGMA_TABLE)
-    earlier = _earlier_runs(table_path)
+    earlier = earlier_runs(table_path)
     lines: list[dict] = []
     reused = 0
     for budget in votes:
         root = os.path.join(output_dir, f"votes{budget:g}")
         synthetic = replace(settings.synthetic, votes_per_gif=float(budget),
                             votes_spread=float(spread))
-        truth, voted = _voted_benchmark(root, synthetic, config)
+        truth, voted = voted_benchmark(root, synthetic, config)
         plan = _budget_runs(config, truth, voted, budget, root, num_splits, row)
         finished = {i: earlier[key] for i, key in enumerate(plan.keys) if key in earlier}
         reused += len(finished)
@@ -101,7 +101,7 @@ def sigma_experiment(
     return frame
 
 
-def _earlier_runs(table_path: str) -> dict[str, dict]:
+def earlier_runs(table_path: str) -> dict[str, dict]:
     """The runs an earlier call wrote to ``table_path``, by run key."""
     if not os.path.exists(table_path):
         return {}
@@ -111,7 +111,7 @@ def _earlier_runs(table_path: str) -> dict[str, dict]:
     return {str(r["run_key"]): r for r in table.dropna(subset=["run_key"]).to_dict("records")}
 
 
-def _voted_benchmark(
+def voted_benchmark(
     root: str, synthetic: SyntheticConfig, config: KavanConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(truth, voted)``: the benchmark's manifest with its true intensities, and

@@ -22,11 +22,13 @@ import tensorflow as tf
 from kavan_tf.baselines import FeatureCache, evaluate_baseline
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.pipeline import build_dataset, check_rows, targets_of
+from kavan_tf.model_card import describe_data
 from kavan_tf.processes import stopped_pool
 from kavan_tf.training.trainer import (
     feature_grid,
     quiet_dataset_warnings,
     train,
+    vote_data,
     with_overrides,
 )
 
@@ -209,11 +211,18 @@ def _find_metric(model, name: str):
 
 @dataclass(frozen=True)
 class TrainingTask:
-    """One training run of a protocol: train on ``train_rows``, evaluate on ``test_rows``."""
+    """One training run of a protocol: train on ``train_rows``, evaluate on ``test_rows``.
+
+    With ``votes`` (a GIFGIF vote dump) the run trains on the votes between
+    ``train_rows``' GIFs instead (:func:`~kavan_tf.training.trainer.vote_data`),
+    ``votes_per_epoch`` of them per epoch (``None``: all).
+    """
 
     config: KavanConfig
     train_rows: pd.DataFrame
     test_rows: pd.DataFrame
+    votes: str | None = None
+    votes_per_epoch: int | None = None
 
 
 def run_key(task: TrainingTask) -> str:
@@ -231,13 +240,22 @@ def run_key(task: TrainingTask) -> str:
                                if c in rows.columns]]
         return rows[columns].astype(str).to_numpy().tolist()
 
-    text = json.dumps([values, part(task.train_rows), part(task.test_rows)], sort_keys=True,
-                      default=str)
+    parts: list[Any] = [values, part(task.train_rows), part(task.test_rows)]
+    if task.votes is not None:
+        with open(task.votes, "rb") as f:
+            parts += [hashlib.sha256(f.read()).hexdigest(), task.votes_per_epoch]
+    text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _train_and_evaluate(task: TrainingTask, verbose: int | str = 0):
-    result = train(task.config, task.train_rows, verbose=verbose)
+    if task.votes is None:
+        result = train(task.config, task.train_rows, verbose=verbose)
+    else:
+        data, _ = vote_data(task.votes, task.train_rows, task.config,
+                            votes_per_epoch=task.votes_per_epoch)
+        result = train(task.config, None, train_dataset=data, verbose=verbose,
+                       data_description=describe_data(task.train_rows))
     metrics = evaluate_model(result.model, task.test_rows, task.config)
     gifs = per_gif_results(result.model, task.test_rows, task.config)
     return metrics, gifs

@@ -172,13 +172,16 @@ def manifest_data(rows: pd.DataFrame, config: KavanConfig, *, training: bool) ->
 
 
 def vote_data(votes_path: str, rows: pd.DataFrame, config: KavanConfig,
-              index_dir: str | None = None) -> tuple[InputData, VoteIndex]:
+              index_dir: str | None = None,
+              votes_per_epoch: int | None = None) -> tuple[InputData, VoteIndex]:
     """The :class:`InputData` of a GIFGIF vote dump on manifest rows, and its index.
 
     The dump is streamed once into a vote index (:func:`index_votes`, in
     ``index_dir``, by default ``<train.output_dir>/votes``); each epoch
     then reads batches of ``data.batch_size`` votes, each vote's two GIFs
-    decoded (:func:`build_vote_dataset`). ``num_examples`` counts votes.
+    decoded (:func:`build_vote_dataset`): all of them, or the first
+    ``votes_per_epoch`` of each epoch's permutation. ``num_examples``
+    counts the votes of an epoch.
 
     Raises:
         ValueError: ``loss.w_vote`` is 0 (the votes would not be used), or
@@ -195,9 +198,11 @@ def vote_data(votes_path: str, rows: pd.DataFrame, config: KavanConfig,
         raise ValueError(f"{votes_path}: no vote names two GIFs of the manifest rows "
                          f"({index.summary()})")
     grid = feature_grid(config)
+    per_epoch = index.num_votes if votes_per_epoch is None else min(votes_per_epoch,
+                                                                    index.num_votes)
     return InputData(lambda epoch, context: build_vote_dataset(
-        index, rows, config, feature_grid=grid, epoch=epoch, input_context=context),
-        index.num_votes), index
+        index, rows, config, feature_grid=grid, epoch=epoch, input_context=context,
+        votes_per_epoch=per_epoch), per_epoch), index
 
 
 def train(
