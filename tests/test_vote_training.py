@@ -141,9 +141,10 @@ def test_kavan_train_votes(tmp_path, manifest, capsys):
     config = tmp_path / "config.json"
     _config(tmp_path).save(str(config))
     assert main(["train", "--config", str(config), "--manifest", manifest, "--votes", votes,
-                 "--out", str(out), "--set", "loss.w_rg=0"]) == 0
+                 "--out", str(out), "--set", "loss.w_rg=0", "--votes-per-epoch", "6"]) == 0
     card = read_card(str(out / "model.keras"))
-    assert card["data"]["train_votes"] > 0 and card["data"]["votes_not_in_manifest"] == 0
+    assert card["data"]["train_votes"] > 6 and card["data"]["votes_not_in_manifest"] == 0
+    assert card["data"]["votes_per_epoch"] == 6
     assert "votes kept" in capsys.readouterr().out
     assert main(["train", "--config", str(config), "--manifest", manifest, "--votes", votes,
                  "--set", "loss.w_vote=0", "--out", str(tmp_path / "none")]) != 0

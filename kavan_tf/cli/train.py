@@ -24,6 +24,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--val-shards", help="validate on another prepared folder")
     p.add_argument("--votes", help="train on a GIFGIF vote dump (the `kavan votes` format) "
                    "over the GIFs of --manifest (needs loss.w_vote > 0; docs/gifgif.md)")
+    p.add_argument("--votes-per-epoch", type=int, default=None,
+                   help="with --votes: an epoch is this many votes, drawn afresh each epoch "
+                   "(default: every vote)")
     p.set_defaults(func=run)
     return p
 
@@ -82,11 +85,13 @@ def run_votes(args: argparse.Namespace, config) -> int:
 
     train_rows = split_frame(rows, args.train_split, args.manifest) if args.train_split else rows
     val_rows = split_frame(rows, args.val_split, args.manifest) if args.val_split else None
-    data, index = vote_data(args.votes, train_rows, config)
+    data, index = vote_data(args.votes, train_rows, config,
+                            votes_per_epoch=args.votes_per_epoch)
     print(index.summary())
     description = describe_data(train_rows, args.manifest, val_rows)
     description.update({"votes": os.path.abspath(args.votes), "train_votes": index.num_votes,
-                        "votes_not_in_manifest": index.not_in_manifest})
+                        "votes_not_in_manifest": index.not_in_manifest,
+                        "votes_per_epoch": data.num_examples})
     result = train(config, None, val_rows, train_dataset=data, data_description=description)
     print(f"Trained model written to {os.path.join(result.output_dir, 'model.keras')}")
     return 0
