@@ -167,3 +167,39 @@ def test_votes_per_epoch_draws_a_new_subset_each_epoch(tmp_path, rows):
     assert all(c.shape[0] == 4 for c in firsts)
     assert any(not np.array_equal(firsts[0], c) for c in firsts[1:])
     np.testing.assert_array_equal(codes(0), firsts[0])  # an epoch is seeded
+
+
+MIRRORED_VOTES = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from kavan_tf.config import KavanConfig, with_overrides
+from kavan_tf.data.manifest import read_manifest
+from kavan_tf.training.trainer import train, vote_data
+config = KavanConfig.from_file(sys.argv[1])
+rows = read_manifest(sys.argv[2])
+losses = {}
+for strategy in ("none", "mirrored"):
+    run = with_overrides(config, train={"distribute": strategy,
+                                        "output_dir": config.train.output_dir + strategy})
+    data, _ = vote_data(sys.argv[3], rows, run, votes_per_epoch=8)
+    losses[strategy] = train(run, None, train_dataset=data, verbose=0).history["loss"]
+print("LOSSES", json.dumps(losses))
+"""
+
+
+@pytest.mark.slow
+def test_vote_training_under_mirrored_strategy_matches_one_device(tmp_path, manifest,
+                                                                  run_script):
+    """Two replicas, each with half of every global batch of votes: the same
+    losses as one device."""
+    config = with_overrides(_config(tmp_path), train={"epochs": 2})
+    config.save(str(tmp_path / "config.json"))
+    votes = os.path.join(os.path.dirname(manifest), "votes.csv.gz")
+    out = run_script(MIRRORED_VOTES.replace("sys.argv[1]", repr(str(tmp_path / "config.json")))
+                     .replace("sys.argv[2]", repr(manifest)).replace("sys.argv[3]", repr(votes)))
+    line = next(x for x in out.splitlines() if x.startswith("LOSSES"))
+    losses = __import__("json").loads(line.split(" ", 1)[1])
+    assert len(losses["none"]) == 2
+    np.testing.assert_allclose(losses["mirrored"], losses["none"], rtol=1e-5)
