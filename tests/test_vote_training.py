@@ -203,3 +203,18 @@ def test_vote_training_under_mirrored_strategy_matches_one_device(tmp_path, mani
     losses = __import__("json").loads(line.split(" ", 1)[1])
     assert len(losses["none"]) == 2
     np.testing.assert_allclose(losses["mirrored"], losses["none"], rtol=1e-5)
+
+
+def test_a_vote_whose_gif_fails_to_decode_is_left_out(tmp_path, rows, caplog):
+    config = _config(tmp_path)
+    path, valid = _dump(tmp_path, rows)
+    broken = rows.copy()
+    bad = tmp_path / "broken.gif"
+    bad.write_bytes(b"GIF89a not really")
+    broken.loc[2, "path"] = str(bad)  # the third GIF: two of the four votes name it
+    index = index_votes(path, broken, config, tmp_path / "index")
+    with caplog.at_level(logging.WARNING, logger="kavan_tf.data.vote_pipeline"):
+        pairs = sum(frames.shape[0] // 2 for frames, _ in build_vote_dataset(
+            index, broken, config, feature_grid=GRID, epoch=0))
+    assert pairs == sum(2 not in (left, right) for left, right, _, _ in valid) == 2
+    assert "broken.gif" in caplog.text
