@@ -40,7 +40,8 @@ def test_train_export_predict(workspace, capsys):
     for precision in ("float32", "bfloat16"):
         assert main(["export", str(run / "model.keras"), "--export-dir", str(exported),
                      "--name", "kavan", "--precision", precision]) == 0
-    assert sorted(os.listdir(exported / "kavan")) == ["1", "2", "models.config"]
+    assert sorted(os.listdir(exported / "kavan")) == [
+        "1", "2", "batching_parameters.txt", "models.config"]
     gif = str(root / "data" / "gifs" / "syn00000.gif")
     csv_out = root / "predictions.csv"
     capsys.readouterr()
@@ -75,7 +76,8 @@ def test_train_export_predict(workspace, capsys):
     assert main(["export", str(run / "model.keras"), "--export-dir", str(exported),
                  "--no-fold-batch-norm", "--lstm-layout", "gate-major"]) == 2
     assert "needs fold_batch_norm=True" in capsys.readouterr().err
-    assert sorted(os.listdir(exported / "kavan")) == ["1", "2", "models.config"]
+    assert sorted(os.listdir(exported / "kavan")) == [
+        "1", "2", "batching_parameters.txt", "models.config"]
     assert main(["info", str(exported / "kavan")]) == 0
     shown = capsys.readouterr().out
     assert "synthetic: yes" in shown and "export: precision bfloat16" in shown

@@ -124,7 +124,10 @@ class KavanServingModule(tf.Module):
                 "serving_default stretches frames to the model's size although data.resize=%r; "
                 "send letterboxed frames to serving_frames instead.", data_config.resize
             )
-        self.model = model
+        # The model's variables are what the SavedModel keeps of it; the Keras
+        # object itself is not saved (it would add traces of its own).
+        self.model = self._no_dependency(model)
+        self.model_variables = list(model.variables)
         self._num_frames = config.num_frames
         height, width = config.image_size
         self._image_size = (height, width)
@@ -141,6 +144,9 @@ class KavanServingModule(tf.Module):
         frames_spec = tf.TensorSpec(
             [None, self._num_frames, height, width, 3], tf.float32, name="frames"
         )
+        # The model, traced once for the endpoints, which all take any batch.
+        self._run_model = self._no_dependency(tf.function(
+            lambda frames: model(frames, training=False), input_signature=[frames_spec]))
         self.decode_gif = tf.function(
             self._decode_gif, input_signature=[tf.TensorSpec([], tf.string, name="gif")])
         self.serve_gifs = tf.function(self._serve_gifs, input_signature=[gifs_spec])
@@ -219,11 +225,15 @@ class KavanServingModule(tf.Module):
         """The model's outputs by name; with ``error`` (per GIF, ``""`` when it
         decoded) also ``error`` and ``ok``, and a refused GIF's predictions
         are NaN, its ``category_id`` -1 and its names empty."""
-        outputs = self.model(frames, training=False)
+        # A fixed batch (LiteRT's frames function) runs the model in place.
+        outputs = (self._run_model(frames) if frames.shape[0] is None
+                   else self.model(frames, training=False))
         batch = tf.shape(frames)[0]
-        ok = tf.ones([batch], tf.bool) if error is None else tf.equal(error, "")
+        ok = None if error is None else tf.equal(error, "")
 
         def kept(value: tf.Tensor, missing: Any) -> tf.Tensor:
+            if ok is None:  # frames in: nothing was refused (and no selects for LiteRT)
+                return value
             mask = tf.reshape(ok, tf.concat([[batch], tf.ones([tf.rank(value) - 1], tf.int32)],
                                             0))
             return tf.where(mask, value, tf.cast(missing, value.dtype))
