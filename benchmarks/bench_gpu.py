@@ -51,7 +51,7 @@ from bench_inference import make_gifs  # noqa: E402
 from kavan_tf.config import KavanConfig, ModelConfig  # noqa: E402
 from kavan_tf.data.manifest import read_manifest  # noqa: E402
 from kavan_tf.data.pipeline import build_dataset  # noqa: E402
-from kavan_tf.export.saved_model import KavanServingModule  # noqa: E402
+from kavan_tf.export.serving_module import KavanServingModule  # noqa: E402
 from kavan_tf.models import KavanModel, backbone_feature_shape, build_backbone  # noqa: E402
 from kavan_tf.synthetic import SyntheticConfig, generate_dataset  # noqa: E402
 

@@ -31,7 +31,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kavan_tf.config import ModelConfig
-from kavan_tf.export.saved_model import KavanServingModule
+from kavan_tf.export.serving_module import KavanServingModule
 from kavan_tf.inference import for_inference
 from kavan_tf.models import KavanModel
 

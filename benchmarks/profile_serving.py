@@ -24,7 +24,7 @@ from bench_inference import make_gifs  # same directory
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from kavan_tf.config import ModelConfig
-from kavan_tf.export.saved_model import KavanServingModule
+from kavan_tf.export.serving_module import KavanServingModule
 from kavan_tf.inference import for_inference
 from kavan_tf.inference.precision import PRECISIONS
 from kavan_tf.models import KavanModel

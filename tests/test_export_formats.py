@@ -18,7 +18,7 @@ from kavan_tf.export import formats
 from kavan_tf.export.frames_graph import EXPORT_INFO_FILE, ExportFormatError
 from kavan_tf.export.litert import export_litert
 from kavan_tf.export.onnx import export_onnx
-from kavan_tf.export.saved_model import KavanServingModule
+from kavan_tf.export.serving_module import KavanServingModule
 from kavan_tf.inference import for_inference
 from kavan_tf.model_card import CARD_FILE, build_card, write_card
 from kavan_tf.models import KavanModel

@@ -2,15 +2,17 @@
 
 from kavan_tf.export.keras_file import export_keras_file
 from kavan_tf.export.saved_model import (
-    DISPLAY_MAX,
-    FRAMES_SIGNATURE,
-    GIFS_SIGNATURE,
     BatchingParameters,
-    KavanServingModule,
     export_saved_model,
     list_versions,
     write_batching_parameters,
     write_model_config,
+)
+from kavan_tf.export.serving_module import (
+    DISPLAY_MAX,
+    FRAMES_SIGNATURE,
+    GIFS_SIGNATURE,
+    KavanServingModule,
 )
 from kavan_tf.export.warmup import read_warmup_requests, tiny_gif, write_warmup_requests
 

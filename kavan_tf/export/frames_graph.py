@@ -2,7 +2,7 @@
 
 :mod:`kavan_tf.export.litert` and :mod:`kavan_tf.export.onnx` convert the
 same computation as the SavedModel's ``serving_frames`` signature
-(:class:`kavan_tf.export.saved_model.KavanServingModule`): raw RGB frames
+(:class:`kavan_tf.export.serving_module.KavanServingModule`): raw RGB frames
 ``float32 [B, T, H, W, 3]`` (0-255) in, preprocessing inside, the same
 named outputs. GIF-byte decoding stays in the SavedModel (docs/serving.md).
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from kavan_tf.export.saved_model import FRAMES_SIGNATURE, KavanServingModule
+from kavan_tf.export.serving_module import FRAMES_SIGNATURE, KavanServingModule
 from kavan_tf.model_card import CARD_FILE, write_card
 from kavan_tf.models.kavan import KavanModel
 

@@ -6,19 +6,12 @@ transparency the way browsers apply them, and sizes its canvas from the
 largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
 ``tf.io.decode_gif`` used only to decompress one frame's LZW data:
 
-1. **Parse** (:func:`kavan_tf.export.gif_parse.parse_gif`): a ``tf.while_loop`` walks the block
-   structure one block per step, with its sub-block chain: a run of
-   sub-blocks of one length (encoders write runs of 255-byte ones) in one
-   gather, then a few sub-blocks one at a time, and a usual graphic control
-   extension together with the block after it, so a frame costs one step
-   whatever its length. A chain that is still not finished then (sub-blocks
-   of varying lengths) is looked up in a table of every chain's end, made
-   once by pointer jumping (``log2`` passes over the file).
-   It yields each frame's rectangle, interlace flag, palette, LZW data
-   span, disposal method and transparent index, and checks every limit of
-   the reference decoder (``max_frame_pixels``, ``max_frames``,
-   ``max_total_pixels``) from this structure alone, before any pixel is
-   decoded.
+1. **Parse** (:mod:`kavan_tf.export.gif_parse`): each frame's rectangle,
+   interlace flag, palette, LZW data span, disposal method and transparent
+   index, and how the parse ended. Every limit of the reference decoder
+   (``max_frame_pixels``, ``max_frames``, ``max_total_pixels``) is checked on
+   this structure before any pixel is decoded (:mod:`kavan_tf.export.gif_checks`):
+   a refusal is the GIF's ``error`` value, never an exception.
 2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
    codes (without a loop when they are laid out as encoders write them,
    :func:`~kavan_tf.export.lzw_graph.probe_codes`). A sound stream (no code
@@ -41,7 +34,7 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    kept, and only the frames they depend on are drawn
    (:func:`_frames_to_composite`).
 
-The rules for damaged files are in :func:`parse_gif`.
+The rules for damaged files are in :func:`~kavan_tf.export.gif_parse.parse_gif`.
 """
 
 from __future__ import annotations
@@ -66,8 +59,6 @@ _COLOURS = 257
 # Clear codes in a frame up to which giflib decompresses it (each costs giflib
 # a pass over its 4,096-entry table).
 _GIFLIB_CLEARS = 4096
-# A global palette that maps index i to the colour (i, i, i).
-_INDEX_PALETTE = bytes(i for i in range(256) for _ in range(3))
 
 
 def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
@@ -98,8 +89,10 @@ def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     interlace flag."""
     size = tf.stack([parsed["w"][i], rows])
     size = byte_string(tf.reshape(tf.stack([size % 256, size // 256], 1), [-1]))
+    # A global palette that maps index i to the colour (i, i, i).
+    index_palette = byte_string(tf.repeat(tf.range(256), 3))
     gif = tf.strings.join([
-        b"GIF89a", size, b"\xf7\x00\x00", _INDEX_PALETTE, b"\x2c\x00\x00\x00\x00", size,
+        b"GIF89a", size, b"\xf7\x00\x00", index_palette, b"\x2c\x00\x00\x00\x00", size,
         b"\x00", tf.strings.substr(parsed["data"], parsed["data_start"][i], 1), sub_blocks,
         b"\x3b",
     ])

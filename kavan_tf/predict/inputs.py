@@ -16,7 +16,7 @@ import numpy as np
 from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.media import decode_media
-from kavan_tf.export.saved_model import DISPLAY_MAX  # predict_with_frames' size, the same here
+from kavan_tf.export.serving_module import DISPLAY_MAX  # predict_with_frames' size, the same here
 
 
 @dataclass(frozen=True)

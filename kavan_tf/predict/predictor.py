@@ -39,7 +39,8 @@ from kavan_tf.config import DataConfig, PredictConfig
 from kavan_tf.data.media import MEDIA_SUFFIXES, media_format
 from kavan_tf.errors import GifDecodeError, MediaDecodeError
 from kavan_tf.export.keras_file import load_kavan_file
-from kavan_tf.export.saved_model import FRAMES_SIGNATURE, GIFS_SIGNATURE, list_versions
+from kavan_tf.export.saved_model import list_versions
+from kavan_tf.export.serving_module import FRAMES_SIGNATURE, GIFS_SIGNATURE
 from kavan_tf.inference import for_inference
 from kavan_tf.models.kavan import KavanModel
 from kavan_tf.predict.inputs import SampledInput, sample_for_model
