@@ -199,12 +199,7 @@ def write_model_config(
         "  }\n"
         "}\n"
     )
-    path = os.path.join(os.fspath(model_dir), MODEL_CONFIG_FILE)
-    fd, staging = tempfile.mkstemp(prefix=".tmp-", dir=os.fspath(model_dir))
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(staging, path)
-    return path
+    return _write_beside_versions(model_dir, MODEL_CONFIG_FILE, text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,7 +241,13 @@ def write_batching_parameters(model_dir: str | os.PathLike[str],
         The path of the file.
     """
     text = (parameters or BatchingParameters()).text()
-    path = os.path.join(os.fspath(model_dir), BATCHING_FILE)
+    return _write_beside_versions(model_dir, BATCHING_FILE, text)
+
+
+def _write_beside_versions(model_dir: str | os.PathLike[str], name: str, text: str) -> str:
+    """Writes ``<model_dir>/<name>`` through a temporary file and a rename, so a
+    server watching the folder never reads half of it."""
+    path = os.path.join(os.fspath(model_dir), name)
     fd, staging = tempfile.mkstemp(prefix=".tmp-", dir=os.fspath(model_dir))
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
