@@ -44,7 +44,6 @@ from kavan_tf.predict.inputs import (
 )
 from kavan_tf.predict.overlays import (
     KeypointFiles,
-    find_keypoint_files,
     overlay_frames,
     render_overlay,
     supervision_heatmaps,
@@ -81,7 +80,6 @@ __all__ = [
     "display_frames",
     "draw_results",
     "expand_paths",
-    "find_keypoint_files",
     "format_table",
     "iter_predictions",
     "load_predictor",

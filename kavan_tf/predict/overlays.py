@@ -289,19 +289,6 @@ class KeypointFiles:
         return self.keypoints if first else None
 
 
-def find_keypoint_files(
-    results: Sequence[GifResult], keypoints: str | os.PathLike[str]
-) -> dict[str, str]:
-    """The keypoint file of each result, where there is one (:class:`KeypointFiles`).
-
-    Raises:
-        FileNotFoundError: ``keypoints`` does not exist.
-    """
-    finder = KeypointFiles(keypoints)
-    found = {r.path: finder.find(r.path) for r in results}
-    return {path: file for path, file in found.items() if file is not None}
-
-
 def supervision_heatmaps(result: GifResult, keypoint_file: str, data_config=None) -> np.ndarray:
     """The Eq. 8 heatmaps of a result's sampled frames, on its attention grid.
 
@@ -426,7 +413,6 @@ __all__ = [
     "encode_gif",
     "KeypointFiles",
     "OverlayNames",
-    "find_keypoint_files",
     "overlay_frames",
     "overlay_names",
     "render_overlay",
