@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -81,24 +82,48 @@ def sigma_experiment(
                             votes_spread=float(spread))
         truth, voted = voted_benchmark(root, synthetic, config)
         plan = _budget_runs(config, truth, voted, budget, root, num_splits, row)
-        finished = {i: earlier[key] for i, key in enumerate(plan.keys) if key in earlier}
-        reused += len(finished)
-        for index in sorted(finished):
-            if on_result is not None:
-                on_result(finished[index])
-        pending = [i for i in range(len(plan.tasks)) if i not in finished]
-        for done, metrics, _ in run_tasks([plan.tasks[i] for i in pending], jobs):
-            index = pending[done]
-            finished[index] = _run_line(plan, index, metrics)
-            # Written after every run, so that an interrupted call loses none.
-            pd.DataFrame(lines + [finished[i] for i in sorted(finished)]).to_csv(
-                table_path, index=False)
-            if on_result is not None:
-                on_result(finished[index])
-        lines += [finished[i] for i in sorted(finished)]
+        budget_lines, budget_reused = finish_runs(
+            plan.tasks, plan.keys, earlier, partial(_run_line, plan), lines, table_path, jobs,
+            on_result)
+        lines += budget_lines
+        reused += budget_reused
     frame = pd.DataFrame(lines)
     frame.attrs["reused_runs"] = reused
     return frame
+
+
+def finish_runs(
+    tasks: list[TrainingTask],
+    keys: list[str],
+    earlier: dict[str, dict],
+    line_of: Callable[[int, dict], dict],
+    done_lines: list[dict],
+    table_path: str,
+    jobs: int,
+    on_result: Callable[[dict], None] | None,
+) -> tuple[list[dict], int]:
+    """Each task's line, in task order: reused from ``earlier`` by its key, else
+    trained (``jobs`` at a time) and made by ``line_of(index, metrics)``.
+
+    The table at ``table_path`` (``done_lines``, then this call's lines) is
+    written after every run, so that an interrupted call loses none.
+
+    Returns:
+        ``(lines, reused)``: the lines, and how many were reused.
+    """
+    finished = {i: earlier[key] for i, key in enumerate(keys) if key in earlier}
+    for index in sorted(finished):
+        if on_result is not None:
+            on_result(finished[index])
+    pending = [i for i in range(len(tasks)) if i not in finished]
+    for done, metrics, _ in run_tasks([tasks[i] for i in pending], jobs):
+        index = pending[done]
+        finished[index] = line_of(index, metrics)
+        pd.DataFrame(done_lines + [finished[i] for i in sorted(finished)]).to_csv(
+            table_path, index=False)
+        if on_result is not None:
+            on_result(finished[index])
+    return [finished[i] for i in sorted(finished)], len(tasks) - len(pending)
 
 
 def earlier_runs(table_path: str) -> dict[str, dict]:

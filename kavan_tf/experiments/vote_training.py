@@ -27,19 +27,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import pandas as pd
 
 from kavan_tf.config import with_overrides
 from kavan_tf.experiments.demo import DemoSettings, demo_config
-from kavan_tf.experiments.sigma_weights import earlier_runs, voted_benchmark
+from kavan_tf.experiments.sigma_weights import earlier_runs, finish_runs, voted_benchmark
 from kavan_tf.training.evaluation import (
     ROWS_BY_KEY,
     TrainingTask,
     make_splits,
     row_config,
     run_key,
-    run_tasks,
 )
 
 #: The vote experiment's table of runs in its output folder; a later call
@@ -112,22 +112,16 @@ def vote_experiment(
                         votes=dump if reads_votes else None,
                         votes_per_epoch=len(train_idx) // 2 if reads_votes else None))
         keys = [run_key(task) for task in tasks]
-        finished = {i: earlier[key] for i, key in enumerate(keys) if key in earlier}
-        reused += len(finished)
-        for index in sorted(finished):
-            if on_result is not None:
-                on_result(finished[index])
-        pending = [i for i in range(len(tasks)) if i not in finished]
-        for done, metrics, _ in run_tasks([tasks[i] for i in pending], jobs):
-            index = pending[done]
-            finished[index] = {**runs[index], **{m: metrics[m] for m in _METRICS},
-                               "run_key": keys[index]}
-            # Written after every run, so that an interrupted call loses none.
-            pd.DataFrame(lines + [finished[i] for i in sorted(finished)]).to_csv(
-                table_path, index=False)
-            if on_result is not None:
-                on_result(finished[index])
-        lines += [finished[i] for i in sorted(finished)]
+        budget_lines, budget_reused = finish_runs(
+            tasks, keys, earlier, partial(_run_line, runs, keys), lines, table_path, jobs,
+            on_result)
+        lines += budget_lines
+        reused += budget_reused
     frame = pd.DataFrame(lines)
     frame.attrs["reused_runs"] = reused
     return frame
+
+
+def _run_line(runs: list[dict], keys: list[str], index: int, metrics: dict) -> dict:
+    """The table's line of run ``index``: what it is, its metrics and its key."""
+    return {**runs[index], **{m: metrics[m] for m in _METRICS}, "run_key": keys[index]}
