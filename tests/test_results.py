@@ -119,3 +119,39 @@ def test_attention_runs_are_reused_when_run_again(tmp_path):
     assert not any("training with" in line for line in lines)
     assert sum("attention: reusing" in line for line in lines) == 3
     pd.testing.assert_frame_equal(first["attention"], again["attention"])
+
+
+@pytest.mark.slow
+def test_another_hs_lstm_reading_trains_only_the_hs_lstm_rows(tmp_path):
+    """``hs_readings`` runs the HS-LSTM rows again with tier 1 per node, reuses
+    the plain LSTM runs, and the page states which reading each verdict is for."""
+    from kavan_tf.experiments.claims import HS_ROWS
+    from kavan_tf.experiments.results import run_results
+
+    doc = tmp_path / "results.md"
+    lines: list[str] = []
+    out = run_results(str(tmp_path / "runs"), str(doc), num_gifs=8, epochs=1, num_splits=2,
+                      seeds=1, benchmarks=("end",), baselines=(), sigma_votes=(),
+                      attention=False, hs_readings=("node",), on_progress=lines.append)
+    node = pd.read_csv(tmp_path / "runs" / "protocol_end_tier1_node" / "results_per_split.csv")
+    default = pd.read_csv(tmp_path / "runs" / "protocol_end" / "results_per_split.csv")
+    same = node.merge(default, on=["split", "seed", "row"], suffixes=("_node", ""))
+    plain = same[~same["row"].isin(HS_ROWS)]
+    hs = same[same["row"].isin(HS_ROWS)]
+    assert len(plain) == 4 and len(hs) == 6
+    assert (plain["run_key_node"] == plain["run_key"]).all()
+    assert (plain["nmse_node"] == plain["nmse"]).all()
+    assert (hs["run_key_node"] != hs["run_key"]).all()
+    claims = out["readings"][("end", "node")][1]
+    assert set(claims["claim"]) == {c for c in claims["claim"] if "HS-LSTM" in c} and len(claims)
+    page = doc.read_text()
+    summary = page[page.index("## Which claims hold"):page.index("## Benchmark `end`")]
+    assert "HS-LSTM beats LSTM (with Soft-Att) (tier 1 per node):" in summary
+    assert "HS-LSTM beats LSTM (with Soft-Att) (tier 1 per frame, the default):" in summary
+    assert "### `end`, tier 1 steps once per node" in page
+    assert "Section 4.2" in page and "quote Table 1" in page
+    # Each row's size beside its result; HS-LSTM's temporal module is the larger.
+    table = page[page.index("## Benchmark `end`"):]
+    sizes = {line.split(" | ")[0].strip("| "): int(line.split(" | ")[3].replace(",", ""))
+             for line in table.splitlines()[:12] if line.startswith("| Soft-Att")}
+    assert sizes["Soft-Att + HS-LSTM"] > sizes["Soft-Att + LSTM"] > 0

@@ -218,6 +218,26 @@ def test_run_key_follows_the_config_and_the_data_not_the_folder(tmp_path, manife
     assert run_key(TrainingTask(config, relabelled.iloc[:10], relabelled.iloc[10:])) != key
 
 
+def test_run_key_leaves_out_settings_that_cannot_change_the_run(tmp_path, manifest):
+    """A setting a run does not read leaves its key, so its finished run stays
+    reusable: HS-LSTM's readings for a plain LSTM, the vote loss without votes,
+    prediction defaults; the same settings do change the runs that read them."""
+    from kavan_tf.training.evaluation import TrainingTask, run_key
+
+    rows = read_manifest(manifest)
+
+    def key(config):
+        return run_key(TrainingTask(config, rows.iloc[:10], rows.iloc[10:]))
+
+    for temporal in ("lstm", "hslstm"):
+        config = with_overrides(_config(tmp_path), model={"temporal": temporal})
+        node = with_overrides(config, model={"hs_tier1": "node"})
+        assert (key(node) == key(config)) is (temporal == "lstm")
+        assert key(with_overrides(config, loss={"vote_scale": 0.5, "w_rg": 2.0})) == key(config)
+        assert key(with_overrides(config, predict={"top_k": 5})) == key(config)
+        assert key(with_overrides(config, loss={"w_rank": 0.5})) != key(config)
+
+
 def test_sigma_weights_change_training_not_the_metrics(tmp_path, manifest):
     from kavan_tf.data.manifest import sigma_column
 

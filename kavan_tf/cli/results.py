@@ -24,6 +24,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--vote-budgets", nargs="*", type=float, default=[],
                    help="vote budgets of the vote-training experiment (regression vs the "
                    "vote loss vs both, seeds x splits; default: skip it; e.g. 3 12)")
+    p.add_argument("--hs-readings", nargs="*", default=[], choices=["node"],
+                   help="other readings of HS-LSTM's tier 1 (model.hs_tier1, docs/model.md) "
+                   "whose HS-LSTM rows run on every benchmark beside the default's "
+                   "(default: none; the plain LSTM rows are shared)")
     add_jobs_argument(p)
     p.add_argument("--no-attention", dest="attention", action="store_false",
                    help="skip the attention-on-faces runs")
@@ -41,6 +45,8 @@ def _results_command(args: argparse.Namespace) -> str:
              " ".join(["--sigma-votes", *(f"{v:g}" for v in args.sigma_votes)])]
     if args.vote_budgets:
         words.append(" ".join(["--vote-budgets", *(f"{v:g}" for v in args.vote_budgets)]))
+    if args.hs_readings:
+        words.append(" ".join(["--hs-readings", *args.hs_readings]))
     if not args.attention:
         words.append("--no-attention")
     if args.jobs != 1:
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     out = run_results(args.out, args.doc, num_gifs=args.num_gifs, epochs=args.epochs,
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
-                      vote_budgets=tuple(args.vote_budgets),
+                      vote_budgets=tuple(args.vote_budgets), hs_readings=tuple(args.hs_readings),
                       attention=args.attention, jobs=args.jobs, command=_results_command(args),
                       on_progress=lambda line: print(line, flush=True))
     for mode, table in out["tables"].items():

@@ -23,6 +23,17 @@ CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("MTL beats regression only (MTL Soft-Att + HS-LSTM vs Soft-Att + HS-LSTM)",
      "mtl_att_hslstm", "att_hslstm"),
 )
+#: The rows with an HS-LSTM, whose claims depend on how HS-LSTM is read.
+HS_ROWS = ("hslstm", "att_hslstm", "mtl_att_hslstm")
+
+
+def hs_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    """The lines of a :func:`claim_table` whose claim involves an HS-LSTM row."""
+    involved = {claim for claim, better, baseline in CLAIMS
+                if better in HS_ROWS or baseline in HS_ROWS}
+    return claims[claims["claim"].isin(involved)].reset_index(drop=True)
+
+
 #: Metric -> +1 when higher is better, -1 when lower is better.
 CLAIM_METRICS = {"accuracy": 1.0, "nmse": -1.0, "spearman": 1.0}
 

@@ -31,7 +31,13 @@ import pandas as pd
 from kavan_tf.config import with_overrides
 from kavan_tf.data.files import atomic_json
 from kavan_tf.data.manifest import read_manifest
-from kavan_tf.experiments.claims import claim_table, position_table, sigma_claims, vote_claims
+from kavan_tf.experiments.claims import (
+    claim_table,
+    hs_claims,
+    position_table,
+    sigma_claims,
+    vote_claims,
+)
 from kavan_tf.experiments.demo import DemoSettings, demo_config
 from kavan_tf.experiments.face_attention import attention_on_faces
 from kavan_tf.experiments.results_page import results_page
@@ -41,6 +47,7 @@ from kavan_tf.synthetic import SyntheticConfig, generate_dataset, generate_examp
 from kavan_tf.training.evaluation import (
     TrainingTask,
     format_result,
+    parameter_counts,
     results_markdown,
     run_key,
     run_protocol,
@@ -70,6 +77,7 @@ def run_results(
     baselines: tuple[str, ...] = ("color_histogram", "face_expression"),
     sigma_votes: tuple[float, ...] = (3.0, 12.0),
     vote_budgets: tuple[float, ...] = (),
+    hs_readings: tuple[str, ...] = (),
     attention: bool = True,
     jobs: int = 1,
     command: str = "kavan results",
@@ -95,6 +103,10 @@ def run_results(
         vote_budgets: Vote budgets of the vote-training experiment
             (:func:`~kavan_tf.experiments.vote_training.vote_experiment`,
             ``seeds`` seeds x ``num_splits`` splits; empty: skip it).
+        hs_readings: Other values of ``model.hs_tier1`` (docs/model.md,
+            "HS-LSTM readings") whose HS-LSTM rows are run on every
+            benchmark beside the default reading's, with the same seeds and
+            splits; the plain LSTM rows are shared, not trained again.
         attention: Measure where the attention goes (three more runs).
         jobs: Training runs at once, each in its own process (2 on a 2-core
             machine: about 1.6 times sooner). Finished ablation, sigma and
@@ -121,6 +133,14 @@ def run_results(
         _benchmark(found, mode, settings, output_dir, num_splits, seeds,
                    baselines if index == 0 else (), jobs, say)
         found.timings[mode] = time.perf_counter() - started
+    for reading in hs_readings:
+        for mode in benchmarks:
+            started = time.perf_counter()
+            settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
+            say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
+            _reading(found, mode, reading, settings, output_dir, num_splits, seeds, jobs, say)
+            found.timings[f"{mode}, tier 1 per {reading}"] = time.perf_counter() - started
+    found.earlier = _earlier_reading(output_dir, benchmarks)
     if attention:
         started = time.perf_counter()
         found.attention = _attention_runs(found, end, output_dir, say)
@@ -143,11 +163,12 @@ def run_results(
         shown = {mode: sizes[mode] for mode in benchmarks} or {"end": sizes["end"]}
         page = results_page(found.tables, found.claims, found.positions, found.attention,
                             found.sigma, end, num_splits, seeds, seconds, found.timings, command,
-                            reused=found.reused, sizes=shown, votes=found.votes)
+                            reused=found.reused, sizes=shown, votes=found.votes,
+                            readings=found.readings, earlier=found.earlier)
         _write(doc_path, page)
     return {"tables": found.tables, "claims": found.claims, "positions": found.positions,
             "attention": found.attention, "sigma": found.sigma, "votes": found.votes,
-            "seconds": seconds}
+            "readings": found.readings, "seconds": seconds}
 
 
 @dataclass
@@ -160,6 +181,8 @@ class _Found:
     attention: pd.DataFrame | None = None
     sigma: pd.DataFrame | None = None
     votes: pd.DataFrame | None = None
+    readings: dict[tuple[str, str], tuple[str, pd.DataFrame]] = field(default_factory=dict)
+    earlier: dict[str, tuple[str, pd.DataFrame]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     reused: int = 0
 
@@ -185,7 +208,8 @@ def _benchmark(found: _Found, mode: str, settings: DemoSettings, output_dir: str
         jobs=jobs, on_result=lambda r: say(format_result(r)),
     )
     found.reused += frame.attrs.get("reused_runs", 0)
-    found.tables[mode] = results_markdown(summarise(frame), config)
+    found.tables[mode] = results_markdown(summarise(frame), config,
+                                          parameters=parameter_counts(config))
     found.claims[mode] = claim_table(frame)
     found.claims[mode].to_csv(os.path.join(out, "claims.csv"), index=False)
     if mode == "segment":
@@ -194,6 +218,46 @@ def _benchmark(found: _Found, mode: str, settings: DemoSettings, output_dir: str
         per_gif = pd.read_csv(os.path.join(out, "per_gif.csv"), dtype={"gif_id": str})
         found.positions = position_table(per_gif, where)
         found.positions.to_csv(os.path.join(out, "positions.csv"), index=False)
+
+
+def _reading(found: _Found, mode: str, reading: str, settings: DemoSettings, output_dir: str,
+             num_splits: int, seeds: int, jobs: int, say: Callable[[str], None]) -> None:
+    """The ablation on one benchmark with HS-LSTM's tier 1 read as ``reading``: the
+    HS-LSTM rows are trained, the plain LSTM rows reused from the default reading's
+    protocol (their runs do not depend on HS-LSTM's readings)."""
+    manifest = generate_dataset(os.path.join(output_dir, f"data_{mode}"), settings.synthetic)
+    config = with_overrides(demo_config(settings, output_dir), model={"hs_tier1": reading})
+    rows = read_manifest(manifest, config.labels)
+    out = os.path.join(output_dir, f"protocol_{mode}_tier1_{reading}")
+    frame = run_protocol(config, rows, out, num_splits=num_splits, seeds=seeds, jobs=jobs,
+                         reuse_from=(os.path.join(output_dir, f"protocol_{mode}"),),
+                         on_result=lambda r: say(format_result(r)))
+    found.reused += frame.attrs.get("reused_runs", 0)
+    claims = hs_claims(claim_table(frame))
+    claims.to_csv(os.path.join(out, "claims.csv"), index=False)
+    found.readings[(mode, reading)] = (
+        results_markdown(summarise(frame), config, parameters=parameter_counts(config)), claims)
+
+
+#: Where a results folder keeps the runs of the development build whose
+#: HS-LSTM restarted tier 1 at every node (CHANGELOG.md, 0.1.0): its
+#: ``protocol_<benchmark>/results_per_split.csv``, shown on the page labelled
+#: as that reading, never trained again.
+EARLIER_READING = "tier1_restarted_per_node"
+
+
+def _earlier_reading(output_dir: str,
+                     benchmarks: tuple[str, ...]) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Per benchmark, the earlier reading's table and HS-LSTM claims, where kept."""
+    kept = {}
+    for mode in benchmarks:
+        path = os.path.join(output_dir, EARLIER_READING, f"protocol_{mode}",
+                            "results_per_split.csv")
+        if os.path.exists(path):
+            frame = pd.read_csv(path)
+            frame = frame[~frame["row"].isin(["color_histogram", "face_expression"])]
+            kept[mode] = (results_markdown(summarise(frame)), hs_claims(claim_table(frame)))
+    return kept
 
 
 def _attention_runs(found: _Found, settings: DemoSettings, output_dir: str,

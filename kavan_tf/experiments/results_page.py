@@ -18,7 +18,8 @@ def _metric_name(metric: str) -> str:
 def results_page(tables, claims, positions, attention, sigma, settings: DemoSettings,
                  num_splits: int, seeds: int, seconds: float, timings: dict[str, float],
                  command: str = "kavan results", sizes: dict[str, int] | None = None,
-                 reused: int = 0, votes: pd.DataFrame | None = None) -> str:
+                 reused: int = 0, votes: pd.DataFrame | None = None,
+                 readings: dict | None = None, earlier: dict | None = None) -> str:
     """The Markdown of docs/results.md.
 
     Args:
@@ -36,14 +37,22 @@ def results_page(tables, claims, positions, attention, sigma, settings: DemoSett
         sizes: GIFs per benchmark.
         reused: Training runs reused from an earlier call.
         votes: :func:`~kavan_tf.experiments.claims.vote_claims`, or ``None``.
+        readings: ``{(benchmark, hs_tier1): (table, HS-LSTM claims)}`` of the
+            other HS-LSTM readings run.
+        earlier: ``{benchmark: (table, HS-LSTM claims)}`` of the development
+            build whose tier 1 restarted at every node, where kept.
     """
+    readings, earlier = readings or {}, earlier or {}
     lines = _introduction(tables, settings, num_splits, seeds, seconds, timings, command,
                           sizes or {"end": settings.synthetic.num_gifs}, reused)
-    lines += _verdict_summary(claims, positions, sigma, votes)
+    lines += _verdict_summary(claims, positions, sigma, votes, readings, earlier)
+    lines += _paper_figures()
     for mode, table in tables.items():
         lines += _benchmark_section(mode, table, claims[mode])
         if mode == "segment" and positions is not None and len(positions):
             lines += _positions_section(positions)
+    if readings or earlier:
+        lines += _readings_section(readings, earlier)
     if attention is not None:
         lines += _attention_section(attention)
     if sigma is not None and len(sigma):
@@ -118,6 +127,54 @@ def _benchmark_section(mode: str, table: str, claims: pd.DataFrame) -> list[str]
         lines.append(f"| {r['claim']} | {_metric_name(r['metric'])} | {_interval(r)} "
                      f"| {r['runs']} | {r['verdict']} |")
     lines.append("")
+    return lines
+
+
+def _paper_figures() -> list[str]:
+    return [
+        "**Which of the paper's figures are quoted.** The paper contradicts itself on two "
+        "rows: its Section 4.2 text gives Soft-Att + LSTM 63.55 % and ResNet-50 + HS-LSTM "
+        "62.55 %, while its Table 1 gives Soft-Att + LSTM 62.55 % and HS-LSTM 63.55 %. "
+        "The tables below quote Table 1.",
+        "",
+    ]
+
+
+#: How each reading of HS-LSTM's tier 1 is named on the page (docs/model.md).
+_READING_TITLES = {
+    "frame": "tier 1 steps once per frame (the default)",
+    "node": "tier 1 steps once per node, on the node's mean frame",
+}
+_DEFAULT_READING = "tier 1 per frame, the default"
+_EARLIER_TITLE = ("the development build's reading: tier 1 restarted from zeros at every "
+                  "node (not this version's; kept as measured, never trained again)")
+
+
+def _claims_table(claims: pd.DataFrame) -> list[str]:
+    lines = ["| claim | metric | difference (favouring the claim) [95 % CI] | runs "
+             "| verdict |", "|---|---|---|---|---|"]
+    for _, r in claims.iterrows():
+        lines.append(f"| {r['claim']} | {_metric_name(r['metric'])} | {_interval(r)} "
+                     f"| {r['runs']} | {r['verdict']} |")
+    return lines + [""]
+
+
+def _readings_section(readings: dict, earlier: dict) -> list[str]:
+    lines = [
+        "## HS-LSTM readings",
+        "",
+        "The benchmark sections above read HS-LSTM as docs/model.md's default: every "
+        "tier carries its state from node to node, and tier 1 steps once per frame. "
+        "Here the HS-LSTM rows are read otherwise, on the same splits and seeds, and "
+        "judged against the same plain LSTM runs (they do not depend on the reading). "
+        "Only the claims that involve an HS-LSTM row are repeated.",
+        "",
+    ]
+    for (mode, reading), (table, claims) in readings.items():
+        lines += [f"### `{mode}`, {_READING_TITLES.get(reading, reading)}", "", table,
+                  *_claims_table(claims)]
+    for mode, (table, claims) in earlier.items():
+        lines += [f"### `{mode}`, {_EARLIER_TITLE}", "", table, *_claims_table(claims)]
     return lines
 
 
@@ -226,16 +283,28 @@ def _verdicts(group: pd.DataFrame) -> str:
                      for _, r in group.iterrows())
 
 
-def _verdict_summary(claims, positions, sigma, votes=None) -> list[str]:
+def _verdict_summary(claims, positions, sigma, votes=None, readings=None,
+                     earlier=None) -> list[str]:
     lines = ["## Which claims hold", "",
              "Each claim's verdict per metric, with its paired difference (favouring the "
-             "claim) and 95 % interval; the sections below give the tables.", ""]
+             "claim) and 95 % interval; the sections below give the tables. A claim that "
+             "involves HS-LSTM names the reading it was measured on (docs/model.md, "
+             "\"HS-LSTM readings\").", ""]
     for mode, frame in claims.items():
         for claim, group in frame.groupby("claim", sort=False):
-            lines.append(f"- `{mode}`: {claim}: {_verdicts(group)}.")
+            reading = f" ({_DEFAULT_READING})" if "HS-LSTM" in claim else ""
+            lines.append(f"- `{mode}`: {claim}{reading}: {_verdicts(group)}.")
+    for (mode, reading), (_, frame) in (readings or {}).items():
+        for claim, group in frame.groupby("claim", sort=False):
+            lines.append(f"- `{mode}`: {claim} (tier 1 per {reading}): {_verdicts(group)}.")
+    for mode, (_, frame) in (earlier or {}).items():
+        for claim, group in frame.groupby("claim", sort=False):
+            lines.append(f"- `{mode}`: {claim} (development build, tier 1 restarted per "
+                         f"node): {_verdicts(group)}.")
     if positions is not None and len(positions):
         for position, group in positions.groupby("position", sort=False):
-            lines.append(f"- `segment`, expression {position}: HS-LSTM beats LSTM: "
+            lines.append(f"- `segment`, expression {position}: HS-LSTM beats LSTM "
+                         f"({_DEFAULT_READING}): "
                          f"{_verdicts(group)}.")
     if sigma is not None and len(sigma):
         for budget, group in sigma.groupby("votes", sort=True):

@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -23,6 +24,7 @@ from kavan_tf.baselines import FeatureCache, evaluate_baseline
 from kavan_tf.config import KavanConfig
 from kavan_tf.data.pipeline import build_dataset, check_rows, targets_of
 from kavan_tf.model_card import describe_data
+from kavan_tf.models import KavanModel
 from kavan_tf.processes import stopped_pool
 from kavan_tf.training.trainer import (
     feature_grid,
@@ -225,14 +227,43 @@ class TrainingTask:
     votes_per_epoch: int | None = None
 
 
+#: Settings that decide a run only in some runs: the HS-LSTM readings only
+#: when the temporal module is HS-LSTM, the vote loss's only when the run
+#: trains on votes (a manifest alone always regresses, docs/model.md). The
+#: categories' valence and arousal decide two outputs that have no weights
+#: and no loss, never a run's training or metrics.
+_AFFECT = ("category_valence", "category_arousal")
+_HS_READINGS = ("hs_tier1", "hs_context")
+_VOTE_LOSS = ("w_vote", "w_rg", "vote_model", "vote_scale", "vote_draw_margin")
+
+
+def deciding_config(task: TrainingTask) -> dict[str, Any]:
+    """``task``'s config as a dict of the settings that decide its result.
+
+    Left out: where it writes (``train.output_dir``), the ``predict``
+    defaults, the categories' valence and arousal, the HS-LSTM readings of a
+    plain LSTM run and the vote loss's settings of a run without votes. A
+    setting that cannot change a run does not change its key, so adding one
+    leaves finished runs reusable.
+    """
+    values = task.config.to_dict()
+    values.pop("predict", None)
+    values["train"] = {k: v for k, v in values["train"].items() if k != "output_dir"}
+    values["labels"] = {k: v for k, v in values["labels"].items() if k not in _AFFECT}
+    if task.config.model.temporal != "hslstm":
+        values["model"] = {k: v for k, v in values["model"].items() if k not in _HS_READINGS}
+    if task.votes is None:
+        values["loss"] = {k: v for k, v in values["loss"].items() if k not in _VOTE_LOSS}
+    return values
+
+
 def run_key(task: TrainingTask) -> str:
     """A digest of what decides a run's result: its config (not where it writes) and data.
 
     The data part is each GIF's id and targets, in order, for both splits, so a
     regenerated dataset with other labels does not match an earlier run.
     """
-    values = task.config.to_dict()
-    values["train"] = {k: v for k, v in values["train"].items() if k != "output_dir"}
+    values = deciding_config(task)
     emotions = list(task.config.labels.emotions)
 
     def part(rows: pd.DataFrame) -> list[Any]:
@@ -330,6 +361,7 @@ def run_protocol(
     verbose: int = 0,
     jobs: int = 1,
     resume: bool = True,
+    reuse_from: Sequence[str] = (),
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Trains and evaluates every ablation row on seeded 80/20 splits (docs/decisions.md#protocol).
@@ -364,6 +396,9 @@ def run_protocol(
             :func:`run_tasks`).
         resume: Reuse the finished runs of an earlier call (``False``: train
             every run again).
+        reuse_from: Other protocols' output folders whose finished runs are
+            reused too, by the same key: e.g. the plain LSTM rows of a
+            protocol that differs only in an HS-LSTM reading.
         on_result: Called with each result line as it is produced (reused
             runs included).
 
@@ -378,7 +413,12 @@ def run_protocol(
     _check_jobs(jobs)
     splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
     os.makedirs(output_dir, exist_ok=True)
-    done, done_gifs = _earlier_runs(output_dir) if resume else ({}, {})
+    done: dict[str, dict[str, Any]] = {}
+    done_gifs: dict[str, pd.DataFrame] = {}
+    for folder in (*reuse_from, output_dir) if resume else ():
+        lines, gifs = _earlier_runs(folder)
+        done.update(lines)
+        done_gifs.update(gifs)
     results: dict[tuple[int, int, int], dict[str, Any]] = {}
     per_gif: dict[tuple[int, int, int], pd.DataFrame] = {}
 
@@ -487,21 +527,46 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
-def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None) -> str:
-    """Tables 1 and 2 in the paper's shape, with the paper's GIFGIF figures beside them."""
+def parameter_counts(config: KavanConfig,
+                     rows: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Per ablation row of ``config``: ``(all parameters, those of the attention +
+    temporal module)``, from the row's model as built (not trained)."""
+    counts = {}
+    for row in select_rows(rows):
+        model = KavanModel.from_kavan_config(row_config(config, row, ""))
+        counts[row.key] = (int(model.count_params()),
+                           int(model.get_layer("temporal").count_params()))
+        del model
+    keras.backend.clear_session()
+    return counts
+
+
+def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None,
+                     parameters: dict[str, tuple[int, int]] | None = None) -> str:
+    """Tables 1 and 2 in the paper's shape, with the paper's GIFGIF figures beside
+    them; with ``parameters`` (:func:`parameter_counts`), each row's size in Table 1."""
+    sized = parameters is not None
     lines = [
-        "Table 1. Coarse emotion category accuracy (%), mean ± std over splits.",
+        "Table 1. Coarse emotion category accuracy (%), mean ± std over splits"
+        + ("; parameters of the whole model and of its attention + temporal module."
+           if sized else "."),
         "",
-        "| Method | Accuracy % (this run) | Paper, GIFGIF (other data) |",
-        "|---|---|---|",
+        "| Method | Accuracy % (this run) |"
+        + (" Parameters | of which attention + temporal |" if sized else "")
+        + " Paper, GIFGIF (other data) |",
+        "|---|---|" + ("---|---|" if sized else "") + "---|",
     ]
     for _, r in summary.iterrows():
         if r["row"] in _BASELINE_TITLES:
             continue
         paper = PAPER_RESULTS.get(r["row"], {}).get("accuracy") or "-"
+        size = ""
+        if parameters is not None:
+            total, temporal = parameters.get(r["row"], (0, 0))
+            size = f" {total:,} | {temporal:,} |"
         lines.append(
             f"| {r['title']} | {100 * r['accuracy_mean']:.2f}"
-            f" ± {100 * _nan0(r['accuracy_std']):.2f} | {paper} |"
+            f" ± {100 * _nan0(r['accuracy_std']):.2f} |{size} {paper} |"
         )
     lines += [
         "",
