@@ -383,6 +383,11 @@ class LossConfig:
         vote_draw_margin: ``epsilon`` of a draw (``neither``), in intensity
             units: GIFGIF's TrueSkill draw margin (2.156 points,
             ``p_draw = 0.13``) over 25, rounded.
+        vote_anchor: Weight of ``L_ANCHOR`` on vote batches: the squared
+            batch mean of each emotion's intensity, summed over emotions. The
+            votes fix only differences within an emotion; this puts each
+            emotion's mean at 0, where TrueSkill's prior puts every score
+            (25 points). 0 = off.
     """
 
     w_c: float = 1.0
@@ -398,11 +403,13 @@ class LossConfig:
     vote_model: str = "thurstone"
     vote_scale: float = 0.2357
     vote_draw_margin: float = 0.0863
+    vote_anchor: float = 1.0
 
     def __post_init__(self) -> None:
         _check_non_negative("loss", w_c=self.w_c, w_rank=self.w_rank, w_kp=self.w_kp,
                             w_vote=self.w_vote, w_rg=self.w_rg,
-                            vote_draw_margin=self.vote_draw_margin)
+                            vote_draw_margin=self.vote_draw_margin,
+                            vote_anchor=self.vote_anchor)
         _check_choice("loss", "rank_surrogate", self.rank_surrogate, ("logistic", "hinge"))
         _check_choice("loss", "vote_model", self.vote_model, ("thurstone", "bradley_terry"))
         _check_positive(

@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kavan_tf.config import LossConfig
 from kavan_tf.data.trueskill import TrueSkillParams
@@ -90,14 +91,46 @@ def test_intensity_loss_on_vote_batches_adds_weighted_regression():
     both = IntensityLoss(vote_weight=2.0, regression_weight=0.5, vote_model="bradley_terry",
                          vote_scale=BT_SCALE, vote_draw_margin=EPS)
     nmse = keras.ops.convert_to_numpy(gif_nmse(scores, y_pred)).reshape(2, 2).mean(axis=1)
+    # L_ANCHOR: emotion 1 is 0.25 + D on the a rows and 0.25 on the b rows, the
+    # others 0; its batch mean is 0.25 + D / 2.
+    anchor = (0.25 + D / 2) ** 2
     np.testing.assert_allclose(keras.ops.convert_to_numpy(votes_only.call(y_true, y_pred)),
-                               [2 * BT_WIN, 2 * BT_DRAW], atol=5e-6)
+                               [2 * (BT_WIN + anchor), 2 * (BT_DRAW + anchor)], atol=5e-6)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(both.call(y_true, y_pred)),
-                               [2 * BT_WIN + 0.5 * nmse[0], 2 * BT_DRAW + 0.5 * nmse[1]],
-                               atol=5e-6)
+                               [2 * (BT_WIN + anchor) + 0.5 * nmse[0],
+                                2 * (BT_DRAW + anchor) + 0.5 * nmse[1]], atol=5e-6)
     # Manifest batches ([B, E] targets) get the plain regression loss.
     np.testing.assert_allclose(float(both(scores, y_pred)), float(IntensityLoss()(scores, y_pred)),
                                rtol=1e-6)
+
+
+def test_the_votes_leave_an_emotions_offset_free_and_the_anchor_fixes_it():
+    """Adding c to one emotion of every GIF changes no vote's likelihood; with the
+    anchor, the loss grows with the emotion's mean and its gradient points back to 0."""
+    rng = np.random.default_rng(1)
+    votes = [(float(d), int(c)) for d, c in zip(rng.normal(0, 0.3, 8), rng.integers(1, 4, 8),
+                                                strict=True)]
+    codes, y_pred = _pairs(votes)
+    y_true = np.concatenate([np.zeros_like(codes), codes], axis=-1)
+    y_pred = y_pred - y_pred.mean(axis=0)  # every emotion's mean at 0
+    anchored, free = (IntensityLoss(vote_weight=1.0, regression_weight=0.0, vote_anchor=a)
+                      for a in (1.0, 0.0))
+    shift = np.zeros_like(y_pred)
+    shift[:, 1] = 0.4
+
+    def total(loss, offset):
+        return float(loss(y_true, y_pred + offset))
+
+    assert total(free, shift) == pytest.approx(total(free, 0), rel=1e-6)
+    assert total(anchored, 0) == pytest.approx(total(free, 0), rel=1e-6)
+    assert total(anchored, shift) == pytest.approx(total(free, 0) + 0.4 ** 2, rel=1e-5)
+    shifted = tf.Variable(y_pred + shift)
+    with tf.GradientTape() as tape:
+        value = anchored(y_true, shifted)
+    gradient = tape.gradient(value, shifted).numpy()
+    # Descent lowers emotion 1 of every GIF, towards a mean of 0.
+    assert gradient[:, 1].sum() > 0
+    np.testing.assert_allclose(gradient[:, 1].sum(), 2 * 0.4, rtol=1e-4)
 
 
 def test_default_scale_and_margin_are_gifgifs_trueskill_in_intensity_units():
@@ -117,6 +150,8 @@ def test_default_scale_and_margin_are_gifgifs_trueskill_in_intensity_units():
         (lambda: BradleyTerryVoteLoss(draw_margin=-0.1), "draw_margin=-0.1"),
         (lambda: IntensityLoss(vote_weight=-1), "vote_weight=-1"),
         (lambda: IntensityLoss(vote_model="elo"), "vote_model='elo'"),
+        (lambda: IntensityLoss(vote_anchor=-1), "vote_anchor=-1"),
+        (lambda: LossConfig(vote_anchor=-0.5), "vote_anchor"),
         (lambda: LossConfig(w_vote=1.0, sigma_weights=True), "sigma_weights"),
         (lambda: LossConfig(w_rg=0.0), "w_rg"),
         (lambda: LossConfig(vote_model="elo"), "vote_model"),

@@ -47,6 +47,7 @@ from kavan_tf.synthetic import SyntheticConfig, generate_dataset, generate_examp
 from kavan_tf.training.evaluation import (
     TrainingTask,
     format_result,
+    make_splits,
     parameter_counts,
     results_markdown,
     run_key,
@@ -344,6 +345,13 @@ def _vote_runs(found: _Found, settings: DemoSettings, output_dir: str,
     )
     found.reused += frame.attrs.get("reused_runs", 0)
     verdicts = vote_claims(frame)
+    if len(verdicts):
+        # What the vote runs saw against what the budget holds, for the page.
+        train_gifs = len(make_splits(settings.synthetic.num_gifs, 1, seed=0)[0][0])
+        verdicts["votes_per_run"] = train_gifs // 2 * settings.config.train.epochs
+        verdicts["dump_votes"] = verdicts["votes"].map(lambda budget: len(pd.read_csv(
+            os.path.join(output_dir, "votes", f"votes{budget:g}", "votes.csv.gz"),
+            usecols=[0])))
     verdicts.to_csv(os.path.join(output_dir, "vote_claims.csv"), index=False)
     return verdicts
 

@@ -7,7 +7,7 @@ from keras import ops
 
 from kavan_tf.losses.nmse import gif_nmse, split_targets
 from kavan_tf.losses.pairwise_ranking import HingeRankingLoss, LogisticRankingLoss
-from kavan_tf.losses.vote import VOTE_MODELS
+from kavan_tf.losses.vote import VOTE_MODELS, emotion_offsets
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -25,8 +25,9 @@ class IntensityLoss(keras.losses.Loss):
     With ``vote_weight > 0`` a target of ``[2V, 2E]`` is a vote batch
     (:mod:`kavan_tf.losses.vote`: pairs of GIFs, their score targets, then
     the vote codes), and the loss of each pair is
-    ``w_RG mean_pair(L_RG + w_RANK L_RANK) + w_VOTE L_VOTE``
-    (docs/model.md#learning-from-the-votes). Targets of ``[B, E]`` (e.g.
+    ``w_RG mean_pair(L_RG + w_RANK L_RANK) + w_VOTE (L_VOTE + a L_ANCHOR)``
+    (docs/model.md#learning-from-the-votes), ``L_ANCHOR`` the batch's
+    :func:`~kavan_tf.losses.vote.emotion_offsets`. Targets of ``[B, E]`` (e.g.
     validation on a manifest) get the plain loss, so sigma weights and votes
     cannot be combined.
 
@@ -40,6 +41,7 @@ class IntensityLoss(keras.losses.Loss):
         vote_model: ``"thurstone"`` or ``"bradley_terry"``.
         vote_scale: The judge's noise, in intensity units.
         vote_draw_margin: The draw margin, in intensity units.
+        vote_anchor: ``a``, the weight of ``L_ANCHOR`` (0: off).
         name: Loss name.
         **kwargs: Base loss arguments.
     """
@@ -55,6 +57,7 @@ class IntensityLoss(keras.losses.Loss):
         vote_model="thurstone",
         vote_scale=0.2357,
         vote_draw_margin=0.0863,
+        vote_anchor=1.0,
         name="intensity",
         **kwargs,
     ):
@@ -67,7 +70,8 @@ class IntensityLoss(keras.losses.Loss):
                 f"`rank_surrogate` must be one of {sorted(surrogates)}. "
                 f"Received: rank_surrogate={rank_surrogate!r}"
             )
-        for arg, value in (("vote_weight", vote_weight), ("regression_weight", regression_weight)):
+        for arg, value in (("vote_weight", vote_weight), ("regression_weight", regression_weight),
+                           ("vote_anchor", vote_anchor)):
             if not value >= 0:
                 raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value}")
         if vote_model not in VOTE_MODELS:
@@ -82,6 +86,7 @@ class IntensityLoss(keras.losses.Loss):
         self.vote_model = vote_model
         self.vote_scale = vote_scale
         self.vote_draw_margin = vote_draw_margin
+        self.vote_anchor = vote_anchor
         self._ranking = surrogates[rank_surrogate](temperature=rank_temperature)
         self._votes = VOTE_MODELS[vote_model](scale=vote_scale, draw_margin=vote_draw_margin)
 
@@ -96,7 +101,10 @@ class IntensityLoss(keras.losses.Loss):
         _, appended = split_targets(y_true, y_pred)
         if not self.vote_weight or appended is None:
             return self._regression(y_true, y_pred)
-        loss = self.vote_weight * self._votes.call(y_true, y_pred)
+        votes = self._votes.call(y_true, y_pred)
+        if self.vote_anchor:
+            votes = votes + self.vote_anchor * emotion_offsets(y_pred)
+        loss = self.vote_weight * votes
         if self.regression_weight:
             targets, _ = split_targets(y_true, y_pred)
             per_gif = self._regression(targets, y_pred)
@@ -116,6 +124,7 @@ class IntensityLoss(keras.losses.Loss):
                 "vote_model": self.vote_model,
                 "vote_scale": self.vote_scale,
                 "vote_draw_margin": self.vote_draw_margin,
+                "vote_anchor": self.vote_anchor,
             }
         )
         return config

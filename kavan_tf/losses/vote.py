@@ -133,5 +133,20 @@ class BradleyTerryVoteLoss(VoteLoss):
         return -ops.softplus(-_LOGISTIC_SLOPE * z)
 
 
+def emotion_offsets(y_pred):
+    """``L_ANCHOR``: ``sum_e (mean over the batch's GIFs of f_e)^2``, a scalar.
+
+    The votes see only differences ``f_e(a) - f_e(b)``, so they leave each
+    emotion's offset free: adding ``c_e`` to every GIF's ``f_e`` changes no
+    vote's likelihood, but does change every metric that compares a GIF's
+    emotions with each other (per-GIF nMSE and Spearman, the category read
+    off the intensities). This term puts each emotion's mean at 0, the
+    intensity of TrueSkill's prior score (25 points), without pulling single
+    GIFs towards it.
+    """
+    means = ops.mean(ops.cast(y_pred, "float32"), axis=0)
+    return ops.sum(ops.square(means))
+
+
 VOTE_MODELS = {"thurstone": ThurstoneVoteLoss, "bradley_terry": BradleyTerryVoteLoss}
 """``LossConfig.vote_model`` -> loss class."""

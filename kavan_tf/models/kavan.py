@@ -290,6 +290,7 @@ class KavanModel(DistributedFitFixes, keras.Model):
                 vote_model=loss_config.vote_model,
                 vote_scale=loss_config.vote_scale,
                 vote_draw_margin=loss_config.vote_draw_margin,
+                vote_anchor=loss_config.vote_anchor,
             )
         }
         if self.model_config.multitask and loss_config.w_c > 0:

@@ -234,7 +234,7 @@ class TrainingTask:
 #: and no loss, never a run's training or metrics.
 _AFFECT = ("category_valence", "category_arousal")
 _HS_READINGS = ("hs_tier1", "hs_context")
-_VOTE_LOSS = ("w_vote", "w_rg", "vote_model", "vote_scale", "vote_draw_margin")
+_VOTE_LOSS = ("w_vote", "w_rg", "vote_model", "vote_scale", "vote_draw_margin", "vote_anchor")
 
 
 def deciding_config(task: TrainingTask) -> dict[str, Any]:
