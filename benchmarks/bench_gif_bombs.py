@@ -80,7 +80,7 @@ def main() -> None:
 
     def model_frames(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         decoded = decode_in_graph(data, 8, limits)
-        return resize_sampled(decoded["frames"], decoded["indices"], (224, 224)), \
+        return resize_sampled(decoded["frames"], decoded["slots"], (224, 224)), \
             decoded["error"]
 
     graph = tf.function(model_frames, input_signature=[tf.TensorSpec([], tf.string)])

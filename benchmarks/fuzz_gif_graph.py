@@ -10,7 +10,11 @@ words (``both_refuse``), or neither: different frames, a refusal where the
 reference reads the file, or other words. Those are
 printed, and written to ``--keep`` when given. Each graph call is timed:
 the slowest inputs and the worst seconds per input are printed (goal: no
-input under 64 KB costs more than 0.25 s). The seeded test
+input under 64 KB costs more than 0.25 s). The five slowest are then timed
+again: a first call that takes a branch of the graph no earlier input took
+(the tap-by-tap resize of a huge screen, say) also pays for building that
+branch, once per process; the second call is what the input itself costs,
+each time it is sent. The seeded test
 ``tests/test_gif_graph.py::test_randomly_damaged_files_give_the_reference_frames``
 is a short run of this.
 
@@ -58,7 +62,7 @@ def main() -> None:
             max_frame_pixels=config.max_frame_pixels, max_total_pixels=config.max_total_pixels,
             max_frames=config.max_frames)
         # What serving_default does next, so that the time is the graph's.
-        resized = resize_sampled(decoded["frames"], decoded["indices"], (224, 224))
+        resized = resize_sampled(decoded["frames"], decoded["slots"], (224, 224))
         return {**decoded, "resized": resized}
 
     graph = tf.function(decode_and_resize, input_signature=[tf.TensorSpec([], tf.string)])
@@ -68,9 +72,11 @@ def main() -> None:
     graph(tf.constant(corpus[0].read_bytes()))  # traced before the clock starts
     counts: collections.Counter = collections.Counter()
     seconds: list[tuple[float, int, str]] = []
+    inputs: list[bytes] = []
     for k in range(args.files):
         source = corpus[rng.integers(len(corpus))]
         data = mutated_gif(source.read_bytes(), rng)
+        inputs.append(data)
         try:
             gif = decode_gif(data, name="x.gif")
             expected, cause = gif.frames[sampling.sample_indices(gif.num_frames, T,
@@ -80,8 +86,11 @@ def main() -> None:
         began = time.perf_counter()
         decoded = graph(tf.constant(data))
         message = decoded["error"].numpy().decode("utf-8")
-        served = decoded["frames"].numpy() if not message else None
+        decoded["resized"].numpy()
         seconds.append((time.perf_counter() - began, k, source.name))
+        # The samples, for the comparison: distinct frames repeated as the
+        # slots say (outside the clock; serving resizes the distinct ones).
+        served = decoded["frames"].numpy()[decoded["slots"].numpy()] if not message else None
         if expected is not None and served is not None:
             kind = "equal" if np.array_equal(expected, served) else "DIFFERENT FRAMES"
         elif expected is None and served is None:
@@ -100,6 +109,15 @@ def main() -> None:
           + ", ".join(f"{t:.3f} #{k} {name}" for t, k, name in seconds[:5]))
     print(f"worst seconds per input: {seconds[0][0]:.3f} (goal <= 0.25); "
           f"median {np.median([t for t, _, _ in seconds]):.4f}")
+    again = []
+    for _, k, name in seconds[:5]:
+        began = time.perf_counter()
+        graph(tf.constant(inputs[k]))["resized"].numpy()
+        again.append((time.perf_counter() - began, k, name))
+    again.sort(reverse=True)
+    print("the five slowest, again (s, case): "
+          + ", ".join(f"{t:.3f} #{k}" for t, k, _ in again))
+    print(f"worst seconds per input, called again: {again[0][0]:.3f} (goal <= 0.25)")
 
 
 if __name__ == "__main__":

@@ -346,7 +346,7 @@ def test_the_decoder_is_traced_once_small_and_on_the_cpu(exported):
     with open(os.path.join(exported, "saved_model.pb"), "rb") as f:
         saved.ParseFromString(f.read())
     library = saved.meta_graphs[0].graph_def.library.function
-    decoders = [f for f in library if f.signature.name.startswith("__inference__decode_gif_")]
+    decoders = [f for f in library if f.signature.name.startswith("__inference__decode_distinct_")]
     assert len(decoders) == 1
     constant_bytes = sum(node.attr["value"].tensor.ByteSize() for f in library
                          for node in f.node_def if node.op == "Const")

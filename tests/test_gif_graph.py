@@ -16,21 +16,23 @@ from kavan_tf.config import DataConfig
 from kavan_tf.data import sampling
 from kavan_tf.data.gif import decode_gif
 from kavan_tf.errors import GifDecodeError
-from kavan_tf.export.gif_graph import decode_gif_sampled
+from kavan_tf.export.gif_graph import decode_gif_sampled, sampled_frames
 
 T = 8
 LIMITS = DataConfig()
 
 
 def _graph(config: DataConfig = LIMITS, num_samples: int = T):
-    return tf.function(
-        lambda data: decode_gif_sampled(
+    """The decoder with its samples as ``frames`` (``[T, H, W, 3]``)."""
+    def decode(data):
+        decoded = decode_gif_sampled(
             data, num_samples, background=tuple(config.background),
             max_frame_pixels=config.max_frame_pixels, max_total_pixels=config.max_total_pixels,
             max_frames=config.max_frames,
-        ),
-        input_signature=[tf.TensorSpec([], tf.string)],
-    )
+        )
+        return {**decoded, "frames": sampled_frames(decoded)}
+
+    return tf.function(decode, input_signature=[tf.TensorSpec([], tf.string)])
 
 
 GRAPH = _graph()

@@ -273,14 +273,18 @@ def decode_gif_sampled(
         max_frames: ``DataConfig.max_frames``.
 
     Returns:
-        ``frames``: uint8 ``[T, H, W, 3]`` (``[T, 1, 1, 3]`` zeros when
-        refused); ``indices``: int32 ``[T]``, the sampled frames' positions
+        ``frames``: uint8 ``[D, H, W, 3]``, the distinct sampled frames, each
+        once (a GIF with fewer frames than samples repeats some; ``[1, 1, 1,
+        3]`` zeros when refused); ``slots``: int32 ``[T]``, which of them
+        each sample is (:func:`sampled_frames` makes the ``[T, H, W, 3]``
+        samples); ``indices``: int32 ``[T]``, the sampled frames' positions
         in the GIF (zeros when refused); ``error``: scalar string, ``""``
         when the GIF decoded, else the reference decoder's cause
         (:attr:`kavan_tf.errors.MediaDecodeError.cause`), word for word.
     """
     def refused(error):
-        return {"frames": tf.zeros([num_samples, 1, 1, 3], tf.uint8),
+        return {"frames": tf.zeros([1, 1, 1, 3], tf.uint8),
+                "slots": tf.zeros([num_samples], tf.int32),
                 "indices": tf.zeros([num_samples], tf.int32), "error": error}
 
     def parse():
@@ -386,10 +390,13 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
         shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
                           tf.TensorShape([])),
         parallel_iterations=1)
-    # Each distinct sampled frame is unpacked once, then repeated where the
-    # GIF has fewer frames than samples.
-    frames = _unpacked(frames)
-    frames = tf.cond(tf.size(distinct) < num_samples, lambda: tf.gather(frames, slot_of),
-                     lambda: frames)
-    frames = tf.ensure_shape(frames, [num_samples, None, None, 3])
-    return {"frames": frames, "indices": samples, "error": tf.constant("")}
+    # Each distinct sampled frame is unpacked once; the samples that repeat
+    # one (a GIF with fewer frames than samples) point to it.
+    frames = tf.ensure_shape(_unpacked(frames), [None, None, None, 3])
+    return {"frames": frames, "slots": slot_of, "indices": samples, "error": tf.constant("")}
+
+
+def sampled_frames(decoded: dict[str, tf.Tensor]) -> tf.Tensor:
+    """uint8 ``[T, H, W, 3]``: the sampled frames of a :func:`decode_gif_sampled`
+    result, distinct frames repeated where samples share one."""
+    return tf.gather(decoded["frames"], decoded["slots"])

@@ -241,7 +241,8 @@ def decode_gif(gif: tf.Tensor, num_frames: int,
 
     :func:`kavan_tf.export.gif_graph.decode_gif_sampled` with the settings of
     ``data_config`` (``DataConfig()`` when ``None``): ``frames`` (uint8
-    ``[T, H, W, 3]`` at the GIF's own size), ``indices`` and ``error``.
+    ``[D, H, W, 3]``, the distinct sampled frames at the GIF's own size),
+    ``slots``, ``indices`` and ``error``.
     """
     data = data_config if data_config is not None else DataConfig()
     red, green, blue = data.background
@@ -255,14 +256,12 @@ def decode_gif(gif: tf.Tensor, num_frames: int,
     )
 
 
-def resize_sampled(frames: tf.Tensor, indices: tf.Tensor,
+def resize_sampled(frames: tf.Tensor, slots: tf.Tensor,
                    image_size: tuple[int, int] | tf.Tensor) -> tf.Tensor:
-    """:func:`resize_stretch` of a GIF's sampled frames (``indices``: which frame
-    of the GIF each is), each distinct frame resized once: a GIF with fewer
-    frames than samples repeats them."""
-    distinct, slot = tf.unique(indices)
-    first = tf.math.unsorted_segment_min(tf.range(tf.size(indices)), slot, tf.size(distinct))
-    return tf.gather(resize_stretch(tf.gather(frames, first), image_size), slot)
+    """The ``[T, h, w, 3]`` samples of a GIF at ``image_size``: its distinct
+    sampled ``frames`` (:func:`~kavan_tf.export.gif_graph.decode_gif_sampled`)
+    each resized once (:func:`resize_stretch`), then repeated as ``slots`` says."""
+    return tf.gather(resize_stretch(frames, image_size), slots)
 
 
 def display_size(size: tf.Tensor, longest: int) -> tf.Tensor:

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from kavan_tf.config import DataConfig
 from kavan_tf.export import serving_graph
+from kavan_tf.export.gif_graph import sampled_frames
 from kavan_tf.models.kavan import KavanModel
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,11 @@ class KavanServingModule(tf.Module):
     - ``predict_with_frames``: ``serve_gifs``'s outputs and, from the same
       decoding, the sampled frames at display size, for overlays
       (:meth:`_predict_with_frames`);
-    - ``decode_gif``: the decoder itself, one GIF's sampled frames at its own
-      size. Every endpoint that takes GIFs calls it, so it is traced once,
-      and it runs on the CPU.
+    - ``decode_gif``: the decoder, one GIF's sampled frames at its own size.
+
+    Every endpoint that takes GIFs calls one decoder function (its distinct
+    sampled frames, each once; ``decode_gif`` repeats them where samples
+    share a frame), so the decoder is traced once, and it runs on the CPU.
 
     The labels are variables of the module (``emotion_names``,
     ``category_names``, ``emotion_categories``: each emotion's category id),
@@ -95,8 +98,10 @@ class KavanServingModule(tf.Module):
         # The model, traced once for the endpoints, which all take any batch.
         self._run_model = self._no_dependency(tf.function(
             lambda frames: model(frames, training=False), input_signature=[frames_spec]))
-        self.decode_gif = tf.function(
-            self._decode_gif, input_signature=[tf.TensorSpec([], tf.string, name="gif")])
+        gif_spec = tf.TensorSpec([], tf.string, name="gif")
+        self._decoder = self._no_dependency(
+            tf.function(self._decode_distinct, input_signature=[gif_spec]))
+        self.decode_gif = tf.function(self._decode_gif, input_signature=[gif_spec])
         self.serve_gifs = tf.function(self._serve_gifs, input_signature=[gifs_spec])
         self.serve_frames = tf.function(self._serve_frames, input_signature=[frames_spec])
         self.predict_with_frames = tf.function(self._predict_with_frames,
@@ -107,11 +112,16 @@ class KavanServingModule(tf.Module):
         ``tf.saved_model.save`` itself, so each is traced once)."""
         return {GIFS_SIGNATURE: self.serve_gifs, FRAMES_SIGNATURE: self.serve_frames}
 
-    def _decode_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _decode_distinct(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
         # Gathers, loops and string ops: the CPU's work even on a GPU host,
         # where they would otherwise bounce between devices.
         with tf.device("/device:CPU:0"):
             return serving_graph.decode_gif(gif, self._num_frames, self._data_config)
+
+    def _decode_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
+        decoded = self._decoder(gif)
+        return {"frames": sampled_frames(decoded), "indices": decoded["indices"],
+                "error": decoded["error"]}
 
     def _model_inputs(self, gifs: tf.Tensor, display: bool) -> dict[str, tf.Tensor]:
         """Each GIF decoded once: the model's frames and the error, and with
@@ -121,16 +131,15 @@ class KavanServingModule(tf.Module):
         steps = self._num_frames
 
         def one(gif: tf.Tensor) -> dict[str, tf.Tensor]:
-            decoded = self.decode_gif(gif)
-            sampled = decoded["frames"]
-            indices = decoded["indices"]
-            out = {"frames": serving_graph.resize_sampled(sampled, indices, self._image_size),
+            decoded = self._decoder(gif)
+            sampled, slots, indices = decoded["frames"], decoded["slots"], decoded["indices"]
+            out = {"frames": serving_graph.resize_sampled(sampled, slots, self._image_size),
                    "error": decoded["error"]}
             if display:
                 ok = tf.equal(decoded["error"], "")
                 source = tf.shape(sampled)[1:3]
                 size = serving_graph.display_size(source, DISPLAY_MAX)
-                shown = tf.cast(serving_graph.resize_sampled(sampled, indices, size), tf.uint8)
+                shown = tf.cast(serving_graph.resize_sampled(sampled, slots, size), tf.uint8)
                 padding = [[0, 0], [0, DISPLAY_MAX - size[0]], [0, DISPLAY_MAX - size[1]], [0, 0]]
                 out.update(display_frames=tf.pad(shown, padding),
                            display_size=tf.where(ok, size, 0),
