@@ -134,14 +134,6 @@ def run_results(
         _benchmark(found, mode, settings, output_dir, num_splits, seeds,
                    baselines if index == 0 else (), jobs, say)
         found.timings[mode] = time.perf_counter() - started
-    for reading in hs_readings:
-        for mode in benchmarks:
-            started = time.perf_counter()
-            settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
-            say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
-            _reading(found, mode, reading, settings, output_dir, num_splits, seeds, jobs, say)
-            found.timings[f"{mode}, tier 1 per {reading}"] = time.perf_counter() - started
-    found.earlier = _earlier_reading(output_dir, benchmarks)
     if attention:
         started = time.perf_counter()
         found.attention = _attention_runs(found, end, output_dir, say)
@@ -158,6 +150,15 @@ def run_results(
         found.votes = _vote_runs(found, end, output_dir, tuple(vote_budgets), num_splits,
                                  seeds, jobs, say)
         found.timings["votes"] = time.perf_counter() - started
+    # Last, so that a call stopped here has finished everything else.
+    for reading in hs_readings:
+        for mode in benchmarks:
+            started = time.perf_counter()
+            settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
+            say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
+            _reading(found, mode, reading, settings, output_dir, num_splits, seeds, jobs, say)
+            found.timings[f"{mode}, tier 1 per {reading}"] = time.perf_counter() - started
+    found.earlier = _earlier_reading(output_dir, benchmarks)
 
     seconds = time.perf_counter() - began
     if doc_path:
