@@ -384,10 +384,10 @@ class LossConfig:
             units: GIFGIF's TrueSkill draw margin (2.156 points,
             ``p_draw = 0.13``) over 25, rounded.
         vote_anchor: Weight of ``L_ANCHOR`` on vote batches: the squared
-            batch mean of each emotion's intensity, summed over emotions. The
-            votes fix only differences within an emotion; this puts each
-            emotion's mean at 0, where TrueSkill's prior puts every score
-            (25 points). 0 = off.
+            mean of the pair's two intensities, for each emotion voted on.
+            The votes fix only differences within an emotion; this keeps
+            each emotion's pairs around 0, where TrueSkill's prior puts
+            every score (25 points). 0 = off.
     """
 
     w_c: float = 1.0

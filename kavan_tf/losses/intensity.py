@@ -7,7 +7,7 @@ from keras import ops
 
 from kavan_tf.losses.nmse import gif_nmse, split_targets
 from kavan_tf.losses.pairwise_ranking import HingeRankingLoss, LogisticRankingLoss
-from kavan_tf.losses.vote import VOTE_MODELS, emotion_offsets
+from kavan_tf.losses.vote import VOTE_MODELS, pair_midpoints
 
 
 @keras.saving.register_keras_serializable(package="kavan_tf")
@@ -26,8 +26,8 @@ class IntensityLoss(keras.losses.Loss):
     (:mod:`kavan_tf.losses.vote`: pairs of GIFs, their score targets, then
     the vote codes), and the loss of each pair is
     ``w_RG mean_pair(L_RG + w_RANK L_RANK) + w_VOTE (L_VOTE + a L_ANCHOR)``
-    (docs/model.md#learning-from-the-votes), ``L_ANCHOR`` the batch's
-    :func:`~kavan_tf.losses.vote.emotion_offsets`. Targets of ``[B, E]`` (e.g.
+    (docs/model.md#learning-from-the-votes), ``L_ANCHOR`` the pair's
+    :func:`~kavan_tf.losses.vote.pair_midpoints`. Targets of ``[B, E]`` (e.g.
     validation on a manifest) get the plain loss, so sigma weights and votes
     cannot be combined.
 
@@ -103,7 +103,7 @@ class IntensityLoss(keras.losses.Loss):
             return self._regression(y_true, y_pred)
         votes = self._votes.call(y_true, y_pred)
         if self.vote_anchor:
-            votes = votes + self.vote_anchor * emotion_offsets(y_pred)
+            votes = votes + self.vote_anchor * pair_midpoints(y_true, y_pred)
         loss = self.vote_weight * votes
         if self.regression_weight:
             targets, _ = split_targets(y_true, y_pred)

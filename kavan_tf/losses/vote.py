@@ -133,19 +133,23 @@ class BradleyTerryVoteLoss(VoteLoss):
         return -ops.softplus(-_LOGISTIC_SLOPE * z)
 
 
-def emotion_offsets(y_pred):
-    """``L_ANCHOR``: ``sum_e (mean over the batch's GIFs of f_e)^2``, a scalar.
+def pair_midpoints(y_true, y_pred):
+    """``L_ANCHOR`` of each pair, ``[V]``: ``sum over its voted emotions e of
+    ((f_e(a) + f_e(b)) / 2)^2``.
 
     The votes see only differences ``f_e(a) - f_e(b)``, so they leave each
     emotion's offset free: adding ``c_e`` to every GIF's ``f_e`` changes no
     vote's likelihood, but does change every metric that compares a GIF's
     emotions with each other (per-GIF nMSE and Spearman, the category read
-    off the intensities). This term puts each emotion's mean at 0, the
-    intensity of TrueSkill's prior score (25 points), without pulling single
-    GIFs towards it.
+    off the intensities). This term is smallest when each emotion's pairs
+    sit around 0, the intensity of TrueSkill's prior score (25 points). It
+    reads the pair's sum only, never the difference the vote is about, and
+    each pair alone, so that a batch split over replicas has the same loss.
     """
-    means = ops.mean(ops.cast(y_pred, "float32"), axis=0)
-    return ops.sum(ops.square(means))
+    pairs = ops.reshape(ops.cast(y_pred, "float32"), (-1, 2, ops.shape(y_pred)[-1]))
+    midpoints = 0.5 * (pairs[:, 0, :] + pairs[:, 1, :])
+    voted = ops.cast(vote_codes(y_true, y_pred) != NO_VOTE, "float32")
+    return ops.sum(voted * ops.square(midpoints), axis=-1)
 
 
 VOTE_MODELS = {"thurstone": ThurstoneVoteLoss, "bradley_terry": BradleyTerryVoteLoss}
