@@ -155,3 +155,18 @@ def test_another_hs_lstm_reading_trains_only_the_hs_lstm_rows(tmp_path):
     sizes = {line.split(" | ")[0].strip("| "): int(line.split(" | ")[3].replace(",", ""))
              for line in table.splitlines()[:12] if line.startswith("| Soft-Att")}
     assert sizes["Soft-Att + HS-LSTM"] > sizes["Soft-Att + LSTM"] > 0
+
+
+def test_the_page_names_the_command_that_reproduces_it():
+    from kavan_tf.cli import build_parser
+    from kavan_tf.cli.results import _results_command
+
+    words = ["results", "--benchmarks", "end", "segment", "--sigma-votes", "3",
+             "--vote-budgets", "3", "12", "--hs-readings", "node", "--readings-on", "end",
+             "--jobs", "2"]
+    command = _results_command(build_parser().parse_args(words))
+    assert command == ("kavan results --epochs 10 --splits 5 --seeds 3 --benchmarks end segment "
+                       "--sigma-votes 3 --vote-budgets 3 12 --hs-readings node --readings-on end "
+                       "--jobs 2")
+    again = build_parser().parse_args(command.split()[1:])
+    assert (again.hs_readings, again.readings_on) == (["node"], ["end"])

@@ -28,6 +28,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="other readings of HS-LSTM's tier 1 (model.hs_tier1, docs/model.md) "
                    "whose HS-LSTM rows run on every benchmark beside the default's "
                    "(default: none; the plain LSTM rows are shared)")
+    p.add_argument("--readings-on", nargs="+", default=None,
+                   choices=["end", "segment", "change"],
+                   help="the benchmarks --hs-readings run on (default: all of --benchmarks)")
     add_jobs_argument(p)
     p.add_argument("--no-attention", dest="attention", action="store_false",
                    help="skip the attention-on-faces runs")
@@ -47,6 +50,8 @@ def _results_command(args: argparse.Namespace) -> str:
         words.append(" ".join(["--vote-budgets", *(f"{v:g}" for v in args.vote_budgets)]))
     if args.hs_readings:
         words.append(" ".join(["--hs-readings", *args.hs_readings]))
+        if args.readings_on:
+            words.append(" ".join(["--readings-on", *args.readings_on]))
     if not args.attention:
         words.append("--no-attention")
     if args.jobs != 1:
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
                       num_splits=args.splits, seeds=args.seeds,
                       benchmarks=tuple(args.benchmarks), sigma_votes=tuple(args.sigma_votes),
                       vote_budgets=tuple(args.vote_budgets), hs_readings=tuple(args.hs_readings),
+                      readings_on=tuple(args.readings_on) if args.readings_on else None,
                       attention=args.attention, jobs=args.jobs, command=_results_command(args),
                       on_progress=lambda line: print(line, flush=True))
     for mode, table in out["tables"].items():

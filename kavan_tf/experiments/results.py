@@ -79,6 +79,7 @@ def run_results(
     sigma_votes: tuple[float, ...] = (3.0, 12.0),
     vote_budgets: tuple[float, ...] = (),
     hs_readings: tuple[str, ...] = (),
+    readings_on: tuple[str, ...] | None = None,
     attention: bool = True,
     jobs: int = 1,
     command: str = "kavan results",
@@ -108,6 +109,8 @@ def run_results(
             "HS-LSTM readings") whose HS-LSTM rows are run on every
             benchmark beside the default reading's, with the same seeds and
             splits; the plain LSTM rows are shared, not trained again.
+        readings_on: The benchmarks ``hs_readings`` run on (``None``: all of
+            ``benchmarks``).
         attention: Measure where the attention goes (three more runs).
         jobs: Training runs at once, each in its own process (2 on a 2-core
             machine: about 1.6 times sooner). Finished ablation, sigma and
@@ -152,7 +155,7 @@ def run_results(
         found.timings["votes"] = time.perf_counter() - started
     # Last, so that a call stopped here has finished everything else.
     for reading in hs_readings:
-        for mode in benchmarks:
+        for mode in (benchmarks if readings_on is None else readings_on):
             started = time.perf_counter()
             settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
             say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
