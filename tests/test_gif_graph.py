@@ -100,6 +100,20 @@ def _moving_square_frames(count, size=(40, 30), seed=0, palette_mode=True):
     return frames
 
 
+def test_a_short_gif_gives_each_sampled_frame_once():
+    """Three frames, eight samples: the decoder gives the three frames once and
+    which of them each sample is; repeated, they are the reference's samples."""
+    data = pillow_gif(_moving_square_frames(3, seed=4), duration=50, loop=0)
+    decoded = decode_gif_sampled(
+        tf.constant(data), T, background=tuple(LIMITS.background),
+        max_frame_pixels=LIMITS.max_frame_pixels, max_total_pixels=LIMITS.max_total_pixels,
+        max_frames=LIMITS.max_frames)
+    frames, slots = decoded["frames"].numpy(), decoded["slots"].numpy()
+    assert frames.shape[0] == 3
+    assert list(slots) == list(np.unique(decoded["indices"].numpy(), return_inverse=True)[1])
+    np.testing.assert_array_equal(frames[slots], _reference(data))
+
+
 @pytest.mark.parametrize("disposal", [0, 1, 2, 3, [1, 2, 3, 0, 2, 3, 1, 3, 2]])
 @pytest.mark.parametrize("transparency", [None, 0])
 def test_pillow_gifs_each_disposal_with_and_without_transparency(disposal, transparency):

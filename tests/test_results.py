@@ -170,3 +170,12 @@ def test_the_page_names_the_command_that_reproduces_it():
                        "--jobs 2")
     again = build_parser().parse_args(command.split()[1:])
     assert (again.hs_readings, again.readings_on) == (["node"], ["end"])
+
+
+def test_a_reading_on_a_benchmark_not_run_is_refused_before_any_training(tmp_path):
+    from kavan_tf.experiments.results import run_results
+
+    with pytest.raises(ValueError, match=r"readings_on=\['segment'\].*benchmarks=\['end'\]"):
+        run_results(str(tmp_path), None, benchmarks=("end",), hs_readings=("node",),
+                    readings_on=("segment",))
+    assert not any(tmp_path.iterdir())

@@ -236,6 +236,19 @@ def test_run_key_leaves_out_settings_that_cannot_change_the_run(tmp_path, manife
         assert key(with_overrides(config, loss={"vote_scale": 0.5, "w_rg": 2.0})) == key(config)
         assert key(with_overrides(config, predict={"top_k": 5})) == key(config)
         assert key(with_overrides(config, loss={"w_rank": 0.5})) != key(config)
+        assert key(with_overrides(config, labels={"category_valence": [0.5, 1, -1, -1]})) \
+            == key(config)
+    # A run on votes reads the vote loss's settings.
+    votes = tmp_path / "votes.csv"
+    votes.write_text("left,right,metric,choice\n")
+    on_votes = with_overrides(_config(tmp_path), loss={"w_vote": 1.0})
+
+    def voted(config):
+        return run_key(TrainingTask(config, rows.iloc[:10], rows.iloc[10:], votes=str(votes),
+                                    votes_per_epoch=4))
+
+    assert voted(with_overrides(on_votes, loss={"vote_anchor": 0.5})) != voted(on_votes)
+    assert voted(with_overrides(on_votes, loss={"vote_scale": 0.3})) != voted(on_votes)
 
 
 def test_sigma_weights_change_training_not_the_metrics(tmp_path, manifest):

@@ -91,8 +91,8 @@ def test_intensity_loss_on_vote_batches_adds_weighted_regression():
     both = IntensityLoss(vote_weight=2.0, regression_weight=0.5, vote_model="bradley_terry",
                          vote_scale=BT_SCALE, vote_draw_margin=EPS)
     nmse = keras.ops.convert_to_numpy(gif_nmse(scores, y_pred)).reshape(2, 2).mean(axis=1)
-    # L_ANCHOR: emotion 1 is 0.25 + D on the a rows and 0.25 on the b rows, the
-    # others 0; its batch mean is 0.25 + D / 2.
+    # L_ANCHOR: emotion 1, the one voted on, is 0.25 + D on the a rows and 0.25
+    # on the b rows: each pair's midpoint is 0.25 + D / 2.
     anchor = (0.25 + D / 2) ** 2
     np.testing.assert_allclose(keras.ops.convert_to_numpy(votes_only.call(y_true, y_pred)),
                                [2 * (BT_WIN + anchor), 2 * (BT_DRAW + anchor)], atol=5e-6)

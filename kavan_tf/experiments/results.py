@@ -32,6 +32,7 @@ from kavan_tf.config import with_overrides
 from kavan_tf.data.files import atomic_json
 from kavan_tf.data.manifest import read_manifest
 from kavan_tf.experiments.claims import (
+    HS_ROWS,
     claim_table,
     hs_claims,
     position_table,
@@ -122,9 +123,15 @@ def run_results(
 
     Returns:
         ``{"tables": {mode: str}, "claims": {mode: DataFrame}, "positions",
-        "attention", "sigma", "votes", "seconds"}``.
+        "attention", "sigma", "votes", "readings": {(mode, reading): (str,
+        DataFrame)}, "seconds"}``.
     """
     say = on_progress or _silent
+    readings_on = benchmarks if readings_on is None else readings_on
+    if hs_readings and not set(readings_on) <= set(benchmarks):
+        raise ValueError(
+            f"The HS-LSTM readings share the plain LSTM runs of the benchmarks run: "
+            f"readings_on={list(readings_on)} must be among benchmarks={list(benchmarks)}")
     began = time.perf_counter()
     sizes = {mode: num_gifs or BENCHMARK_GIFS[mode] for mode in (*benchmarks, "end")}
     end = DemoSettings().with_overrides(synthetic={"num_gifs": sizes["end"]},
@@ -155,7 +162,7 @@ def run_results(
         found.timings["votes"] = time.perf_counter() - started
     # Last, so that a call stopped here has finished everything else.
     for reading in hs_readings:
-        for mode in (benchmarks if readings_on is None else readings_on):
+        for mode in readings_on:
             started = time.perf_counter()
             settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
             say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
@@ -237,7 +244,9 @@ def _reading(found: _Found, mode: str, reading: str, settings: DemoSettings, out
     frame = run_protocol(config, rows, out, num_splits=num_splits, seeds=seeds, jobs=jobs,
                          reuse_from=(os.path.join(output_dir, f"protocol_{mode}"),),
                          on_result=lambda r: say(format_result(r)))
-    found.reused += frame.attrs.get("reused_runs", 0)
+    # The plain LSTM runs are this call's own (shared), not an earlier call's.
+    shared = int((~frame["row"].isin(HS_ROWS)).sum())
+    found.reused += frame.attrs.get("reused_runs", 0) - shared
     claims = hs_claims(claim_table(frame))
     claims.to_csv(os.path.join(out, "claims.csv"), index=False)
     found.readings[(mode, reading)] = (
@@ -261,7 +270,9 @@ def _earlier_reading(output_dir: str,
         if os.path.exists(path):
             frame = pd.read_csv(path)
             frame = frame[~frame["row"].isin(["color_histogram", "face_expression"])]
-            kept[mode] = (results_markdown(summarise(frame)), hs_claims(claim_table(frame)))
+            claims = claim_table(frame)
+            if len(claims):
+                kept[mode] = (results_markdown(summarise(frame)), hs_claims(claims))
     return kept
 
 

@@ -46,7 +46,7 @@ def results_page(tables, claims, positions, attention, sigma, settings: DemoSett
     lines = _introduction(tables, settings, num_splits, seeds, seconds, timings, command,
                           sizes or {"end": settings.synthetic.num_gifs}, reused)
     lines += _verdict_summary(claims, positions, sigma, votes, readings, earlier)
-    lines += _paper_figures()
+    lines += _paper_figures() if tables else []
     for mode, table in tables.items():
         lines += _benchmark_section(mode, table, claims[mode])
         if mode == "segment" and positions is not None and len(positions):

@@ -119,9 +119,10 @@ class KavanServingModule(tf.Module):
             return serving_graph.decode_gif(gif, self._num_frames, self._data_config)
 
     def _decode_gif(self, gif: tf.Tensor) -> dict[str, tf.Tensor]:
-        decoded = self._decoder(gif)
-        return {"frames": sampled_frames(decoded), "indices": decoded["indices"],
-                "error": decoded["error"]}
+        with tf.device("/device:CPU:0"):
+            decoded = self._decoder(gif)
+            return {"frames": sampled_frames(decoded), "indices": decoded["indices"],
+                    "error": decoded["error"]}
 
     def _model_inputs(self, gifs: tf.Tensor, display: bool) -> dict[str, tf.Tensor]:
         """Each GIF decoded once: the model's frames and the error, and with

@@ -15,7 +15,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -533,11 +532,10 @@ def parameter_counts(config: KavanConfig,
     temporal module)``, from the row's model as built (not trained)."""
     counts = {}
     for row in select_rows(rows):
-        model = KavanModel.from_kavan_config(row_config(config, row, ""))
+        model = KavanModel.from_kavan_config(row_config(config, row, ""),
+                                             load_backbone_weights=False)
         counts[row.key] = (int(model.count_params()),
                            int(model.get_layer("temporal").count_params()))
-        del model
-    keras.backend.clear_session()
     return counts
 
 
@@ -562,8 +560,8 @@ def results_markdown(summary: pd.DataFrame, config: KavanConfig | None = None,
         paper = PAPER_RESULTS.get(r["row"], {}).get("accuracy") or "-"
         size = ""
         if parameters is not None:
-            total, temporal = parameters.get(r["row"], (0, 0))
-            size = f" {total:,} | {temporal:,} |"
+            counted = parameters.get(r["row"])
+            size = " - | - |" if counted is None else f" {counted[0]:,} | {counted[1]:,} |"
         lines.append(
             f"| {r['title']} | {100 * r['accuracy_mean']:.2f}"
             f" ± {100 * _nan0(r['accuracy_std']):.2f} |{size} {paper} |"
