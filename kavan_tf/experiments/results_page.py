@@ -170,6 +170,10 @@ def _readings_section(readings: dict, earlier: dict) -> list[str]:
         "Only the claims that involve an HS-LSTM row are repeated.",
         "",
     ]
+    if not readings:
+        lines += ["The other reading of this version, tier 1 once per node on the node's "
+                  "mean frame (`model.hs_tier1 = \"node\"`), was not run for this page "
+                  "(`kavan results --hs-readings node`).", ""]
     for (mode, reading), (table, claims) in readings.items():
         lines += [f"### `{mode}`, {_READING_TITLES.get(reading, reading)}", "", table,
                   *_claims_table(claims)]
