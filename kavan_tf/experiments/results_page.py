@@ -52,7 +52,7 @@ def results_page(tables, claims, positions, attention, sigma, settings: DemoSett
         if mode == "segment" and positions is not None and len(positions):
             lines += _positions_section(positions)
     if readings or earlier:
-        lines += _readings_section(readings, earlier)
+        lines += _readings_section(readings, earlier, list(tables))
     if attention is not None:
         lines += _attention_section(attention)
     if sigma is not None and len(sigma):
@@ -159,7 +159,7 @@ def _claims_table(claims: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def _readings_section(readings: dict, earlier: dict) -> list[str]:
+def _readings_section(readings: dict, earlier: dict, benchmarks: list[str]) -> list[str]:
     lines = [
         "## HS-LSTM readings",
         "",
@@ -174,6 +174,10 @@ def _readings_section(readings: dict, earlier: dict) -> list[str]:
         lines += ["The other reading of this version, tier 1 once per node on the node's "
                   "mean frame (`model.hs_tier1 = \"node\"`), was not run for this page "
                   "(`kavan results --hs-readings node`).", ""]
+    missing = [mode for mode in benchmarks if all(mode != m for m, _ in readings)]
+    if readings and missing:
+        lines += ["Not run with the other reading for this page: "
+                  + ", ".join(f"`{m}`" for m in missing) + " (`--readings-on`).", ""]
     for (mode, reading), (table, claims) in readings.items():
         lines += [f"### `{mode}`, {_READING_TITLES.get(reading, reading)}", "", table,
                   *_claims_table(claims)]
