@@ -120,14 +120,7 @@ def _introduction(tables, settings: DemoSettings, num_splits: int, seeds: int, s
 
 
 def _benchmark_section(mode: str, table: str, claims: pd.DataFrame) -> list[str]:
-    lines = [f"## Benchmark `{mode}`", "", table, "### Claims", "",
-             "| claim | metric | difference (favouring the claim) [95 % CI] | runs "
-             "| verdict |", "|---|---|---|---|---|"]
-    for _, r in claims.iterrows():
-        lines.append(f"| {r['claim']} | {_metric_name(r['metric'])} | {_interval(r)} "
-                     f"| {r['runs']} | {r['verdict']} |")
-    lines.append("")
-    return lines
+    return [f"## Benchmark `{mode}`", "", table, "### Claims", "", *_claims_table(claims)]
 
 
 def _paper_figures() -> list[str]:
