@@ -2,8 +2,9 @@
 
 Two parts, on photo-like 240 x 240 GIFs of 24 frames (``--size``) and the
 demo-sized model (small backbone, 64 x 64, T = 8; random weights: speed and
-memory do not depend on them), for the SavedModel (graph decoder, as TF
-Serving) and the ``.keras`` predictor:
+memory do not depend on them), for the SavedModel with the reference
+decoder (``kavan predict``'s default), the SavedModel with the graph's
+decoder (``--decoder graph``, as TF Serving) and the ``.keras`` predictor:
 
 - ``speed``: GIFs per second in one process, best of ``--repeats`` rounds:
   ``plain`` (``predict_paths`` only) and ``drawn`` (every result drawn as it
@@ -35,8 +36,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def make_models(work: str) -> dict[str, str]:
-    """The demo-sized model as a ``.keras`` file and as a SavedModel, by predictor name."""
+def make_models(work: str) -> dict[str, tuple[str, str]]:
+    """The demo-sized model as a ``.keras`` file and as a SavedModel: ``(path, decoder)``
+    by predictor name."""
     from kavan_tf.config import ModelConfig
     from kavan_tf.export import export_saved_model
     from kavan_tf.inference import for_inference
@@ -47,7 +49,9 @@ def make_models(work: str) -> dict[str, str]:
     keras_path = os.path.join(work, "kavan.keras")
     model.save(keras_path)
     saved = export_saved_model(for_inference(model), os.path.join(work, "sm"), "kavan")
-    return {"SavedModel (graph decoder)": saved, ".keras (reference decoder)": keras_path}
+    return {"SavedModel (reference decoder)": (saved, "python"),
+            "SavedModel (graph decoder)": (saved, "graph"),
+            ".keras (reference decoder)": (keras_path, "python")}
 
 
 def write_gifs(folder: str, gifs: list[bytes], copies: int = 1) -> list[str]:
@@ -61,7 +65,8 @@ def write_gifs(folder: str, gifs: list[bytes], copies: int = 1) -> list[str]:
     return paths
 
 
-def speed(models: dict[str, str], paths: list[str], work: str, repeats: int) -> None:
+def speed(models: dict[str, tuple[str, str]], paths: list[str], work: str,
+          repeats: int) -> None:
     from kavan_tf.predict import Drawing, iter_predictions, load_predictor, predict_paths
 
     def plain(predictor):
@@ -75,8 +80,8 @@ def speed(models: dict[str, str], paths: list[str], work: str, repeats: int) -> 
 
     print("| predictor | plain | overlays + report | ratio |")
     print("|---|---|---|---|")
-    for name, path in models.items():
-        predictor = load_predictor(path)
+    for name, (path, decoder) in models.items():
+        predictor = load_predictor(path, decoder=decoder)
         plain(predictor), drawn(predictor)  # warm up (tracing)
         best = {"plain": float("inf"), "drawn": float("inf")}
         for _ in range(repeats):
@@ -119,7 +124,8 @@ def peak_rss_mib(args: list[str], log: str) -> tuple[float, int, float]:
     return peak, status, time.perf_counter() - began
 
 
-def memory(models: dict[str, str], gifs: list[bytes], work: str, scale: int) -> None:
+def memory(models: dict[str, tuple[str, str]], gifs: list[bytes], work: str,
+           scale: int) -> None:
     print(f"Peak RSS of `kavan predict --overlay --report`, {len(gifs)} and "
           f"{scale * len(gifs)} files, each run in a fresh process")
     print(f"| predictor | {len(gifs)} files (MiB) | {scale * len(gifs)} files (MiB) "
@@ -128,14 +134,14 @@ def memory(models: dict[str, str], gifs: list[bytes], work: str, scale: int) -> 
     folders = {n: os.path.join(work, f"x{n}") for n in (1, scale)}
     for n, folder in folders.items():
         write_gifs(folder, gifs, copies=n)
-    for name, model in models.items():
+    for name, (model, decoder) in models.items():
         peaks, seconds = {}, {}
         for n, folder in folders.items():
             out = os.path.join(work, f"run-x{n}")
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
             peaks[n], status, seconds[n] = peak_rss_mib(
-                ["predict", folder, "--model", model, "--format", "jsonl",
+                ["predict", folder, "--model", model, "--decoder", decoder, "--format", "jsonl",
                  "--output", os.path.join(out, "results.jsonl"), "--overlay",
                  os.path.join(out, "overlays"), "--report", os.path.join(out, "report.html")],
                 os.path.join(out, "log.txt"))

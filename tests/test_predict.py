@@ -63,7 +63,8 @@ def model_dir(keras_predictor, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def saved_predictor(model_dir):
-    return load_predictor(model_dir)
+    # GIF bytes to the graph's decoder, as TF Serving clients send them.
+    return load_predictor(model_dir, decoder="graph")
 
 
 @pytest.fixture(scope="module")
@@ -133,18 +134,23 @@ def test_keras_and_savedmodel_predictors_agree(keras_predictor, saved_predictor,
     assert from_keras[3].error == from_saved[3].error
 
 
-def test_python_decoder_for_savedmodels(keras_predictor, model_dir, tmp_path):
+def test_python_decoder_for_savedmodels(keras_predictor, model_dir, tmp_path, monkeypatch):
     # A GIF with a transparent colour and disposal 2 (built_gifs): both the
     # python decoder and the SavedModel's graph decoder give the .keras
     # predictor's frames.
     path = tmp_path / "restore_background.gif"
     path.write_bytes(built_gifs()["restore_background"])
-    python = load_predictor(model_dir, decoder="python")
+    python = load_predictor(model_dir)  # the reference decoder by default
     assert isinstance(python, SavedModelPredictor) and python.image_size == (SIZE, SIZE)
     (expected,) = predict_paths(keras_predictor, [path], progress=False, keep_frames=True)
-    (same,) = predict_paths(python, [path], progress=False, keep_frames=True)
+    graph_calls = []
+    with monkeypatch.context() as patched:
+        patched.setattr(SavedModelPredictor, "run_gifs",
+                        lambda self, gifs, **k: graph_calls.append(len(gifs)))
+        (same,) = predict_paths(python, [path], progress=False, keep_frames=True)
+    assert graph_calls == []  # no GIF bytes went to the graph
     (graph,) = predict_paths(
-        load_predictor(model_dir), [path], progress=False, keep_frames=True
+        load_predictor(model_dir, decoder="graph"), [path], progress=False, keep_frames=True
     )
     np.testing.assert_array_equal(same.frames, expected.frames)
     np.testing.assert_allclose(

@@ -45,9 +45,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    metavar="SECONDS", help="timeline window length")
     p.add_argument("--stride", type=float, default=PredictConfig.timeline_stride_s,
                    metavar="SECONDS", help="seconds between timeline windows")
-    p.add_argument("--decoder", choices=["graph", "python"], default="graph",
-                   help="SavedModels: decode in the graph (as TF Serving does) or with the "
-                        "reference Python decoder")
+    p.add_argument("--decoder", choices=["python", "graph"], default="python",
+                   help="SavedModels: decode GIFs with the reference decoder (default: starts "
+                        "and runs faster) or send their bytes to the graph's decoder, as TF "
+                        "Serving clients do (the same frames)")
     p.set_defaults(func=run)
     return p
 

@@ -32,7 +32,7 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    frame), so the palettes (local, global, or the grey ramp) are looked up
    once, for the sampled canvases. Only the frames the model samples are
    kept, and only the frames they depend on are drawn
-   (:func:`_frames_to_composite`).
+   (:mod:`kavan_tf.export.gif_plan`, :func:`_composited`).
 
 The rules for damaged files are in :func:`~kavan_tf.export.gif_parse.parse_gif`.
 """
@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from kavan_tf.export.gif_checks import first_error, header_checks, structure_error
 from kavan_tf.export.gif_parse import parse_gif
+from kavan_tf.export.gif_plan import covering_frames, drawable_frames, frames_to_composite
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
     byte_string,
@@ -204,51 +205,6 @@ def _unpacked(packed: tf.Tensor) -> tf.Tensor:
     return tf.bitcast(packed, tf.uint8)[..., :3]
 
 
-def _drawable(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-              count: tf.Tensor) -> tf.Tensor:
-    """bool ``[count]``: the frame shows on the screen and has LZW data to draw
-    (a code size of 1-11 and at least one data byte), as the reference decoder's
-    ``_composite`` draws it."""
-    left, top = parsed["left"][:count], parsed["top"][:count]
-    visible = ((left < tf.minimum(left + parsed["w"][:count], width))
-               & (top < tf.minimum(top + parsed["h"][:count], height)))
-    code_size = parsed["code_size"][:count]
-    has_data = parsed["data_end"][:count] > parsed["data_start"][:count] + 2
-    return visible & (code_size >= 1) & (code_size <= 11) & has_data
-
-
-def _frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, width: tf.Tensor,
-                         height: tf.Tensor, count: tf.Tensor, drawable: tf.Tensor) -> tf.Tensor:
-    """int32 indices of the frames whose drawing the sampled frames depend on, in order
-    (``drawable``: :func:`_drawable`).
-
-    A frame that covers the whole screen with no transparent index, and has
-    data to draw, paints every pixel: what it shows depends on no earlier
-    frame. After it, the canvas depends on no earlier frame either unless it
-    is disposed with 3 (restore what was under it); a frame covering the
-    screen and disposed with 2 leaves the background whatever it drew. So a
-    sampled frame needs only the frames from the last such reset before it
-    (or from the first frame): for GIFs of full, opaque frames (most GIFs
-    made from video) that is the sampled frames alone; for GIFs of partial
-    or transparent frames, every frame up to the last sample. The compositor
-    then gives the same canvases as drawing every frame.
-    """
-    field = {name: parsed[name][:count] for name in
-             ("left", "top", "w", "h", "disposal", "transparent")}
-    covers = ((field["left"] == 0) & (field["top"] == 0) & (field["w"] >= width)
-              & (field["h"] >= height))
-    paints_all = covers & drawable & (field["transparent"] < 0)
-    resets_after = ((paints_all & tf.not_equal(field["disposal"], 3))
-                    | (covers & tf.equal(field["disposal"], 2)))
-    frames = tf.range(count)[None, :]
-    sampled = samples[:, None]
-    last_reset = tf.reduce_max(
-        tf.where(resets_after[None, :] & (frames < sampled), frames, 0), axis=1)
-    start = tf.where(tf.gather(paints_all, samples), samples, last_reset)
-    needed = tf.reduce_any((frames >= start[:, None]) & (frames <= sampled), axis=0)
-    return tf.cast(tf.where(needed)[:, 0], tf.int32)
-
-
 def decode_gif_sampled(
     data: tf.Tensor,
     num_samples: int,
@@ -314,7 +270,7 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
     # ids, and the palettes are looked up once, for the sampled canvases.
     background_colour = _packed(tf.constant(background, tf.int32))[None]
     canvas = tf.zeros(tf.stack([height, width]), tf.int32)
-    drawable = _drawable(parsed, width, height, count)
+    drawable = drawable_frames(parsed, width, height, count)
     # The sampled frames, each once (several samples are one frame when
     # the GIF has fewer frames than samples), and each sample's among them.
     distinct, slot_of = tf.unique(samples)
@@ -331,9 +287,13 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
         def paint():
             indices, opaque, whole = _frame_pixels(parsed, i, rows, cols, transparent)
             ids = tf.pad(1 + k * _COLOURS + tf.minimum(indices, _COLOURS - 1), pad)
-            return tf.where(tf.pad(opaque, pad), ids, canvas), whole
+            # (Painted every pixel it covers: what gif_plan may assume of a
+            # covering frame.)
+            return (tf.where(tf.pad(opaque, pad), ids, canvas), whole,
+                    whole & tf.reduce_all(opaque))
 
-        drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))
+        drawn, whole, painted_all = tf.cond(
+            drawable[i], paint, lambda: (canvas, tf.constant(True), tf.constant(False)))
         disposal = parsed["disposal"][i]
 
         def region():
@@ -348,45 +308,67 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
             ],
             default=lambda: drawn,
         )
-        return drawn, after, whole
+        return drawn, after, whole, painted_all
 
-    def composite(needed):
-        def body(k, canvas, out, whole):
+    def composite(needed, assumed, last):
+        """Draws ``needed``; gives up at the first frame that is not whole or
+        does not paint every pixel where ``assumed`` says it does, unless
+        this is the ``last`` pass, which draws every frame."""
+        def body(k, canvas, out, held):
             i = needed[k]
-            drawn, after, drawn_whole = draw(i, k, canvas)
+            drawn, after, whole, painted_all = draw(i, k, canvas)
             at = tf.reduce_sum(tf.cast(distinct < i, tf.int32))
             sampled = tf.reduce_any(tf.equal(distinct, i))
             out = tf.cond(sampled, lambda: out.write(at, tf.gather(colours, drawn)),
                           lambda: out)
-            return k + 1, after, out, whole & drawn_whole
+            return k + 1, after, out, held & whole & (painted_all | ~assumed[i])
 
         colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
         out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
-        _, _, out, whole = tf.while_loop(
-            lambda k, *_: k < tf.size(needed), body,
+        _, _, out, held = tf.while_loop(
+            lambda k, _, __, held: (k < tf.size(needed)) & (held | last), body,
             (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
         )
-        return out.stack(), whole
+        frames = tf.cond(held | last, out.stack, lambda: tf.zeros([0, 0, 0], tf.int32))
+        return frames, held
 
-    # Only the frames the samples depend on are drawn, on the assumption that
-    # a frame covering the screen paints every pixel. A frame whose LZW data
-    # ends early or holds a bad code does not: then a second pass draws every
-    # frame up to the last sample (damaged files only). One loop makes both
-    # passes, so the compositor is in the graph once.
-    fast = _frames_to_composite(parsed, samples, width, height, count, drawable)
+    # Only the frames the samples depend on are drawn (gif_plan),
+    # in up to three passes, each taken only when the one before gave up:
+    # 0. on the assumption that a frame covering the screen paints every
+    #    pixel, also when it has a transparent index (many encoders give
+    #    every frame one, used or not); the pass checks each such frame it
+    #    draws, and every frame's LZW data;
+    # 1. assuming it only of covering frames without a transparent index
+    #    (skipped when that gives the same frames);
+    # 2. every frame up to the last sample: a frame whose LZW data ends early
+    #    or holds a bad code paints only part of it (damaged files only).
+    # One loop makes every pass, so the compositor is in the graph once.
+    covers = covering_frames(parsed, width, height, count)
+    transparent = parsed["transparent"][:count] >= 0
+    opaque_frames = covers & drawable & ~transparent
+    passes = [frames_to_composite(parsed, samples, count, covers, covers & drawable),
+              frames_to_composite(parsed, samples, count, covers, opaque_frames),
+              tf.range(tf.reduce_max(samples) + 1)]
+    sizes = tf.stack([tf.size(frames) for frames in passes])
+    # (A pass that would draw the same frames as the one before is skipped.)
+    taken = tf.concat([[True], sizes[1:] > sizes[:-1]], 0)
+    # (Pass 0 checks its assumption only where it drew fewer frames for it.)
+    checked = tf.stack([covers & drawable & transparent & taken[1], tf.zeros_like(covers),
+                        tf.zeros_like(covers)])
 
-    def one_pass(attempt, frames, whole):
-        needed = tf.cond(tf.equal(attempt, 0), lambda: fast,
-                         lambda: tf.range(tf.reduce_max(samples) + 1))
-        frames, whole = composite(needed)
-        return attempt + 1, tf.ensure_shape(frames, [None, None, None]), whole
+    def after(attempt):
+        """The next pass taken after ``attempt``; 3 when none is."""
+        later = taken & (tf.range(3) > attempt)
+        return tf.reduce_min(tf.where(later, tf.range(3), 3))
 
-    # (A second pass that would draw the same frames again is skipped.)
-    redrawn = tf.size(fast) < tf.reduce_max(samples) + 1
+    def one_pass(attempt, frames, held):
+        needed = tf.switch_case(attempt, [lambda f=f: f for f in passes])
+        frames, held = composite(needed, checked[attempt], after(attempt) >= 3)
+        return after(attempt), tf.ensure_shape(frames, [None, None, None]), held
+
     _, frames, _ = tf.while_loop(
-        lambda attempt, _, whole: (tf.equal(attempt, 0)
-                                   | (tf.equal(attempt, 1) & ~whole & redrawn)),
-        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(True)),
+        lambda attempt, _, held: (attempt < 3) & ~held,
+        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(False)),
         shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
                           tf.TensorShape([])),
         parallel_iterations=1)

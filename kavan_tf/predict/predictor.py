@@ -5,10 +5,11 @@ The decisions: docs/decisions.md#deployment; the usage: docs/serving.md.
 Every file takes one path, in three steps:
 
 1. decode (:meth:`Predictor.decode`, the one entry point for every format):
-   a SavedModel with ``decoder="graph"`` (default) takes a GIF's bytes as they
-   are and decodes them in the graph, as TF Serving does; every other file
-   (every file for ``.keras`` models and ``decoder="python"``) goes through
-   the reference pipeline (:func:`~kavan_tf.predict.inputs.sample_for_model`);
+   every file goes through the reference pipeline
+   (:func:`~kavan_tf.predict.inputs.sample_for_model`), except GIFs for a
+   SavedModel loaded with ``decoder="graph"``, whose bytes go to the model as
+   they are and are decoded in the graph, as TF Serving does (the same
+   frames: docs/serving.md);
 2. run: a ``.keras`` model as a folded inference graph, or the SavedModel's
    ``serving_frames`` signature on frames, or its ``serving_default``
    signature on GIF bytes (``predict_with_frames`` when frames are kept),
@@ -209,11 +210,12 @@ class KerasPredictor(Predictor):
 class SavedModelPredictor(Predictor):
     """Runs an exported SavedModel.
 
-    With ``decoder="graph"`` (default) GIF bytes go to the ``serving_default``
-    signature, exactly as a TF Serving client would send them, and other
-    formats (WebP, APNG, video) are decoded here and go to ``serving_frames``;
-    with ``decoder="python"`` the reference decoder decodes every file and the
-    frames go to ``serving_frames``. The labels are the SavedModel's own
+    With ``decoder="python"`` (default) the reference decoder decodes every
+    file here and the frames go to ``serving_frames``: in a process that runs
+    Python this starts and runs faster than the graph's decoder
+    (docs/performance.md). With ``decoder="graph"`` GIF bytes go to the
+    ``serving_default`` signature, exactly as a TF Serving client would send
+    them (other formats still go to ``serving_frames``). The labels are the SavedModel's own
     (``emotion_names``, ``category_names``, ``emotion_categories``).
 
     Args:
@@ -227,7 +229,7 @@ class SavedModelPredictor(Predictor):
     """
 
     def __init__(
-        self, path: str, decoder: str = "graph", data_config: DataConfig | None = None
+        self, path: str, decoder: str = "python", data_config: DataConfig | None = None
     ) -> None:
         if decoder not in DECODERS:
             raise ValueError(f"`decoder` must be one of {DECODERS}. Received: decoder={decoder!r}")
@@ -282,7 +284,7 @@ def _labels_of(loaded: Any, path: str) -> Labels:
 def load_predictor(
     path: str | os.PathLike[str],
     *,
-    decoder: str = "graph",
+    decoder: str = "python",
     data_config: DataConfig | None = None,
 ) -> Predictor:
     """Loads a SavedModel (version folder, or model folder: highest version) or a ``.keras``.
@@ -290,8 +292,9 @@ def load_predictor(
     Args:
         path: ``savedmodels/<name>/<version>``, ``savedmodels/<name>`` or a
             ``.keras`` file.
-        decoder: For SavedModels: ``"graph"`` (GIF bytes to ``serving_default``)
-            or ``"python"`` (reference decoder, frames to ``serving_frames``).
+        decoder: For SavedModels: ``"python"`` (default: the reference
+            decoder, frames to ``serving_frames``) or ``"graph"`` (GIF bytes
+            to ``serving_default``, as TF Serving runs it).
             ``.keras`` models always use the reference decoder, and run as
             :func:`kavan_tf.inference.for_inference` graphs.
         data_config: Settings of the reference decoder.
