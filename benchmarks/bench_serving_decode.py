@@ -3,8 +3,8 @@
 Two batches of 8 GIFs of 240 x 240 and 24 frames (T = 8, 224 x 224):
 
 - **photo-like**: ``bench_inference.make_gifs()``, as Pillow writes them: full
-  frames, each with a local palette and a transparent index that no pixel
-  uses;
+  frames, each with a local palette and, after the first, a transparent
+  index;
 - **delta**: full frames whose unchanged pixels (60 %) are transparent, so
   that every frame depends on the ones before it (:func:`make_delta_gifs`).
 

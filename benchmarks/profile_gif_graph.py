@@ -9,11 +9,17 @@ decode (parse, frames, compositing, sampling); and ``tf.io.decode_gif`` on
 the whole file for comparison (what the graph did before it composited
 exactly); and the resize of the sampled frames to the model's input.
 
-    python benchmarks/profile_gif_graph.py
+With ``--ops``, it counts instead the ops one whole decode executes, by
+type, with their time (one thread, TensorFlow's full trace of one run):
+what the decode costs per op rather than per arithmetic.
+
+    python benchmarks/profile_gif_graph.py [--ops]
 """
 
 from __future__ import annotations
 
+import argparse
+import collections
 import time
 
 import tensorflow as tf
@@ -54,7 +60,50 @@ def _probe_loop(data: tf.Tensor) -> tf.Tensor:
     return tf.while_loop(lambda i, _: i < parsed["count"], body, (0, True))[1]
 
 
+def count_ops(gif: bytes, num_samples: int = 8, top: int = 15) -> None:
+    """Prints the ops one :func:`~kavan_tf.export.gif_graph.decode_gif_sampled`
+    of ``gif`` executes, by type: how many, and their microseconds."""
+    graph = tf.Graph()
+    with graph.as_default():
+        data = tf.compat.v1.placeholder(tf.string, [])
+        frames = gif_graph.decode_gif_sampled(data, num_samples, max_total_pixels=2**30,
+                                              **LIMITS)["frames"]
+        config = tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1,
+                                          intra_op_parallelism_threads=1)
+        with tf.compat.v1.Session(config=config) as session:
+            session.run(frames, {data: gif})
+            metadata = tf.compat.v1.RunMetadata()
+            session.run(frames, {data: gif}, run_metadata=metadata,
+                        options=tf.compat.v1.RunOptions(
+                            trace_level=tf.compat.v1.RunOptions.FULL_TRACE))
+    count: collections.Counter = collections.Counter()
+    micros: collections.Counter = collections.Counter()
+    seen = set()
+    for device in metadata.step_stats.dev_stats:
+        for node in device.node_stats:
+            if (node.node_name, node.all_start_micros) in seen:  # listed per device
+                continue
+            seen.add((node.node_name, node.all_start_micros))
+            label = node.timeline_label
+            kind = label.split("=", 1)[1].split("(")[0].strip() if "=" in label else "other"
+            count[kind] += 1
+            micros[kind] += node.op_end_rel_micros - node.op_start_rel_micros
+    print(f"ops executed by one decode (T = {num_samples}): {sum(count.values())}, "
+          f"{sum(micros.values()) / 1000:.1f} ms in their kernels (traced)")
+    print("| op | executed | ms |")
+    print("|---|---|---|")
+    for kind, _ in micros.most_common(top):
+        print(f"| {kind} | {count[kind]} | {micros[kind] / 1000:.1f} |")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", action="store_true",
+                        help="count the ops one decode executes, by type")
+    args = parser.parse_args()
+    if args.ops:
+        count_ops(make_gifs(1)[0])
+        return
     gifs = [tf.constant(g) for g in make_gifs(8)]
     parts = {
         "parse": lambda d: gif_graph.parse_gif(d, **LIMITS)["count"],

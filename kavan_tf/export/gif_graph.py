@@ -32,7 +32,7 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    frame), so the palettes (local, global, or the grey ramp) are looked up
    once, for the sampled canvases. Only the frames the model samples are
    kept, and only the frames they depend on are drawn
-   (:mod:`kavan_tf.export.gif_plan`, :func:`_composited`).
+   (:mod:`kavan_tf.export.gif_plan`).
 
 The rules for damaged files are in :func:`~kavan_tf.export.gif_parse.parse_gif`.
 """
@@ -287,13 +287,9 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
         def paint():
             indices, opaque, whole = _frame_pixels(parsed, i, rows, cols, transparent)
             ids = tf.pad(1 + k * _COLOURS + tf.minimum(indices, _COLOURS - 1), pad)
-            # (Painted every pixel it covers: what gif_plan may assume of a
-            # covering frame.)
-            return (tf.where(tf.pad(opaque, pad), ids, canvas), whole,
-                    whole & tf.reduce_all(opaque))
+            return tf.where(tf.pad(opaque, pad), ids, canvas), whole
 
-        drawn, whole, painted_all = tf.cond(
-            drawable[i], paint, lambda: (canvas, tf.constant(True), tf.constant(False)))
+        drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))
         disposal = parsed["disposal"][i]
 
         def region():
@@ -308,67 +304,48 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
             ],
             default=lambda: drawn,
         )
-        return drawn, after, whole, painted_all
+        return drawn, after, whole
 
-    def composite(needed, assumed, last):
-        """Draws ``needed``; gives up at the first frame that is not whole or
-        does not paint every pixel where ``assumed`` says it does, unless
-        this is the ``last`` pass, which draws every frame."""
-        def body(k, canvas, out, held):
+    def composite(needed):
+        def body(k, canvas, out, whole):
             i = needed[k]
-            drawn, after, whole, painted_all = draw(i, k, canvas)
+            drawn, after, drawn_whole = draw(i, k, canvas)
             at = tf.reduce_sum(tf.cast(distinct < i, tf.int32))
             sampled = tf.reduce_any(tf.equal(distinct, i))
             out = tf.cond(sampled, lambda: out.write(at, tf.gather(colours, drawn)),
                           lambda: out)
-            return k + 1, after, out, held & whole & (painted_all | ~assumed[i])
+            return k + 1, after, out, whole & drawn_whole
 
         colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
         out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
-        _, _, out, held = tf.while_loop(
-            lambda k, _, __, held: (k < tf.size(needed)) & (held | last), body,
+        _, _, out, whole = tf.while_loop(
+            lambda k, *_: k < tf.size(needed), body,
             (tf.constant(0), canvas, out, tf.constant(True)), parallel_iterations=1,
         )
-        frames = tf.cond(held | last, out.stack, lambda: tf.zeros([0, 0, 0], tf.int32))
-        return frames, held
+        return out.stack(), whole
 
-    # Only the frames the samples depend on are drawn (gif_plan),
-    # in up to three passes, each taken only when the one before gave up:
-    # 0. on the assumption that a frame covering the screen paints every
-    #    pixel, also when it has a transparent index (many encoders give
-    #    every frame one, used or not); the pass checks each such frame it
-    #    draws, and every frame's LZW data;
-    # 1. assuming it only of covering frames without a transparent index
-    #    (skipped when that gives the same frames);
-    # 2. every frame up to the last sample: a frame whose LZW data ends early
-    #    or holds a bad code paints only part of it (damaged files only).
-    # One loop makes every pass, so the compositor is in the graph once.
+    # Only the frames the samples depend on are drawn (gif_plan), on the
+    # assumption that a frame covering the screen with no transparent index
+    # paints every pixel. A frame whose LZW data ends early or holds a bad
+    # code does not: then a second pass draws every frame up to the last
+    # sample (damaged files only). One loop makes both passes, so the
+    # compositor is in the graph once.
     covers = covering_frames(parsed, width, height, count)
-    transparent = parsed["transparent"][:count] >= 0
-    opaque_frames = covers & drawable & ~transparent
-    passes = [frames_to_composite(parsed, samples, count, covers, covers & drawable),
-              frames_to_composite(parsed, samples, count, covers, opaque_frames),
-              tf.range(tf.reduce_max(samples) + 1)]
-    sizes = tf.stack([tf.size(frames) for frames in passes])
-    # (A pass that would draw the same frames as the one before is skipped.)
-    taken = tf.concat([[True], sizes[1:] > sizes[:-1]], 0)
-    # (Pass 0 checks its assumption only where it drew fewer frames for it.)
-    checked = tf.stack([covers & drawable & transparent & taken[1], tf.zeros_like(covers),
-                        tf.zeros_like(covers)])
+    paints_all = covers & drawable & (parsed["transparent"][:count] < 0)
+    fast = frames_to_composite(parsed, samples, count, covers, paints_all)
 
-    def after(attempt):
-        """The next pass taken after ``attempt``; 3 when none is."""
-        later = taken & (tf.range(3) > attempt)
-        return tf.reduce_min(tf.where(later, tf.range(3), 3))
+    def one_pass(attempt, frames, whole):
+        needed = tf.cond(tf.equal(attempt, 0), lambda: fast,
+                         lambda: tf.range(tf.reduce_max(samples) + 1))
+        frames, whole = composite(needed)
+        return attempt + 1, tf.ensure_shape(frames, [None, None, None]), whole
 
-    def one_pass(attempt, frames, held):
-        needed = tf.switch_case(attempt, [lambda f=f: f for f in passes])
-        frames, held = composite(needed, checked[attempt], after(attempt) >= 3)
-        return after(attempt), tf.ensure_shape(frames, [None, None, None]), held
-
+    # (A second pass that would draw the same frames again is skipped.)
+    redrawn = tf.size(fast) < tf.reduce_max(samples) + 1
     _, frames, _ = tf.while_loop(
-        lambda attempt, _, held: (attempt < 3) & ~held,
-        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(False)),
+        lambda attempt, _, whole: (tf.equal(attempt, 0)
+                                   | (tf.equal(attempt, 1) & ~whole & redrawn)),
+        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(True)),
         shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
                           tf.TensorShape([])),
         parallel_iterations=1)

@@ -36,8 +36,7 @@ def frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, count:
     """int32 indices of the frames whose drawing the sampled frames depend on, in order.
 
     ``paints_all`` (bool ``[count]``) says which frames paint every pixel of
-    the screen (or are taken to: the compositor checks it as it draws them):
-    what such a frame shows depends on no earlier frame. After it, the
+    the screen: what such a frame shows depends on no earlier frame. After it, the
     canvas depends on no earlier frame either unless it is disposed with 3
     (restore what was under it); a frame covering the screen (``covers``,
     :func:`covering_frames`) and disposed with 2 leaves the background
