@@ -211,12 +211,14 @@ class SavedModelPredictor(Predictor):
     """Runs an exported SavedModel.
 
     With ``decoder="python"`` (default) the reference decoder decodes every
-    file here and the frames go to ``serving_frames``: in a process that runs
-    Python this starts and runs faster than the graph's decoder
-    (docs/performance.md). With ``decoder="graph"`` GIF bytes go to the
-    ``serving_default`` signature, exactly as a TF Serving client would send
-    them (other formats still go to ``serving_frames``). The labels are the SavedModel's own
-    (``emotion_names``, ``category_names``, ``emotion_categories``).
+    file here and the frames go to ``serving_frames``: it starts faster and
+    holds less memory than the graph's decoder (docs/performance.md). With
+    ``decoder="graph"`` GIF bytes go to the ``serving_default`` signature,
+    exactly as a TF Serving client would send them (other formats still go
+    to ``serving_frames``); a batch's GIFs then decode in parallel, which
+    gives more GIFs per second on many files. The labels are the
+    SavedModel's own (``emotion_names``, ``category_names``,
+    ``emotion_categories``).
 
     Args:
         path: A SavedModel version folder.
