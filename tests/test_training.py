@@ -181,6 +181,15 @@ def test_protocol_writes_tables_in_parallel_and_resumes_a_stopped_run(tmp_path, 
     claims = claim_table(frame, claims=[("mtl vs lstm", "mtl_att_hslstm", "lstm")])
     assert list(claims["runs"]) == [2, 2, 2]
     assert set(claims["verdict"]) <= {"holds", "contradicted", "undecided"}
+    # One run rebuilt on its own (benchmarks/check_reuse.py) is the stored run.
+    from kavan_tf.training.evaluation import protocol_task, run_key
+
+    for line in per_split.dropna(subset=["run_key"]).itertuples():
+        task = protocol_task(config, rows, str(tmp_path / "elsewhere"), row=line.row,
+                             split=line.split, seed=line.seed, num_splits=1, seeds=2)
+        assert run_key(task) == line.run_key
+    with pytest.raises(ValueError, match="split 1 and seed 0"):
+        protocol_task(config, rows, str(out), row="lstm", split=1, seed=0, num_splits=1)
 
     # As if the protocol had been killed during its last run.
     models = {seed: out / "split0" / f"seed{seed}" / "lstm" / "model.keras" for seed in (0, 1)}

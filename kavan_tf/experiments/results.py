@@ -139,7 +139,7 @@ def run_results(
     found = _Found()
     for index, mode in enumerate(benchmarks):
         started = time.perf_counter()
-        settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
+        settings = benchmark_settings(mode, sizes[mode], epochs)
         say(f"benchmark {mode!r}: {sizes[mode]} GIFs, {num_splits} splits x {seeds} seeds")
         _benchmark(found, mode, settings, output_dir, num_splits, seeds,
                    baselines if index == 0 else (), jobs, say)
@@ -164,7 +164,7 @@ def run_results(
     for reading in hs_readings:
         for mode in readings_on:
             started = time.perf_counter()
-            settings = end.with_overrides(synthetic={"num_gifs": sizes[mode], "label_mode": mode})
+            settings = benchmark_settings(mode, sizes[mode], epochs)
             say(f"benchmark {mode!r}, HS-LSTM tier 1 per {reading}")
             _reading(found, mode, reading, settings, output_dir, num_splits, seeds, jobs, say)
             found.timings[f"{mode}, tier 1 per {reading}"] = time.perf_counter() - started
@@ -181,6 +181,15 @@ def run_results(
     return {"tables": found.tables, "claims": found.claims, "positions": found.positions,
             "attention": found.attention, "sigma": found.sigma, "votes": found.votes,
             "readings": found.readings, "seconds": seconds}
+
+
+def benchmark_settings(mode: str, num_gifs: int | None = None, epochs: int = 10
+                       ) -> DemoSettings:
+    """The settings of benchmark ``mode``'s protocol in :func:`run_results`
+    (``num_gifs``: ``None`` for :data:`BENCHMARK_GIFS`)."""
+    return DemoSettings().with_overrides(
+        synthetic={"num_gifs": num_gifs or BENCHMARK_GIFS[mode], "label_mode": mode},
+        train={"epochs": epochs})
 
 
 @dataclass

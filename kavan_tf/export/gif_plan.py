@@ -36,12 +36,12 @@ def frames_to_composite(parsed: dict[str, tf.Tensor], samples: tf.Tensor, count:
     """int32 indices of the frames whose drawing the sampled frames depend on, in order.
 
     ``paints_all`` (bool ``[count]``) says which frames paint every pixel of
-    the screen: what such a frame shows depends on no earlier frame. After it, the
-    canvas depends on no earlier frame either unless it is disposed with 3
-    (restore what was under it); a frame covering the screen (``covers``,
-    :func:`covering_frames`) and disposed with 2 leaves the background
-    whatever it drew. So a sampled frame needs only the
-    frames from the last such reset before it (or from the first frame): for
+    the screen: what such a frame shows depends on no earlier frame. After
+    it, the canvas depends on no earlier frame either unless it is disposed
+    with 3 (restore what was under it); a frame covering the screen
+    (``covers``, :func:`covering_frames`) and disposed with 2 leaves the
+    background whatever it drew. So a sampled frame needs only the frames
+    from the last such reset before it (or from the first frame): for
     GIFs of full, opaque frames (most GIFs made from video) that is the
     sampled frames alone; for GIFs of partial or transparent frames, every
     frame up to the last sample. The compositor then gives the same canvases

@@ -436,22 +436,18 @@ def run_protocol(
     baseline_features = _baseline_features(baselines, rows, baseline_options or {})
     pending: list[tuple[tuple[int, int, int], dict[str, Any], TrainingTask]] = []
     for split, (train_idx, test_idx) in enumerate(splits):
-        train_rows, test_rows = rows.iloc[train_idx], rows.iloc[test_idx]
         for position, (kind, features) in enumerate(baseline_features.items()):
             metrics = _evaluate_baseline(kind, features, train_idx, test_idx, rows, config)
             line = {"split": split, "seed": 0, "row": kind, "title": _BASELINE_TITLES[kind],
                     "loss": "nMSE", **metrics}
             record((split, -1, position), line)
-        for seed, (position, row) in ((s, r) for s in range(seeds) for r in enumerate(selected)):
-            parts = [f"split{split}"] + ([f"seed{seed}"] if seeds > 1 else []) + [row.key]
-            row_cfg = row_config(
-                with_overrides(config, train={"seed": config.train.seed + split + 100 * seed}),
-                row, os.path.join(output_dir, *parts),
-            )
-            task = TrainingTask(row_cfg, train_rows, test_rows)
+        for seed, position, row in ((s, p, r) for s in range(seeds)
+                                    for p, r in enumerate(selected)):
+            task = _protocol_task(config, rows, output_dir, (train_idx, test_idx), split, seed,
+                                  seeds, row)
             key = run_key(task)
-            line = {"split": split, "seed": seed, "row": row.key, "title": row.label(row_cfg),
-                    "loss": row.loss_name, "run_key": key}
+            line = {"split": split, "seed": seed, "row": row.key,
+                    "title": row.label(task.config), "loss": row.loss_name, "run_key": key}
             order = (split, seed, position)
             if key in done and key in done_gifs:
                 record(order, {**line, **{m: done[key][m] for m in
@@ -476,6 +472,34 @@ def run_protocol(
 
 
 _BASELINE_TITLES = {"color_histogram": "Color Histogram", "face_expression": "Face Expression"}
+
+
+def _protocol_task(config: KavanConfig, rows: pd.DataFrame, output_dir: str,
+                   split_indices: tuple[np.ndarray, np.ndarray], split: int, seed: int,
+                   seeds: int, row: AblationRow) -> TrainingTask:
+    """The training run of ``row`` on split ``split`` with training seed ``seed``."""
+    train_idx, test_idx = split_indices
+    parts = [f"split{split}"] + ([f"seed{seed}"] if seeds > 1 else []) + [row.key]
+    row_cfg = row_config(
+        with_overrides(config, train={"seed": config.train.seed + split + 100 * seed}),
+        row, os.path.join(output_dir, *parts),
+    )
+    return TrainingTask(row_cfg, rows.iloc[train_idx], rows.iloc[test_idx])
+
+
+def protocol_task(config: KavanConfig, rows: pd.DataFrame, output_dir: str, *, row: str,
+                  split: int, seed: int, num_splits: int = 5, seeds: int = 1,
+                  test_fraction: float = 0.2) -> TrainingTask:
+    """One run of :func:`run_protocol` with the same arguments: the ablation
+    row ``row`` (a key of :func:`select_rows`) on split ``split`` with
+    training seed ``seed``. Its :func:`run_key` is that run's
+    (``benchmarks/check_reuse.py`` trains a stored run again with it)."""
+    if not (0 <= split < num_splits and 0 <= seed < seeds):
+        raise ValueError(f"split {split} and seed {seed} must be below num_splits={num_splits} "
+                         f"and seeds={seeds}")
+    (selected,) = select_rows([row])
+    splits = make_splits(len(rows), num_splits, test_fraction, config.train.seed)
+    return _protocol_task(config, rows, output_dir, splits[split], split, seed, seeds, selected)
 
 
 def _baseline_features(
