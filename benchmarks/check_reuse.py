@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from kavan_tf.config import with_overrides
     from kavan_tf.data.manifest import read_manifest
     from kavan_tf.experiments.demo import demo_config
-    from kavan_tf.experiments.results import benchmark_settings
+    from kavan_tf.experiments.results import benchmark_settings, protocol_folder
     from kavan_tf.synthetic import generate_dataset
     from kavan_tf.training.evaluation import protocol_task, run_key, run_tasks
 
@@ -61,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     manifest = generate_dataset(os.path.join(args.out, f"data_{args.benchmark}"),
                                 settings.synthetic, progress=True)
     config = demo_config(settings, args.out)
-    folder = f"protocol_{args.benchmark}"
+    folder = protocol_folder(args.benchmark, args.hs_tier1)
     if args.hs_tier1 is not None:
         config = with_overrides(config, model={"hs_tier1": args.hs_tier1})
-        folder += f"_tier1_{args.hs_tier1}"
     rows = read_manifest(manifest, config.labels)
     stored = pd.read_csv(os.path.join(args.out, folder, "results_per_split.csv"))
     stored = stored.set_index("run_key")

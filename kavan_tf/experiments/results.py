@@ -183,6 +183,12 @@ def run_results(
             "readings": found.readings, "seconds": seconds}
 
 
+def protocol_folder(mode: str, reading: str | None = None) -> str:
+    """The folder, under ``kavan results``' output, of benchmark ``mode``'s
+    protocol, or of its HS-LSTM rows read with ``model.hs_tier1 = reading``."""
+    return f"protocol_{mode}" if reading is None else f"protocol_{mode}_tier1_{reading}"
+
+
 def benchmark_settings(mode: str, num_gifs: int | None = None, epochs: int = 10
                        ) -> DemoSettings:
     """The settings of benchmark ``mode``'s protocol in :func:`run_results`
@@ -221,7 +227,7 @@ def _benchmark(found: _Found, mode: str, settings: DemoSettings, output_dir: str
                                 progress=True)
     config = demo_config(settings, output_dir)
     rows = read_manifest(manifest, config.labels)
-    out = os.path.join(output_dir, f"protocol_{mode}")
+    out = os.path.join(output_dir, protocol_folder(mode))
     frame = run_protocol(
         config, rows, out, num_splits=num_splits, seeds=seeds, baselines=baselines,
         # 512 histogram cells and ~500 training GIFs would make OLS interpolate.
@@ -249,9 +255,9 @@ def _reading(found: _Found, mode: str, reading: str, settings: DemoSettings, out
     manifest = generate_dataset(os.path.join(output_dir, f"data_{mode}"), settings.synthetic)
     config = with_overrides(demo_config(settings, output_dir), model={"hs_tier1": reading})
     rows = read_manifest(manifest, config.labels)
-    out = os.path.join(output_dir, f"protocol_{mode}_tier1_{reading}")
+    out = os.path.join(output_dir, protocol_folder(mode, reading))
     frame = run_protocol(config, rows, out, num_splits=num_splits, seeds=seeds, jobs=jobs,
-                         reuse_from=(os.path.join(output_dir, f"protocol_{mode}"),),
+                         reuse_from=(os.path.join(output_dir, protocol_folder(mode)),),
                          on_result=lambda r: say(format_result(r)))
     # The plain LSTM runs are this call's own (shared), not an earlier call's.
     shared = int((~frame["row"].isin(HS_ROWS)).sum())
@@ -274,7 +280,7 @@ def _earlier_reading(output_dir: str,
     """Per benchmark, the earlier reading's table and HS-LSTM claims, where kept."""
     kept = {}
     for mode in benchmarks:
-        path = os.path.join(output_dir, EARLIER_READING, f"protocol_{mode}",
+        path = os.path.join(output_dir, EARLIER_READING, protocol_folder(mode),
                             "results_per_split.csv")
         if os.path.exists(path):
             frame = pd.read_csv(path)
