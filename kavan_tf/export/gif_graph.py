@@ -44,6 +44,7 @@ import tensorflow as tf
 from kavan_tf.export.gif_checks import first_error, header_checks, structure_error
 from kavan_tf.export.gif_parse import parse_gif
 from kavan_tf.export.gif_plan import covering_frames, drawable_frames, frames_to_composite
+from kavan_tf.export.lazy_graph import rarely_taken
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
     byte_string,
@@ -81,23 +82,74 @@ def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
 
 
 
-def _giflib_indices(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
+def _giflib_indices(width: tf.Tensor, rows: tf.Tensor, code_byte: tf.Tensor,
                     sub_blocks: tf.Tensor) -> tf.Tensor:
-    """int32 ``[w * rows]``: the first ``rows`` rows (as sent) of frame ``i``'s
+    """int32 ``[width * rows]``: the first ``rows`` rows (as sent) of a frame's
     palette indices, by ``tf.io.decode_gif`` of a one-frame GIF of that size
-    around ``sub_blocks`` (LZW data sub-blocks and terminator), whose global
-    palette maps index ``i`` to ``(i, i, i)``, with no transparency and no
-    interlace flag."""
-    size = tf.stack([parsed["w"][i], rows])
+    around ``code_byte`` (its LZW minimum code size byte) and ``sub_blocks``
+    (LZW data sub-blocks and terminator), whose global palette maps index
+    ``i`` to ``(i, i, i)``, with no transparency and no interlace flag."""
+    size = tf.stack([width, rows])
     size = byte_string(tf.reshape(tf.stack([size % 256, size // 256], 1), [-1]))
     # A global palette that maps index i to the colour (i, i, i).
     index_palette = byte_string(tf.repeat(tf.range(256), 3))
     gif = tf.strings.join([
         b"GIF89a", size, b"\xf7\x00\x00", index_palette, b"\x2c\x00\x00\x00\x00", size,
-        b"\x00", tf.strings.substr(parsed["data"], parsed["data_start"][i], 1), sub_blocks,
-        b"\x3b",
+        b"\x00", code_byte, sub_blocks, b"\x3b",
     ])
     return tf.reshape(tf.cast(tf.io.decode_gif(gif)[0, :, :, 0], tf.int32), [-1])
+
+
+def _giflib_can(sound, clears, full, end_bit, code_size, whole_file, needed) -> tf.Tensor:
+    """Whether giflib decompresses the stream as the reference decoder does:
+    no code names an entry not made yet, code size 1-8, not a flood of clear
+    codes (giflib clears its whole table at each: a work bomb), and either
+    the codes fill the frame within the file or an end code ends them early
+    (then it is turned into padding: :func:`_padded`)."""
+    return (sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
+            & ((full & whole_file) | ((end_bit >= 0) & (needed <= PADDED_PIXELS))))
+
+
+_SCALAR_INT = tf.TensorSpec([], tf.int32)
+_SCALAR_STRING = tf.TensorSpec([], tf.string)
+
+
+@rarely_taken(tf.TensorSpec([None], tf.int32), _SCALAR_INT, _SCALAR_INT,
+              tf.TensorSpec([], tf.bool))
+def _irregular_stream(data, code_size, needed, whole_file):
+    """A stream :func:`~kavan_tf.export.lzw_graph.probe_codes` cannot read, or
+    one giflib cannot decompress: its codes read by
+    :func:`~kavan_tf.export.lzw_graph.read_codes`. Returns whether giflib
+    can decompress it after all, the end code's place, and otherwise the
+    pixels decoded in tensor ops (the reference decoder's algorithm: the
+    pixels before a fault, the rest undrawn)."""
+    codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
+    giflib = _giflib_can(is_sound(codes, j, code_size), clears, full, end_bit, code_size,
+                         whole_file, needed)
+    indices, count = tf.cond(giflib, lambda: (tf.zeros([0], tf.int32), tf.constant(0)),
+                             lambda: decode_codes(codes, j, code_size, needed))
+    return (giflib, full, tf.cast(end_bit, tf.int64), tf.cast(end_width, tf.int32),
+            indices, count)
+
+
+@rarely_taken(tf.TensorSpec([None], tf.int32), _SCALAR_INT, tf.TensorSpec([], tf.int64),
+              _SCALAR_INT, _SCALAR_INT, _SCALAR_INT, _SCALAR_STRING)
+def _padded(data, code_size, end_bit, end_width, width, rows, code_byte):
+    """A sound stream that ends before the frame is full, by giflib with its
+    end code turned into padding; returns the indices and how many are the
+    stream's. The pixels before the padding are the stream's: two paddings,
+    of index 0 and of 1, tell them apart when the last pixel is 0."""
+    needed = width * rows
+    zeros = _giflib_indices(width, rows, code_byte,
+                            padded_sub_blocks(data, code_size, end_bit, end_width, 0))
+
+    def count():
+        ones = _giflib_indices(width, rows, code_byte,
+                               padded_sub_blocks(data, code_size, end_bit, end_width, 1))
+        differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
+        return tf.reduce_min(tf.concat([differ, [needed]], 0))
+
+    return zeros, tf.cond(tf.equal(zeros[-1], 0), count, lambda: needed)
 
 
 def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
@@ -114,48 +166,31 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     code_size, needed = parsed["code_size"][i], w * needed_rows
     data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1, parsed["data_end"][i])
     whole_file = parsed["data_end"][i] <= tf.size(parsed["bytes"])
+    code_byte = tf.strings.substr(parsed["data"], parsed["data_start"][i], 1)
     lzw = tf.strings.substr(parsed["data"], parsed["data_start"][i] + 1,
                             parsed["data_end"][i] - parsed["data_start"][i] - 1)
     # giflib decompresses a sound stream (no code naming an entry not made
     # yet, code size 1-8) as the reference decoder does, and faster: as it
     # is when the codes fill the frame, and otherwise with its end code
     # turned into padding, so that a stream that ends early does not make
-    # giflib fail; the pixels before the padding are the stream's (two
-    # paddings, of index 0 and of 1, tell them apart when the last pixel is
-    # 0). Any other stream is decompressed in tensor ops, and so is one of
-    # many clear codes: giflib clears its whole table at each (a work bomb).
-
-    def by_giflib(full, end_bit, end_width):
-        def padded():
-            zeros = _giflib_indices(
-                parsed, i, needed_rows, padded_sub_blocks(data, code_size, end_bit, end_width, 0))
-
-            def count():
-                ones = _giflib_indices(
-                    parsed, i, needed_rows,
-                    padded_sub_blocks(data, code_size, end_bit, end_width, 1))
-                differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
-                return tf.reduce_min(tf.concat([differ, [needed]], 0))
-
-            return zeros, tf.cond(tf.equal(zeros[-1], 0), count, lambda: needed)
-
-        return tf.cond(full & whole_file,
-                       lambda: (_giflib_indices(parsed, i, needed_rows, lzw), needed), padded)
-
-    def giflib_can(sound, clears, full, end_bit):
-        return (sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
-                & ((full & whole_file) | ((end_bit >= 0) & (needed <= PADDED_PIXELS))))
-
-    def any_stream():
-        codes, j, full, end_bit, end_width, clears = read_codes(data, code_size, needed)
-        return tf.cond(giflib_can(is_sound(codes, j, code_size), clears, full, end_bit),
-                       lambda: by_giflib(full, end_bit, end_width),
-                       lambda: decode_codes(codes, j, code_size, needed))
-
-    # Streams laid out as encoders write them are read without a loop.
+    # giflib fail. Streams laid out as encoders write them are read without
+    # a loop (probe_codes); any other stream, and one giflib cannot
+    # decompress, goes to _irregular_stream.
     regular, sound, full, end_bit, end_width, clears = probe_codes(data, code_size, needed)
-    indices, count = tf.cond(regular & giflib_can(sound, clears, full, end_bit),
-                             lambda: by_giflib(full, end_bit, end_width), any_stream)
+    usual = regular & _giflib_can(sound, clears, full, end_bit, code_size, whole_file, needed)
+    giflib, full, end_bit, end_width, decoded, count = tf.cond(
+        usual,
+        lambda: (tf.constant(True), full, end_bit, end_width, tf.zeros([0], tf.int32),
+                 tf.constant(0)),
+        lambda: _irregular_stream(data, code_size, needed, whole_file))
+
+    def by_giflib():
+        return tf.cond(
+            full & whole_file,
+            lambda: (_giflib_indices(w, needed_rows, code_byte, lzw), needed),
+            lambda: _padded(data, code_size, end_bit, end_width, w, needed_rows, code_byte))
+
+    indices, count = tf.cond(giflib, by_giflib, lambda: (decoded, count))
     whole = count >= needed
 
     def deinterlace(image):

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from kavan_tf.config import DataConfig
 from kavan_tf.export.gif_graph import decode_gif_sampled
+from kavan_tf.export.lazy_graph import rarely_taken
 
 _PRECISION_BITS = 22  # Pillow's fixed-point precision for 8-bit resampling
 
@@ -49,31 +50,32 @@ def resize_stretch(frames: tf.Tensor, image_size: tuple[int, int] | tf.Tensor) -
         float32 ``[N, height, width, 3]`` with whole values in [0, 255].
     """
     static = not isinstance(image_size, tf.Tensor)
-    height, width = image_size[0], image_size[1]
+    size = tf.cast(tf.stack([image_size[0], image_size[1]]), tf.int32)
     frames = tf.cast(frames, tf.uint8)
     shape = tf.shape(frames, out_type=tf.int64)
     # The horizontal pass makes [N, h, width, 3] before the vertical pass
     # shrinks it: for tall frames (1 x 65535) resize one frame at a time, so
     # that memory stays bounded by one frame's intermediate.
-    intermediate = shape[0] * shape[1] * tf.cast(width, tf.int64) * 3
-    frame_shape = (height, width, 3) if static else (None, None, 3)
-    return tf.cond(
-        intermediate > _BATCHED_RESIZE_ELEMENTS,
-        lambda: tf.map_fn(
-            lambda frame: _stretch(frame[None], image_size)[0],
-            frames,
-            parallel_iterations=1,
-            fn_output_signature=tf.TensorSpec(frame_shape, tf.float32),
-        ),
-        lambda: _stretch(frames, image_size),
-    )
+    intermediate = shape[0] * shape[1] * tf.cast(size[1], tf.int64) * 3
+    resized = tf.cond(intermediate > _BATCHED_RESIZE_ELEMENTS,
+                      lambda: _stretch_each(frames, size), lambda: _stretch(frames, size))
+    if static:
+        resized = tf.ensure_shape(resized, [None, image_size[0], image_size[1], 3])
+    return resized
+
+
+_FRAMES = tf.TensorSpec([None, None, None, 3], tf.uint8)
+_SIZE = tf.TensorSpec([2], tf.int32)
 
 
 # Largest [N, h, width, 3] intermediate (elements) resized in one batch.
 _BATCHED_RESIZE_ELEMENTS = 32 * 2**20
 
 
-def _stretch(frames: tf.Tensor, image_size: tuple[int, int] | tf.Tensor) -> tf.Tensor:
+@tf.function(input_signature=[_FRAMES, _SIZE], autograph=False)
+def _stretch(frames: tf.Tensor, image_size: tf.Tensor) -> tf.Tensor:
+    """:func:`resize_stretch` of a batch of frames, in one pass each way (one
+    function, traced once for every size the endpoints resize to)."""
     height, width = image_size[0], image_size[1]
     shape = tf.shape(frames)
     count, rows, cols = shape[0], shape[1], shape[2]
@@ -84,6 +86,14 @@ def _stretch(frames: tf.Tensor, image_size: tuple[int, int] | tf.Tensor) -> tf.T
     x = tf.transpose(tf.reshape(x, (count, width, rows, 3)), [0, 2, 1, 3])  # [N, h, W, 3]
     x = _resample(tf.reshape(x, (count, rows, width * 3)), *_pillow_bilinear_taps(rows, height))
     return tf.cast(tf.reshape(x, (count, height, width, 3)), tf.float32)
+
+
+@rarely_taken(_FRAMES, _SIZE)
+def _stretch_each(frames: tf.Tensor, image_size: tf.Tensor) -> tf.Tensor:
+    """:func:`_stretch` one frame at a time (bounded memory for tall frames)."""
+    return tf.map_fn(lambda frame: _stretch(frame[None], image_size)[0], frames,
+                     parallel_iterations=1,
+                     fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32))
 
 
 def _pillow_bilinear_taps(in_size: tf.Tensor,
@@ -198,6 +208,8 @@ def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block
 _TAP_CHUNK_ELEMENTS = 16 * 2**20
 
 
+@rarely_taken(tf.TensorSpec([None, None, None], tf.uint8), tf.TensorSpec([None, None], tf.int32),
+              tf.TensorSpec([None, None], tf.int32))
 def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """:func:`_resample` summing the taps one at a time, in int32 as Pillow does.
 
