@@ -25,7 +25,7 @@ import time
 import tensorflow as tf
 from bench_inference import make_gifs
 
-from kavan_tf.export import gif_graph
+from kavan_tf.export import gif_graph, gif_palette
 from kavan_tf.export.lzw_graph import sub_block_data
 from kavan_tf.export.lzw_probe import probe_codes
 from kavan_tf.export.serving_graph import resize_stretch
@@ -41,7 +41,7 @@ def _frames_loop(data: tf.Tensor, with_palette: bool) -> tf.Tensor:
         indices, _, _ = gif_graph._frame_pixels(
             parsed, i, parsed["h"][i], parsed["w"][i], -1)
         if with_palette:
-            indices = tf.gather(gif_graph._palettes(parsed, i[None])[0], tf.minimum(indices, 256))
+            indices = tf.gather(gif_palette.palettes(parsed, i[None])[0], tf.minimum(indices, 256))
         return i + 1, total + tf.reduce_sum(indices[:1, :1])
 
     return tf.while_loop(lambda i, _: i < parsed["count"], body, (0, 0))[1]

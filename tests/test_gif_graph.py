@@ -165,8 +165,9 @@ def _gif_bytes(screen, frames, global_palette=True) -> bytes:
     array), disposal, transparent, interlaced, local (palette bytes or None),
     lengths (of the data's sub-blocks, in turn), comment (bytes: a comment
     extension before the frame, in sub-blocks of the same lengths),
-    extensions (bytes before the frame's graphic control) and control (False:
-    no graphic control of its own)."""
+    extensions (bytes before the frame's graphic control), control (False:
+    no graphic control of its own) and sent (the pixels its LZW data holds,
+    when fewer than the frame's)."""
     out = bytearray(b"GIF89a" + struct.pack("<HHBBB", *screen, 0xF7 if global_palette else 0,
                                             0, 0))
     if global_palette:
@@ -191,7 +192,7 @@ def _gif_bytes(screen, frames, global_palette=True) -> bytes:
             order = np.concatenate([np.arange(0, h, 8), np.arange(4, h, 8), np.arange(2, h, 4),
                                     np.arange(1, h, 2)])
             rows = image[order]
-        out += encode_lzw(rows.reshape(-1), 8, lengths)
+        out += encode_lzw(rows.reshape(-1)[: frame.get("sent")], 8, lengths)
     return bytes(out + b";")
 
 
@@ -219,6 +220,19 @@ def test_partial_frames_outside_the_screen_local_palettes_interlacing():
         np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
     # No palette at all: the grey ramp.
     data = _gif_bytes((32, 24), frames[:1] + frames[3:4], global_palette=False)
+    np.testing.assert_array_equal(_served(data), _reference(data))
+
+
+@pytest.mark.parametrize("short", [0, 2])
+def test_a_frame_whose_data_ends_early_in_a_plain_gif(short):
+    # Full frames, disposal 0, sound streams: a GIF giflib decodes in one
+    # call, but frame `short` sends 20 of its 64 pixels. The rest of it shows
+    # what was there before (the background for the first frame), as the
+    # reference decoder draws it; later frames are whole again.
+    frames = [{"left": 0, "top": 0, "image": np.full((8, 8), 10 + 3 * k, np.uint8),
+               "transparent": 13 if k else None} for k in range(4)]
+    frames[short]["sent"] = 20
+    data = _gif_bytes((8, 8), frames)
     np.testing.assert_array_equal(_served(data), _reference(data))
 
 

@@ -5,7 +5,9 @@ bytes) ended by a terminator (length 0). :func:`walk` follows one chain as
 encoders write it in a few ops; :func:`chain_ends` and
 :func:`extension_runs` are tables for any file, by pointer jumping, so that
 no file costs the parser (:mod:`kavan_tf.export.gif_parse`) a step per
-sub-block or per extension.
+sub-block or per extension. Only files whose chains :func:`walk` leaves
+unfinished, or with long runs of extensions, need the tables: they are
+built when a file first does (:func:`~kavan_tf.export.lazy_graph.rarely_taken`).
 
 Every function takes the file's int32 bytes followed by 16 zero bytes
 (``padded``) and its length ``end``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kavan_tf.data.gif_format import EXTENSION, GRAPHIC_CONTROL
+from kavan_tf.export.lazy_graph import rarely_taken
 
 # Sub-blocks walk checks at once for a run of equal lengths, and the
 # sub-blocks it then follows one at a time.
@@ -43,6 +46,11 @@ def walk(padded: tf.Tensor, end: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
     return q
 
 
+_BYTES = tf.TensorSpec([None], tf.int32)
+_END = tf.TensorSpec([], tf.int32)
+
+
+@rarely_taken(_BYTES, _END)
 def chain_ends(padded: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
     """int32 ``[end + 1]``: for every position, where the sub-block chain that
     would start there ends (its terminator, or ``end`` where the file ends
@@ -61,6 +69,7 @@ def chain_ends(padded: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
     return tf.while_loop(lambda ends, moving: moving, jump, (ends, tf.constant(True)))[0]
 
 
+@rarely_taken(_BYTES, _END, _BYTES)
 def extension_runs(padded: tf.Tensor, end: tf.Tensor,
                    ends: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """For every position, where a run of extension blocks from there ends

@@ -42,8 +42,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kavan_tf.export.gif_checks import first_error, header_checks, structure_error
+from kavan_tf.export.gif_palette import COLOURS, packed, palettes, unpacked
 from kavan_tf.export.gif_parse import parse_gif
 from kavan_tf.export.gif_plan import covering_frames, drawable_frames, frames_to_composite
+from kavan_tf.export.gif_whole import GIFLIB_CLEARS, decode_plain, plain_structure, sound_streams
 from kavan_tf.export.lazy_graph import rarely_taken
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
@@ -55,12 +57,6 @@ from kavan_tf.export.lzw_graph import (
     read_codes,
     sub_block_data,
 )
-
-# Palette entries a frame can show: 256, and black for every index past them.
-_COLOURS = 257
-# Clear codes in a frame up to which giflib decompresses it (each costs giflib
-# a pass over its 4,096-entry table).
-_GIFLIB_CLEARS = 4096
 
 
 def eval_frame_indices(num_frames: tf.Tensor, num_samples: int) -> tf.Tensor:
@@ -106,12 +102,11 @@ def _giflib_can(sound, clears, full, end_bit, code_size, whole_file, needed) -> 
     codes (giflib clears its whole table at each: a work bomb), and either
     the codes fill the frame within the file or an end code ends them early
     (then it is turned into padding: :func:`_padded`)."""
-    return (sound & (code_size <= 8) & (clears <= _GIFLIB_CLEARS)
+    return (sound & (code_size <= 8) & (clears <= GIFLIB_CLEARS)
             & ((full & whole_file) | ((end_bit >= 0) & (needed <= PADDED_PIXELS))))
 
 
 _SCALAR_INT = tf.TensorSpec([], tf.int32)
-_SCALAR_STRING = tf.TensorSpec([], tf.string)
 
 
 @rarely_taken(tf.TensorSpec([None], tf.int32), _SCALAR_INT, _SCALAR_INT,
@@ -132,8 +127,6 @@ def _irregular_stream(data, code_size, needed, whole_file):
             indices, count)
 
 
-@rarely_taken(tf.TensorSpec([None], tf.int32), _SCALAR_INT, tf.TensorSpec([], tf.int64),
-              _SCALAR_INT, _SCALAR_INT, _SCALAR_INT, _SCALAR_STRING)
 def _padded(data, code_size, end_bit, end_width, width, rows, code_byte):
     """A sound stream that ends before the frame is full, by giflib with its
     end code turned into padding; returns the indices and how many are the
@@ -211,35 +204,6 @@ def _frame_pixels(parsed: dict[str, tf.Tensor], i: tf.Tensor, rows: tf.Tensor,
     return indices, opaque, whole
 
 
-def _palettes(parsed: dict[str, tf.Tensor], frames: tf.Tensor) -> tf.Tensor:
-    """int32 ``[N, _COLOURS]`` packed colours (:func:`_packed`) of ``frames``
-    (int32 ``[N]``): local, global, or the grey ramp; indices past the
-    palette are black, as in the reference decoder (and so is every index
-    from 256 on: see :func:`decode_gif_sampled`)."""
-    local = tf.gather(parsed["palette"], frames)
-    offset = tf.where(local >= 0, local, parsed["global_palette"])
-    size = tf.where(local >= 0, tf.gather(parsed["palette_size"], frames), parsed["global_size"])
-    entry = tf.range(_COLOURS)[None, :, None]
-    at = offset[:, None, None] + 3 * entry + tf.range(3)[None, None, :]
-    colours = tf.gather(parsed["bytes"], tf.clip_by_value(at, 0, tf.size(parsed["bytes"]) - 1))
-    colours = tf.where(entry < size[:, None, None], colours, 0)
-    grey = tf.where(entry < 256, entry, 0)
-    return _packed(tf.where(offset[:, None, None] >= 0, colours, grey))
-
-
-def _packed(rgb: tf.Tensor) -> tf.Tensor:
-    """int32 ``[..., 3]`` colours (0-255) -> int32 ``[...]``: the bytes r, g, b, 0
-    read as one int32 (``tf.bitcast``), so that :func:`_unpacked` is a bitcast
-    and a slice, in either byte order."""
-    rgb = tf.cast(rgb, tf.uint8)
-    return tf.bitcast(tf.concat([rgb, tf.zeros_like(rgb[..., :1])], -1), tf.int32)
-
-
-def _unpacked(packed: tf.Tensor) -> tf.Tensor:
-    """:func:`_packed` undone: int32 ``[...]`` -> uint8 ``[..., 3]``."""
-    return tf.bitcast(packed, tf.uint8)[..., :3]
-
-
 def decode_gif_sampled(
     data: tf.Tensor,
     num_samples: int,
@@ -300,10 +264,10 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
     count = parsed["count"]
     samples = eval_frame_indices(count, num_samples)
     # The canvas holds, for each pixel, which colour of which drawn frame it
-    # shows: id 0 is the background, id 1 + k * _COLOURS + index the colour
+    # shows: id 0 is the background, id 1 + k * COLOURS + index the colour
     # `index` of the k-th frame drawn. Drawing is then selects of int32
     # ids, and the palettes are looked up once, for the sampled canvases.
-    background_colour = _packed(tf.constant(background, tf.int32))[None]
+    background_colour = packed(tf.constant(background, tf.int32))[None]
     canvas = tf.zeros(tf.stack([height, width]), tf.int32)
     drawable = drawable_frames(parsed, width, height, count)
     # The sampled frames, each once (several samples are one frame when
@@ -321,7 +285,7 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
 
         def paint():
             indices, opaque, whole = _frame_pixels(parsed, i, rows, cols, transparent)
-            ids = tf.pad(1 + k * _COLOURS + tf.minimum(indices, _COLOURS - 1), pad)
+            ids = tf.pad(1 + k * COLOURS + tf.minimum(indices, COLOURS - 1), pad)
             return tf.where(tf.pad(opaque, pad), ids, canvas), whole
 
         drawn, whole = tf.cond(drawable[i], paint, lambda: (canvas, tf.constant(True)))
@@ -351,7 +315,7 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
                           lambda: out)
             return k + 1, after, out, whole & drawn_whole
 
-        colours = tf.concat([background_colour, tf.reshape(_palettes(parsed, needed), [-1])], 0)
+        colours = tf.concat([background_colour, tf.reshape(palettes(parsed, needed), [-1])], 0)
         out = tf.TensorArray(tf.int32, size=tf.size(distinct), element_shape=[None, None])
         _, _, out, whole = tf.while_loop(
             lambda k, *_: k < tf.size(needed), body,
@@ -369,24 +333,37 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
     paints_all = covers & drawable & (parsed["transparent"][:count] < 0)
     fast = frames_to_composite(parsed, samples, count, covers, paints_all)
 
-    def one_pass(attempt, frames, whole):
-        needed = tf.cond(tf.equal(attempt, 0), lambda: fast,
-                         lambda: tf.range(tf.reduce_max(samples) + 1))
-        frames, whole = composite(needed)
-        return attempt + 1, tf.ensure_shape(frames, [None, None, None]), whole
+    last = tf.reduce_max(samples)
 
-    # (A second pass that would draw the same frames again is skipped.)
-    redrawn = tf.size(fast) < tf.reduce_max(samples) + 1
-    _, frames, _ = tf.while_loop(
-        lambda attempt, _, whole: (tf.equal(attempt, 0)
-                                   | (tf.equal(attempt, 1) & ~whole & redrawn)),
-        one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(True)),
-        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
-                          tf.TensorShape([])),
-        parallel_iterations=1)
-    # Each distinct sampled frame is unpacked once; the samples that repeat
-    # one (a GIF with fewer frames than samples) point to it.
-    frames = tf.ensure_shape(_unpacked(frames), [None, None, None, 3])
+    def frame_by_frame():
+        def one_pass(attempt, frames, whole):
+            needed = tf.cond(tf.equal(attempt, 0), lambda: fast, lambda: tf.range(last + 1))
+            frames, whole = composite(needed)
+            return attempt + 1, tf.ensure_shape(frames, [None, None, None]), whole
+
+        # (A second pass that would draw the same frames again is skipped.)
+        redrawn = tf.size(fast) < last + 1
+        _, frames, _ = tf.while_loop(
+            lambda attempt, _, whole: (tf.equal(attempt, 0)
+                                       | (tf.equal(attempt, 1) & ~whole & redrawn)),
+            one_pass, (tf.constant(0), tf.zeros([0, 0, 0], tf.int32), tf.constant(True)),
+            shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, None]),
+                              tf.TensorShape([])),
+            parallel_iterations=1)
+        # Each distinct sampled frame is unpacked once; the samples that
+        # repeat one (a GIF with fewer frames than samples) point to it.
+        return unpacked(frames)
+
+    # A plain GIF most of whose frames up to the last sample would be drawn
+    # anyway is decoded by one giflib call (gif_whole); if giflib drops a
+    # frame, or the GIF is not plain, it is drawn frame by frame.
+    plain = (2 * tf.size(fast) >= last + 1) & plain_structure(parsed, width, height, last)
+    plain = tf.cond(plain, lambda: sound_streams(parsed, last), lambda: tf.constant(False))
+    whole = tf.cond(plain, lambda: decode_plain(parsed, width, height, last, background),
+                    lambda: tf.zeros(tf.stack([0, height, width, 3]), tf.uint8))
+    frames = tf.cond(tf.shape(whole)[0] > 0, lambda: tf.gather(whole, distinct + 1),
+                     frame_by_frame)
+    frames = tf.ensure_shape(frames, [None, None, None, 3])
     return {"frames": frames, "slots": slot_of, "indices": samples, "error": tf.constant("")}
 
 
