@@ -318,6 +318,14 @@ def test_frames_that_repaint_the_whole_screen_and_the_frames_before_them():
         served = _served(data, _graph(num_samples=num_samples))
         np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples),
                                       err_msg=f"T = {num_samples}")
+    # Disposed with 0 or 1 only: runs of partial frames after the whole-screen
+    # frames the samples start from.
+    plain = [full(disposal=k % 2) if k % 6 == 0 else partial(disposal=k % 2, transparent=3)
+             for k in range(23)]
+    data = _gif_bytes((32, 24), plain)
+    for num_samples in (1, 4, T):
+        served = _served(data, _graph(num_samples=num_samples))
+        np.testing.assert_array_equal(served, _reference(data, num_samples=num_samples))
     # Full, opaque frames only: each sampled frame is drawn from its own pixels.
     data = _gif_bytes((32, 24), [full(disposal=d % 4) for d in range(17)])
     for num_samples in (T, 17):

@@ -354,15 +354,16 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
         # repeat one (a GIF with fewer frames than samples) point to it.
         return unpacked(frames)
 
-    # A plain GIF most of whose frames up to the last sample would be drawn
-    # anyway is decoded by one giflib call (gif_whole); if giflib drops a
-    # frame, or the GIF is not plain, it is drawn frame by frame.
-    plain = (2 * tf.size(fast) >= last + 1) & plain_structure(parsed, width, height, last)
-    plain = tf.cond(plain, lambda: sound_streams(parsed, last), lambda: tf.constant(False))
-    whole = tf.cond(plain, lambda: decode_plain(parsed, width, height, last, background),
+    # The frames a plain GIF's samples depend on are decoded by one giflib
+    # call (gif_whole); if giflib drops a frame, or the GIF is not plain
+    # (damaged files, disposal 2 and 3), it is drawn frame by frame.
+    plain = plain_structure(parsed, width, height, fast)
+    plain = tf.cond(plain, lambda: sound_streams(parsed, fast), lambda: tf.constant(False))
+    whole = tf.cond(plain, lambda: decode_plain(parsed, width, height, fast, background),
                     lambda: tf.zeros(tf.stack([0, height, width, 3]), tf.uint8))
-    frames = tf.cond(tf.shape(whole)[0] > 0, lambda: tf.gather(whole, distinct + 1),
-                     frame_by_frame)
+    frames = tf.cond(tf.shape(whole)[0] > 0,
+                     lambda: tf.gather(whole, tf.searchsorted(fast, distinct) + 1),
+                     rarely_taken()(frame_by_frame))
     frames = tf.ensure_shape(frames, [None, None, None, 3])
     return {"frames": frames, "slots": slot_of, "indices": samples, "error": tf.constant("")}
 

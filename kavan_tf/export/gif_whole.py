@@ -9,28 +9,32 @@ stream that ends early, draws garbage for a code naming an entry not made
 yet, and follows the file's own extensions and blocks where the reference
 decoder's parse may read them otherwise. So the serving graph gives giflib a
 file rebuilt from its own parse (:func:`~kavan_tf.export.gif_parse.parse_gif`)
-(:func:`rebuilt_gif`), and only for a *plain* GIF:
+(:func:`rebuilt_gif`), of the frames the sampled frames depend on
+(:func:`~kavan_tf.export.gif_plan.frames_to_composite`: runs of frames, each
+from a frame that paints the whole screen, or from the first frame, to a
+sampled frame), and only for a *plain* GIF:
 
-- every frame up to the last sampled one lies on the logical screen, has
-  LZW data and a code size of 2-8, and none but the last of them is
-  disposed with 2 or 3 (:func:`plain_structure`);
-- every such frame's LZW stream is laid out as encoders write it, within
-  the file, with no code naming an entry not made yet and no flood of clear
+- each of those frames lies on the logical screen, has LZW data and a code
+  size of 2-8, and none followed by the next frame is disposed with 2 or 3
+  (:func:`plain_structure`);
+- each of their LZW streams is laid out as encoders write it, within the
+  file, with no code naming an entry not made yet and no flood of clear
   codes (:func:`sound_streams`).
 
 The rebuilt file starts with a frame of the background colour covering the
-screen, as the reference decoder's canvas starts. Then come the frames,
-each with its rectangle, interlace flag, transparent index and LZW data
-sub-blocks as they are in the file, one graphic control extension, and as
-its local palette the 256 colours the reference decoder shows for it
+screen, as the reference decoder's canvas starts. Then come the frames, each
+with its rectangle, interlace flag, transparent index and LZW data sub-
+blocks as they are in the file, one graphic control extension, and as its
+local palette the 256 colours the reference decoder shows for it
 (:func:`~kavan_tf.export.gif_palette.palettes`: indices past the palette are
 black), so no index is outside it. giflib drops a frame whose stream ends
 before the frame is full, and every frame after it: the decode then has
-fewer frames than the file, and the GIF is drawn frame by frame instead
-(:func:`decode_plain`). Most GIFs made from video, and GIFs whose frames
-each change part of the last one through a transparent index, are plain:
-one giflib call then decodes every frame, far fewer ops than drawing frame by
-frame (:mod:`kavan_tf.export.gif_graph`).
+fewer frames than it was given (and TensorFlow logs "failed to slurp gif
+file"), and the GIF is drawn frame by frame instead (:func:`decode_plain`).
+Most GIFs made from video, and GIFs whose frames each change part of the
+last one through a transparent index, are plain: one giflib call then
+decodes what the samples need, far fewer ops than drawing frame by frame
+(:mod:`kavan_tf.export.gif_graph`, which does it for any other GIF).
 """
 
 from __future__ import annotations
@@ -51,41 +55,44 @@ GIFLIB_CLEARS = 4096
 
 
 def plain_structure(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-                    last: tf.Tensor) -> tf.Tensor:
-    """bool: frames ``0..last`` of the parsed GIF have the structure of a
-    plain GIF (the module's first condition), and decoding them all fits
+                    frames: tf.Tensor) -> tf.Tensor:
+    """bool: ``frames`` (int32, increasing) of the parsed GIF have the
+    structure of a plain GIF (the module's first condition: a frame followed
+    by the next one is not disposed with 2 or 3), and decoding them all fits
     ``MAX_DECODED_PIXELS``."""
-    frames = last + 1
-    left, top = parsed["left"][:frames], parsed["top"][:frames]
-    w, h = parsed["w"][:frames], parsed["h"][:frames]
-    code_size = parsed["code_size"][:frames]
-    disposal = parsed["disposal"][:frames]
+    left, top = tf.gather(parsed["left"], frames), tf.gather(parsed["top"], frames)
+    w, h = tf.gather(parsed["w"], frames), tf.gather(parsed["h"], frames)
+    code_size = tf.gather(parsed["code_size"], frames)
+    disposal = tf.gather(parsed["disposal"], frames)
     on_screen = (w > 0) & (h > 0) & (left + w <= width) & (top + h <= height)
-    has_data = parsed["data_end"][:frames] > parsed["data_start"][:frames] + 2
-    undisposed = ((disposal != 2) & (disposal != 3)) | (tf.range(frames) == last)
+    has_data = tf.gather(parsed["data_end"], frames) > tf.gather(parsed["data_start"], frames) + 2
+    followed = tf.concat([tf.equal(frames[1:], frames[:-1] + 1), [False]], 0)
+    undisposed = ((disposal != 2) & (disposal != 3)) | ~followed
     screen = tf.cast(width, tf.int64) * tf.cast(height, tf.int64)
     return (tf.reduce_all(on_screen & has_data & undisposed
                           & (code_size >= 2) & (code_size <= 8))
-            & (tf.cast(frames + 1, tf.int64) * screen <= MAX_DECODED_PIXELS)
+            & (tf.cast(tf.size(frames) + 1, tf.int64) * screen <= MAX_DECODED_PIXELS)
             & (screen <= PADDED_PIXELS))
 
 
-def sound_streams(parsed: dict[str, tf.Tensor], last: tf.Tensor) -> tf.Tensor:
-    """bool: the LZW stream of every frame ``0..last`` is laid out as encoders
-    write it, lies within the file, names no entry not made yet and holds no
-    flood of clear codes (:func:`~kavan_tf.export.lzw_probe.probe_codes`).
-    Stops at the first that does not."""
+def sound_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor) -> tf.Tensor:
+    """bool: the LZW stream of every frame of ``frames`` is laid out as
+    encoders write it, lies within the file, names no entry not made yet and
+    holds no flood of clear codes
+    (:func:`~kavan_tf.export.lzw_probe.probe_codes`). Stops at the first that
+    does not."""
     size = tf.size(parsed["bytes"])
 
-    def body(i, _):
+    def body(k, _):
+        i = frames[k]
         data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1,
                               parsed["data_end"][i])
         regular, sound, _full, _bit, _width, clears = probe_codes(
             data, parsed["code_size"][i], parsed["w"][i] * parsed["h"][i])
-        return i + 1, (regular & sound & (clears <= GIFLIB_CLEARS)
+        return k + 1, (regular & sound & (clears <= GIFLIB_CLEARS)
                        & (parsed["data_end"][i] <= size))
 
-    _, sound = tf.while_loop(lambda i, sound: sound & (i <= last), body,
+    _, sound = tf.while_loop(lambda k, sound: sound & (k < tf.size(frames)), body,
                              (tf.constant(0), tf.constant(True)), parallel_iterations=1)
     return sound
 
@@ -111,30 +118,33 @@ def _background_frame(width: tf.Tensor, height: tf.Tensor,
 
 
 def rebuilt_gif(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-                last: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
-    """Scalar string: a GIF of the background, then frames ``0..last``, as the
-    module describes."""
-    frames = last + 1
-    transparent = parsed["transparent"][:frames]
+                frames: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
+    """Scalar string: a GIF of the background, then ``frames``, as the module
+    describes."""
+    count = tf.size(frames)
+
+    def field(name):
+        return tf.gather(parsed[name], frames)
+
+    transparent = field("transparent")
     # Per frame: a graphic control extension (disposal 0, the transparent
     # index), then an image descriptor with a local palette of 256 colours.
-    zeros = tf.zeros([frames], tf.int32)
+    zeros = tf.zeros([count], tf.int32)
     control = tf.stack([
         zeros + 0x21, zeros + 0xF9, zeros + 4, tf.cast(transparent >= 0, tf.int32), zeros,
         zeros, tf.maximum(transparent, 0), zeros, zeros + 0x2C], 1)
-    place = tf.reshape(_u16(tf.stack([parsed["left"][:frames], parsed["top"][:frames],
-                                      parsed["w"][:frames], parsed["h"][:frames]], 1)),
-                       [frames, 8])
-    flags = 0x87 + 0x40 * tf.cast(parsed["interlaced"][:frames] > 0, tf.int32)
-    colours = tf.reshape(tf.cast(unpacked(palettes(parsed, tf.range(frames))[:, :256]),
-                                 tf.int32), [frames, 768])
+    place = tf.reshape(_u16(tf.stack([field("left"), field("top"), field("w"), field("h")], 1)),
+                       [count, 8])
+    flags = 0x87 + 0x40 * tf.cast(field("interlaced") > 0, tf.int32)
+    colours = tf.reshape(tf.cast(unpacked(palettes(parsed, frames)[:, :256]), tf.int32),
+                         [count, 768])
     head = tf.concat([control, place, flags[:, None], colours], 1)
     stride = head.shape[1]
     heads = tf.strings.substr(byte_string(tf.reshape(head, [-1])),
-                              stride * tf.range(frames), tf.fill([frames], stride))
+                              stride * tf.range(count), tf.fill([count], stride))
     # The code-size byte and the data sub-blocks, terminator included.
-    start = parsed["data_start"][:frames]
-    data = tf.strings.substr(parsed["data"], start, parsed["data_end"][:frames] - start)
+    start = field("data_start")
+    data = tf.strings.substr(parsed["data"], start, field("data_end") - start)
     screen = byte_string(tf.reshape(_u16(tf.stack([width, height])), [-1]))
     return tf.strings.join([
         b"GIF89a", screen, b"\x00\x00\x00", _background_frame(width, height, background),
@@ -142,14 +152,13 @@ def rebuilt_gif(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
 
 
 def decode_plain(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-                 last: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
-    """uint8 ``[last + 2, height, width, 3]``: the background, then frames
-    ``0..last`` of a plain GIF (:func:`plain_structure`, :func:`sound_streams`)
-    as the reference decoder composites them, by one ``tf.io.decode_gif`` of
-    :func:`rebuilt_gif` (frame ``k`` is at ``k + 1``); ``[0, height, width,
-    3]`` when giflib dropped a frame (a stream that ends before its frame is
-    full)."""
-    decoded = tf.io.decode_gif(rebuilt_gif(parsed, width, height, last, background))
-    whole = tf.equal(tf.shape(decoded)[0], last + 2)
+                 frames: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
+    """uint8 ``[len(frames) + 1, height, width, 3]``: the background, then
+    ``frames`` of a plain GIF (:func:`plain_structure`, :func:`sound_streams`)
+    composited in turn, by one ``tf.io.decode_gif`` of :func:`rebuilt_gif`;
+    ``[0, height, width, 3]`` when giflib dropped a frame (a stream that ends
+    before its frame is full)."""
+    decoded = tf.io.decode_gif(rebuilt_gif(parsed, width, height, frames, background))
+    whole = tf.equal(tf.shape(decoded)[0], tf.size(frames) + 1)
     return tf.cond(whole, lambda: decoded,
                    lambda: tf.zeros(tf.stack([0, height, width, 3]), tf.uint8))
