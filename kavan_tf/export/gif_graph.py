@@ -3,8 +3,8 @@
 TF Serving runs no Python, so ``serving_default`` must decode GIF bytes with
 stock ops. ``tf.io.decode_gif`` alone ignores disposal methods and
 transparency the way browsers apply them, and sizes its canvas from the
-largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
-``tf.io.decode_gif`` used only to decompress one frame's LZW data:
+largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, and
+gives ``tf.io.decode_gif`` only files it rebuilt from its own parse:
 
 1. **Parse** (:mod:`kavan_tf.export.gif_parse`): each frame's rectangle,
    interlace flag, palette, LZW data span, disposal method and transparent
@@ -12,7 +12,14 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    (``max_frame_pixels``, ``max_frames``, ``max_total_pixels``) is checked on
    this structure before any pixel is decoded (:mod:`kavan_tf.export.gif_checks`):
    a refusal is the GIF's ``error`` value, never an exception.
-2. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
+2. **Plain GIFs** (:mod:`kavan_tf.export.gif_whole`): when the frames the
+   samples depend on (:mod:`kavan_tf.export.gif_plan`) are on the screen,
+   disposed with 0 or 1, and their LZW streams sound, one
+   ``tf.io.decode_gif`` of a file rebuilt from the parse composites them.
+   Any other GIF (or one whose stream ends early) is drawn frame by frame,
+   as follows, by a function TensorFlow builds the first time a GIF needs it
+   (:func:`~kavan_tf.export.lazy_graph.rarely_taken`).
+3. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
    codes (without a loop when they are laid out as encoders write them,
    :func:`~kavan_tf.export.lzw_graph.probe_codes`). A sound stream (no code
    naming an entry not made yet, code size 1-8, not a flood of clear codes)
@@ -24,15 +31,14 @@ largest frame. So the graph does what :mod:`kavan_tf.data.gif` does, with
    (:func:`_frame_pixels`). Any other stream is decompressed in tensor ops
    with the reference decoder's algorithm, which draws the pixels before a
    fault and leaves the rest undrawn (giflib draws garbage or fails).
-3. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
+4. **Composite** (:func:`decode_gif_sampled`): a ``tf.while_loop`` over the
    frames deinterlaces the indices, draws the opaque pixels clipped to the
    logical screen and applies disposal 2 (clear to the background colour) and
    3 (restore what was under the frame), exactly as the reference decoder's
    ``_composite``. The canvas holds palette ids (which colour of which drawn
    frame), so the palettes (local, global, or the grey ramp) are looked up
    once, for the sampled canvases. Only the frames the model samples are
-   kept, and only the frames they depend on are drawn
-   (:mod:`kavan_tf.export.gif_plan`).
+   kept, and only the frames they depend on are drawn.
 
 The rules for damaged files are in :func:`~kavan_tf.export.gif_parse.parse_gif`.
 """
