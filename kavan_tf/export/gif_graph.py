@@ -51,7 +51,7 @@ from kavan_tf.export.gif_checks import first_error, header_checks, structure_err
 from kavan_tf.export.gif_palette import COLOURS, packed, palettes, unpacked
 from kavan_tf.export.gif_parse import parse_gif
 from kavan_tf.export.gif_plan import covering_frames, drawable_frames, frames_to_composite
-from kavan_tf.export.gif_whole import GIFLIB_CLEARS, decode_plain, plain_structure, sound_streams
+from kavan_tf.export.gif_whole import GIFLIB_CLEARS, decode_plain, plain_structure
 from kavan_tf.export.lazy_graph import rarely_taken
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
@@ -139,12 +139,11 @@ def _padded(data, code_size, end_bit, end_width, width, rows, code_byte):
     stream's. The pixels before the padding are the stream's: two paddings,
     of index 0 and of 1, tell them apart when the last pixel is 0."""
     needed = width * rows
-    zeros = _giflib_indices(width, rows, code_byte,
-                            padded_sub_blocks(data, code_size, end_bit, end_width, 0))
+    streams = padded_sub_blocks(data, code_size, end_bit, end_width, [0, 1])
+    zeros = _giflib_indices(width, rows, code_byte, streams[0])
 
     def count():
-        ones = _giflib_indices(width, rows, code_byte,
-                               padded_sub_blocks(data, code_size, end_bit, end_width, 1))
+        ones = _giflib_indices(width, rows, code_byte, streams[1])
         differ = tf.cast(tf.where(tf.not_equal(zeros, ones))[:, 0], tf.int32)
         return tf.reduce_min(tf.concat([differ, [needed]], 0))
 
@@ -363,12 +362,12 @@ def _composited(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tenso
     # The frames a plain GIF's samples depend on are decoded by one giflib
     # call (gif_whole); if giflib drops a frame, or the GIF is not plain
     # (damaged files, disposal 2 and 3), it is drawn frame by frame.
-    plain = plain_structure(parsed, width, height, fast)
-    plain = tf.cond(plain, lambda: sound_streams(parsed, fast), lambda: tf.constant(False))
-    whole = tf.cond(plain, lambda: decode_plain(parsed, width, height, fast, background),
-                    lambda: tf.zeros(tf.stack([0, height, width, 3]), tf.uint8))
+    whole, at = tf.cond(
+        plain_structure(parsed, width, height, fast),
+        lambda: decode_plain(parsed, width, height, fast, background),
+        lambda: (tf.zeros(tf.stack([0, height, width, 3]), tf.uint8), tf.zeros_like(fast)))
     frames = tf.cond(tf.shape(whole)[0] > 0,
-                     lambda: tf.gather(whole, tf.searchsorted(fast, distinct) + 1),
+                     lambda: tf.gather(whole, tf.gather(at, tf.searchsorted(fast, distinct))),
                      rarely_taken()(frame_by_frame))
     frames = tf.ensure_shape(frames, [None, None, None, 3])
     return {"frames": frames, "slots": slot_of, "indices": samples, "error": tf.constant("")}

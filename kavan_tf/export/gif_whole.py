@@ -18,22 +18,24 @@ sampled frame), and only for a *plain* GIF:
   size of 2-8, and none followed by the next frame is disposed with 2 or 3
   (:func:`plain_structure`);
 - each of their LZW streams is laid out as encoders write it, within the
-  file, with no code naming an entry not made yet and no flood of clear
-  codes (:func:`sound_streams`).
+  file, in sub-blocks of 255 bytes up to the one with its end code, with no
+  code naming an entry not made yet and no flood of clear codes
+  (:func:`sound_streams`).
 
 The rebuilt file starts with a frame of the background colour covering the
 screen, as the reference decoder's canvas starts. Then come the frames, each
-with its rectangle, interlace flag, transparent index and LZW data sub-
-blocks as they are in the file, one graphic control extension, and as its
-local palette the 256 colours the reference decoder shows for it
+with its rectangle, interlace flag and transparent index as they are in the
+file, one graphic control extension, as its local palette the 256 colours
+the reference decoder shows for it
 (:func:`~kavan_tf.export.gif_palette.palettes`: indices past the palette are
-black), so no index is outside it. giflib drops a frame whose stream ends
-before the frame is full, and every frame after it: the decode then has
-fewer frames than it was given (and TensorFlow logs "failed to slurp gif
-file"), and the GIF is drawn frame by frame instead (:func:`decode_plain`).
-Most GIFs made from video, and GIFs whose frames each change part of the
-last one through a transparent index, are plain: one giflib call then
-decodes what the samples need, far fewer ops than drawing frame by frame
+black, so no index is outside it), and its LZW data with the end code turned
+into padding of a transparent index (:func:`decode_plain`): giflib never
+meets a stream that ends before its frame is full (some versions of
+TensorFlow fail the whole file then), and the padding draws nothing, as the
+reference decoder leaves the rest of such a frame undrawn. Most GIFs made
+from video, and GIFs whose frames each change part of the last one through a
+transparent index, are plain: one giflib call then decodes what the samples
+need, far fewer ops than drawing frame by frame
 (:mod:`kavan_tf.export.gif_graph`, which does it for any other GIF).
 """
 
@@ -41,7 +43,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kavan_tf.data.lzw import MAX_CODES
 from kavan_tf.export.gif_palette import palettes, unpacked
+from kavan_tf.export.lzw_codes import code_schedule
 from kavan_tf.export.lzw_graph import PADDED_PIXELS, byte_string, padded_sub_blocks, sub_block_data
 from kavan_tf.export.lzw_probe import probe_codes
 
@@ -71,30 +75,146 @@ def plain_structure(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.T
     screen = tf.cast(width, tf.int64) * tf.cast(height, tf.int64)
     return (tf.reduce_all(on_screen & has_data & undisposed
                           & (code_size >= 2) & (code_size <= 8))
-            & (tf.cast(tf.size(frames) + 1, tf.int64) * screen <= MAX_DECODED_PIXELS)
+            & (tf.cast(2 * tf.size(frames) + 1, tf.int64) * screen <= MAX_DECODED_PIXELS)
             & (screen <= PADDED_PIXELS))
 
 
-def sound_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor) -> tf.Tensor:
-    """bool: the LZW stream of every frame of ``frames`` is laid out as
-    encoders write it, lies within the file, names no entry not made yet and
-    holds no flood of clear codes
-    (:func:`~kavan_tf.export.lzw_probe.probe_codes`). Stops at the first that
-    does not."""
+def sound_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor):
+    """Whether every stream of ``frames`` can go to giflib: laid out as
+    encoders write it, within the file, naming no entry not made yet,
+    holding no flood of clear codes
+    (:func:`~kavan_tf.export.lzw_probe.probe_codes`), and in sub-blocks of 255
+    bytes up to the one that holds its end code. Stops at the first that
+    cannot.
+
+    Returns:
+        ``(sound, end_bit, end_width)``: bool, and per frame (when ``sound``)
+        the bit of its data where the end code starts (int64) and its width.
+    """
     size = tf.size(parsed["bytes"])
+    count = tf.size(frames)
 
-    def body(k, _):
+    def body(k, _, end_bits, end_widths):
         i = frames[k]
-        data = sub_block_data(parsed["bytes"], parsed["data_start"][i] + 1,
-                              parsed["data_end"][i])
-        regular, sound, _full, _bit, _width, clears = probe_codes(
+        start = parsed["data_start"][i] + 1
+        data = sub_block_data(parsed["bytes"], start, parsed["data_end"][i])
+        regular, sound, _full, end_bit, end_width, clears = probe_codes(
             data, parsed["code_size"][i], parsed["w"][i] * parsed["h"][i])
-        return k + 1, (regular & sound & (clears <= GIFLIB_CLEARS)
-                       & (parsed["data_end"][i] <= size))
+        blocks = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32) // 255
+        lengths = tf.gather(parsed["bytes"],
+                            tf.minimum(start + 256 * tf.range(blocks), size - 1))
+        sound = (regular & sound & (clears <= GIFLIB_CLEARS)
+                 & (parsed["data_end"][i] <= size) & tf.reduce_all(tf.equal(lengths, 255)))
+        return k + 1, sound, end_bits.write(k, end_bit), end_widths.write(k, end_width)
 
-    _, sound = tf.while_loop(lambda k, sound: sound & (k < tf.size(frames)), body,
-                             (tf.constant(0), tf.constant(True)), parallel_iterations=1)
-    return sound
+    _, sound, end_bits, end_widths = tf.while_loop(
+        lambda k, sound, *_: sound & (k < count), body,
+        (tf.constant(0), tf.constant(True), tf.TensorArray(tf.int64, size=count),
+         tf.TensorArray(tf.int32, size=count)), parallel_iterations=1)
+    return sound, end_bits, end_widths
+
+
+def padded_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor, end_bit: tf.Tensor,
+                   end_width: tf.Tensor, literals: tf.Tensor) -> tf.Tensor:
+    """Each frame's LZW data sub-blocks (terminator included) with its end
+    code turned into padding that fills the frame, once per literal.
+
+    What :func:`~kavan_tf.export.lzw_graph.padded_sub_blocks` does for one
+    stream, for every frame of ``frames`` at once (streams of
+    :func:`sound_streams`): the sub-blocks before the one that holds the end
+    code are the file's own; from there the data is written again, with a
+    clear code in place of the end code and then a segment that gives at
+    least the frame's pixels of the literal (the literal, then each entry
+    being made).
+
+    Args:
+        frames: int32 ``[N]``.
+        end_bit, end_width: Of each stream (:func:`sound_streams`).
+        literals: int32 ``[N, K]``, the padding's index, ``K`` per frame.
+
+    Returns:
+        string ``[N, K]``.
+    """
+    count = tf.size(frames)
+    literal_count = tf.shape(literals)[1]
+    file_bytes = tf.concat([parsed["bytes"], tf.zeros([1], tf.int32)], 0)
+    code_size = tf.gather(parsed["code_size"], frames)[:, None]
+    pixels = (tf.gather(parsed["w"], frames) * tf.gather(parsed["h"], frames))[:, None]
+    data_start = tf.gather(parsed["data_start"], frames)
+    q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
+    shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)[:, None]
+    start = shift + end_width[:, None]
+    # The segment's codes: the literal (added below), then each entry being
+    # made, up to the last, which is repeated; k codes give k (k + 1) / 2
+    # pixels, then the last entry its length each.
+    clear = tf.bitwise.left_shift(1, code_size)
+    growing = MAX_CODES - 3 - clear
+    last = MAX_CODES - 1 - clear
+    rest = pixels - (growing + 1) * (growing + 2) // 2
+    k = tf.cast(tf.math.ceil((tf.sqrt(8.0 * tf.cast(pixels, tf.float64) + 1.0) - 1.0) / 2.0),
+                tf.int32)
+    k = tf.maximum(k + tf.cast(k * (k + 1) // 2 < pixels, tf.int32), 1)
+    codes_needed = tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
+    j = tf.range(tf.reduce_max(codes_needed))[None, :]
+    offsets, _ = code_schedule(code_size, tf.reduce_max(codes_needed), tf.int32)
+    codes = tf.concat([clear, tf.where(j > 0, tf.minimum(clear + 1 + j, MAX_CODES - 1), 0)], 1)
+    bits = tf.concat([shift, start + offsets], 1)
+    used = tf.concat([tf.ones_like(shift, tf.bool), j < codes_needed], 1)
+    # Bytes from the end code's byte on, codes packed LSB first as
+    # lzw_graph._packed packs them, one row per frame.
+    size = (start[:, 0] + tf.reduce_max(tf.where(j < codes_needed, offsets, 0), 1) + 12 + 7) // 8
+    width = tf.reduce_max(size) + 2
+    rows = tf.broadcast_to(tf.range(count)[:, None], tf.shape(bits))
+    sums = tf.math.unsorted_segment_sum(
+        tf.where(used, tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7)), 0),
+        rows * width + tf.where(used, tf.bitwise.right_shift(bits, 3), 0), count * width)
+    sums = tf.reshape(sums, tf.stack([count, width]))
+    region = (tf.bitwise.bitwise_and(sums, 255)
+              + tf.pad(tf.bitwise.bitwise_and(tf.bitwise.right_shift(sums, 8), 255),
+                       [[0, 0], [1, 0]])[:, :-1]
+              + tf.pad(tf.bitwise.right_shift(sums, 16), [[0, 0], [2, 0]])[:, :-2])
+    # Each literal's bits where the segment's first code is, and the data's
+    # bits before the end code in the first byte.
+    literal_bits = tf.bitwise.left_shift(literals, tf.bitwise.bitwise_and(start, 7))[:, :, None]
+    at = tf.bitwise.right_shift(start[:, 0], 3)
+    blocks = q // 255
+    tail = data_start + 2 + 256 * blocks  # in the file, payload byte 255 * blocks
+    before = q - 255 * blocks
+    first = tf.bitwise.bitwise_and(tf.gather(file_bytes, tail + before),
+                                   tf.bitwise.left_shift(1, shift[:, 0]) - 1)
+    region = (region[:, None, :]
+              + tf.one_hot(at, width, dtype=tf.int32)[:, None, :]
+              * tf.bitwise.bitwise_and(literal_bits, 255)
+              + tf.one_hot(at + 1, width, dtype=tf.int32)[:, None, :]
+              * tf.bitwise.right_shift(literal_bits, 8)
+              + tf.one_hot(tf.zeros([count], tf.int32), width, dtype=tf.int32)[:, None, :]
+              * first[:, None, None])
+    # The data before the end code's byte in its sub-block, then the region.
+    length = before + size
+    p = tf.range(tf.reduce_max(length))[None, :]
+    kept = tf.gather(file_bytes, tf.minimum(tail[:, None] + p, tf.size(file_bytes) - 1))
+    from_region = tf.gather(region, tf.clip_by_value(p - before[:, None], 0, width - 1),
+                            axis=2, batch_dims=1)
+    body = tf.where((p < before[:, None])[:, None, :], kept[:, None, :], from_region)
+    body = tf.where((p < length[:, None])[:, None, :], body, 0)
+    # In sub-blocks of 255 bytes (the last padded with zeros), then the
+    # terminator.
+    used_blocks = (length + 254) // 255
+    most = tf.reduce_max(used_blocks)
+    body = tf.pad(body, [[0, 0], [0, 0], [0, most * 255 - tf.shape(body)[2]]])
+    body = tf.reshape(body, tf.stack([count, literal_count, most, 255]))
+    marks = tf.where(tf.range(most)[None, :] < used_blocks[:, None], 255, 0)
+    chunks = tf.concat([tf.broadcast_to(marks[:, None, :, None],
+                                        tf.stack([count, literal_count, most, 1])), body], 3)
+    chunks = tf.concat([tf.reshape(chunks, tf.stack([count, literal_count, most * 256])),
+                        tf.zeros(tf.stack([count, literal_count, 1]), tf.int32)], 2)
+    stride = most * 256 + 1
+    pieces = tf.strings.substr(
+        byte_string(tf.reshape(chunks, [-1])), stride * tf.range(count * literal_count),
+        tf.reshape(tf.broadcast_to(256 * used_blocks[:, None] + 1,
+                                   tf.stack([count, literal_count])), [-1]))
+    head = tf.strings.substr(parsed["data"], data_start + 1, 256 * blocks)
+    return head[:, None] + tf.reshape(pieces, tf.stack([count, literal_count]))
 
 
 def _u16(values: tf.Tensor) -> tf.Tensor:
@@ -113,52 +233,83 @@ def _background_frame(width: tf.Tensor, height: tf.Tensor,
     # The stream "clear, end" with code size 2 (codes 4 and 5, 3 bits each),
     # its end code turned into the padding.
     data = padded_sub_blocks(tf.constant([0x2C]), tf.constant(2), tf.constant(3, tf.int64),
-                             tf.constant(3), 0)
+                             tf.constant(3), [0], width * height)[0]
     return tf.strings.join([place, bytes(background) * 2, b"\x02", data])
 
 
 def rebuilt_gif(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-                frames: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
-    """Scalar string: a GIF of the background, then ``frames``, as the module
-    describes."""
+                frames: tf.Tensor, background: tuple[int, int, int], keyed: tf.Tensor,
+                first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
+    """Scalar string: a GIF of the background, then ``frames``, with the LZW
+    data of :func:`padded_streams` (``keyed``, ``first``, ``second``), as the
+    module describes."""
     count = tf.size(frames)
 
     def field(name):
         return tf.gather(parsed[name], frames)
 
-    transparent = field("transparent")
-    # Per frame: a graphic control extension (disposal 0, the transparent
-    # index), then an image descriptor with a local palette of 256 colours.
-    zeros = tf.zeros([count], tf.int32)
-    control = tf.stack([
-        zeros + 0x21, zeros + 0xF9, zeros + 4, tf.cast(transparent >= 0, tf.int32), zeros,
-        zeros, tf.maximum(transparent, 0), zeros, zeros + 0x2C], 1)
+    def heads(transparent):
+        # A graphic control extension (disposal 0, the transparent index),
+        # then an image descriptor with a local palette of 256 colours.
+        zeros = tf.zeros([count], tf.int32)
+        control = tf.stack([
+            zeros + 0x21, zeros + 0xF9, zeros + 4, zeros + 1, zeros, zeros, transparent, zeros,
+            zeros + 0x2C], 1)
+        head = tf.concat([control, place, flags[:, None], colours], 1)
+        stride = head.shape[1]
+        return tf.strings.substr(byte_string(tf.reshape(head, [-1])),
+                                 stride * tf.range(count), tf.fill([count], stride))
+
     place = tf.reshape(_u16(tf.stack([field("left"), field("top"), field("w"), field("h")], 1)),
                        [count, 8])
     flags = 0x87 + 0x40 * tf.cast(field("interlaced") > 0, tf.int32)
     colours = tf.reshape(tf.cast(unpacked(palettes(parsed, frames)[:, :256]), tf.int32),
                          [count, 768])
-    head = tf.concat([control, place, flags[:, None], colours], 1)
-    stride = head.shape[1]
-    heads = tf.strings.substr(byte_string(tf.reshape(head, [-1])),
-                              stride * tf.range(count), tf.fill([count], stride))
-    # The code-size byte and the data sub-blocks, terminator included.
-    start = field("data_start")
-    data = tf.strings.substr(parsed["data"], start, field("data_end") - start)
+    code_byte = tf.strings.substr(parsed["data"], field("data_start"), tf.ones([count], tf.int32))
+    once = tf.strings.join([heads(tf.where(keyed, field("transparent"), 0)), code_byte, first])
+    again = tf.strings.join([heads(tf.ones([count], tf.int32)), code_byte, second])
     screen = byte_string(tf.reshape(_u16(tf.stack([width, height])), [-1]))
     return tf.strings.join([
         b"GIF89a", screen, b"\x00\x00\x00", _background_frame(width, height, background),
-        tf.strings.reduce_join(tf.strings.join([heads, data])), b"\x3b"])
+        tf.strings.reduce_join(tf.where(keyed, once, tf.strings.join([once, again]))), b"\x3b"])
 
 
 def decode_plain(parsed: dict[str, tf.Tensor], width: tf.Tensor, height: tf.Tensor,
-                 frames: tf.Tensor, background: tuple[int, int, int]) -> tf.Tensor:
-    """uint8 ``[len(frames) + 1, height, width, 3]``: the background, then
-    ``frames`` of a plain GIF (:func:`plain_structure`, :func:`sound_streams`)
-    composited in turn, by one ``tf.io.decode_gif`` of :func:`rebuilt_gif`;
-    ``[0, height, width, 3]`` when giflib dropped a frame (a stream that ends
-    before its frame is full)."""
-    decoded = tf.io.decode_gif(rebuilt_gif(parsed, width, height, frames, background))
-    whole = tf.equal(tf.shape(decoded)[0], tf.size(frames) + 1)
-    return tf.cond(whole, lambda: decoded,
-                   lambda: tf.zeros(tf.stack([0, height, width, 3]), tf.uint8))
+                 frames: tf.Tensor, background: tuple[int, int, int]) -> tuple[tf.Tensor,
+                                                                              tf.Tensor]:
+    """The composited ``frames`` of a plain GIF (:func:`plain_structure`), by
+    one ``tf.io.decode_gif`` of :func:`rebuilt_gif`.
+
+    Each stream's end code is turned into padding that fills its frame
+    (:func:`padded_streams`), so that giflib never meets a stream that ends
+    early, and the padding is of a transparent index, so that it draws
+    nothing, as the reference decoder leaves the rest of such a frame
+    undrawn: the frame's own transparent index, when it has one its stream
+    can name (``keyed``). A frame without one goes twice: padded with index
+    0 and transparent 0, then padded with index 1 and transparent 1; between
+    them every pixel of its own is drawn, and no padding.
+
+    Returns:
+        ``(decoded, at)``: uint8 ``[F, height, width, 3]``, the background
+        and the rebuilt file's frames, and int32 ``[len(frames)]``, where
+        each of ``frames`` is among them; ``[0, height, width, 3]`` when a
+        stream cannot go to giflib (:func:`sound_streams`), or giflib did
+        not give every frame.
+    """
+    sound, end_bit, end_width = sound_streams(parsed, frames)
+    transparent = tf.gather(parsed["transparent"], frames)
+    keyed = (transparent >= 0) & (transparent < tf.bitwise.left_shift(
+        1, tf.gather(parsed["code_size"], frames)))
+    at = tf.cumsum(tf.where(keyed, 1, 2))
+
+    def decode():
+        literals = tf.stack([tf.where(keyed, transparent, 0), tf.ones_like(transparent)], 1)
+        streams = padded_streams(parsed, frames, end_bit.stack(), end_width.stack(), literals)
+        decoded = tf.io.decode_gif(rebuilt_gif(parsed, width, height, frames, background,
+                                               keyed, streams[:, 0], streams[:, 1]))
+        return tf.cond(tf.equal(tf.shape(decoded)[0], at[-1] + 1), lambda: decoded, nothing)
+
+    def nothing():
+        return tf.zeros(tf.stack([0, height, width, 3]), tf.uint8)
+
+    return tf.cond(sound, decode, nothing), at

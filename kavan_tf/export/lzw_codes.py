@@ -35,6 +35,7 @@ def code_schedule(code_size: tf.Tensor, count: int | tf.Tensor,
     a segment, as :func:`~kavan_tf.data.lzw.code_widths` gives them: code
     ``j`` is read when the next free entry is ``n = clear + 1 + j``, and is
     as wide as ``n``'s bit length (from ``code_size + 1`` up to 12 bits).
+    ``code_size`` may be ``[N, 1]``: then one row per code size.
     Computed in the graph for the one code size, elementwise: the bit
     lengths of ``0 .. m - 1`` add up to ``b * m - 2^b + 1`` (``b``: the bit
     length of ``m``), so the offsets need no cumulative sum."""
@@ -47,7 +48,7 @@ def code_schedule(code_size: tf.Tensor, count: int | tf.Tensor,
     # passes code 0's.
     before = (length * capped - tf.bitwise.left_shift(1, length)
               + 12 * (next_free - capped))
-    return tf.cast(before - before[0], dtype), tf.minimum(length, 12)
+    return tf.cast(before - before[..., :1], dtype), tf.minimum(length, 12)
 
 
 def byte_words(data: tf.Tensor, pad: int = 3) -> tf.Tensor:

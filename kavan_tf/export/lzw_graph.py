@@ -165,19 +165,25 @@ def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixel
     return indices, pixels
 
 
-def _padding_segment(code_size: tf.Tensor, literal: int) -> tuple[tf.Tensor, tf.Tensor]:
+def _padding_segment(code_size: tf.Tensor, literal: int | tf.Tensor,
+                     pixels: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """int32 codes and bit offsets of an LZW segment that gives at least
-    ``PADDED_PIXELS`` pixels of index ``literal``: the literal, then entries
-    that each add one more of it (each the entry being made), then the last
-    entry again and again (a full dictionary is kept). The segment ends 12
-    bits after the last offset."""
+    ``pixels`` pixels of index ``literal``: the literal, then entries that
+    each add one more of it (each the entry being made), then the last entry
+    again and again (a full dictionary is kept). The segment ends 12 bits
+    after the last offset."""
     clear = tf.bitwise.left_shift(1, code_size)
+    pixels = tf.cast(pixels, tf.int32)
     # The literal and the growing entries (clear + 2 .. MAX_CODES - 2) give
     # 1 + 2 + ... + (growing + 1) pixels, then the last entry its length each.
     growing = MAX_CODES - 3 - clear
     last = MAX_CODES - 1 - clear
-    rest = PADDED_PIXELS - (growing + 1) * (growing + 2) // 2
-    count = 1 + growing + (rest + last - 1) // last
+    rest = pixels - (growing + 1) * (growing + 2) // 2
+    # Fewer pixels than that: the first k codes give k (k + 1) / 2 of them.
+    k = tf.cast(tf.math.ceil((tf.sqrt(8.0 * tf.cast(pixels, tf.float64) + 1.0) - 1.0) / 2.0),
+                tf.int32)
+    k = tf.maximum(k + tf.cast(k * (k + 1) // 2 < pixels, tf.int32), 1)
+    count = tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
     entries = tf.minimum(clear + 1 + tf.range(count), MAX_CODES - 1)
     return (tf.concat([[literal], entries[1:]], 0),
             code_schedule(code_size, count, tf.int32)[0])
@@ -199,28 +205,44 @@ def _packed(codes: tf.Tensor, bits: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
 
 
 def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
-                      end_width: tf.Tensor, literal: int) -> tf.Tensor:
-    """A string of data sub-blocks (terminator included) holding ``data`` with
-    its end code (at bit ``end_bit``, ``end_width`` bits wide) turned into a
-    clear code followed by :func:`_padding_segment`'s segment of
-    ``literal``: the stream's own pixels, then that index until any frame of
-    up to ``PADDED_PIXELS`` pixels is full, so that giflib does not fail on a
-    stream that ends early."""
+                      end_width: tf.Tensor, literals: list[int] | tf.Tensor,
+                      pixels: int | tf.Tensor = PADDED_PIXELS) -> tf.Tensor:
+    """Strings of data sub-blocks (terminator included), one per literal of
+    ``literals`` (int32 ``[K]``), each holding ``data`` with its end code (at
+    bit ``end_bit``, ``end_width`` bits wide) turned into a clear code
+    followed by :func:`_padding_segment`'s segment of that literal: the
+    stream's own pixels, then that index until any frame of up to ``pixels``
+    pixels is full, so that giflib does not fail on a stream that ends early.
+    Returns string ``[K]``."""
+    literals = tf.convert_to_tensor(literals, tf.int32)
     q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
     shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)
-    codes, offsets = _padding_segment(code_size, literal)
+    codes, offsets = _padding_segment(code_size, 0, pixels)
     # From byte q: the data's bits before the end code, the clear code in
-    # its place, then the padding segment.
+    # its place, then the padding segment of literal 0; each literal's bits
+    # are then added where that 0 is (adding is or-ing: those bits are 0).
     start = shift + end_width
+    size = (start + offsets[-1] + 12 + 7) // 8
     region = _packed(tf.concat([[tf.bitwise.left_shift(1, code_size)], codes], 0),
-                     tf.concat([[shift], start + offsets], 0),
-                     (start + offsets[-1] + 12 + 7) // 8)
+                     tf.concat([[shift], start + offsets], 0), size)
+    count = tf.size(literals)
+    bits = tf.bitwise.left_shift(literals, tf.bitwise.bitwise_and(start, 7))[:, None]
+    at = tf.bitwise.right_shift(start, 3)
+    region = (region[None]
+              + tf.one_hot(at, size, dtype=tf.int32)[None] * tf.bitwise.bitwise_and(bits, 255)
+              + tf.one_hot(at + 1, size, dtype=tf.int32)[None] * tf.bitwise.right_shift(bits, 8))
     kept = tf.bitwise.bitwise_and(data[q], tf.bitwise.left_shift(1, shift) - 1)
-    body = tf.concat([data[:q], [region[0] | kept], region[1:]], 0)
-    blocks = (tf.size(body) + 254) // 255
-    body = tf.pad(body, [[0, blocks * 255 - tf.size(body)]])
-    chunks = tf.concat([tf.fill([blocks, 1], 255), tf.reshape(body, [blocks, 255])], 1)
-    return byte_string(tf.concat([tf.reshape(chunks, [-1]), [0]], 0))
+    body = tf.concat([tf.tile(data[None, :q], tf.stack([count, 1])),
+                      region[:, :1] | kept, region[:, 1:]], 1)
+    length = tf.shape(body)[1]
+    blocks = (length + 254) // 255
+    body = tf.reshape(tf.pad(body, [[0, 0], [0, blocks * 255 - length]]), [count, blocks, 255])
+    chunks = tf.concat([tf.fill(tf.stack([count, blocks, 1]), 255), body], 2)
+    chunks = tf.concat([tf.reshape(chunks, tf.stack([count, -1])), tf.zeros([count, 1],
+                                                                            tf.int32)], 1)
+    stride = tf.shape(chunks)[1]
+    return tf.strings.substr(byte_string(tf.reshape(chunks, [-1])), stride * tf.range(count),
+                             tf.fill([count], stride))
 
 
 def byte_string(values: tf.Tensor) -> tf.Tensor:
