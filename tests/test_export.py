@@ -1,5 +1,6 @@
 """SavedModel export: signatures, in-graph decoding, versions, warm-up, model config."""
 
+import io
 import os
 import struct
 import subprocess
@@ -12,6 +13,7 @@ import tensorflow as tf
 from built_gifs import built_gifs
 from google.protobuf import text_format
 from helpers import SIZE, T, signal_once_ready, tiny_model_config
+from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 
 from kavan_tf.config import DataConfig
@@ -375,14 +377,21 @@ def test_warmup_requests_parse_and_replay(exported, loaded):
     logs = read_warmup_requests(
         os.path.join(exported, "assets.extra", "tf_serving_warmup_requests")
     )
-    assert len(logs) == 1
-    request = logs[0].predict_log.request
-    assert request.model_spec.name == "kavan"
-    assert request.model_spec.signature_name == GIFS_SIGNATURE
-    gifs = tf.make_ndarray(request.inputs["gifs"])
-    assert gifs.shape == (1,) and gifs[0].startswith(b"GIF89a")
-    out = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant(gifs))
-    assert out["category_name"].shape == (1,)
+    # One GIF per route of the decoder: a plain GIF, and one disposed with 3.
+    assert len(logs) == 2
+    disposals = []
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "kavan"
+        assert request.model_spec.signature_name == GIFS_SIGNATURE
+        gifs = tf.make_ndarray(request.inputs["gifs"])
+        assert gifs.shape == (1,) and gifs[0].startswith(b"GIF89a")
+        out = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant(gifs))
+        assert out["category_name"].shape == (1,) and out["ok"].numpy().all()
+        with Image.open(io.BytesIO(gifs[0])) as image:
+            image.seek(1)
+            disposals.append(image.disposal_method)
+    assert sorted(disposals) == [0, 3]
 
 
 def test_explicit_version_custom_warmup_and_limits(model, tmp_path):

@@ -16,8 +16,8 @@ gives ``tf.io.decode_gif`` only files it rebuilt from its own parse:
    samples depend on (:mod:`kavan_tf.export.gif_plan`) are on the screen,
    disposed with 0 or 1, and their LZW streams sound, one
    ``tf.io.decode_gif`` of a file rebuilt from the parse composites them.
-   Any other GIF (or one whose stream ends early) is drawn frame by frame,
-   as follows, by a function TensorFlow builds the first time a GIF needs it
+   Any other GIF is drawn frame by frame, as follows, by a function whose
+   executor TensorFlow builds the first time a GIF needs it
    (:func:`~kavan_tf.export.lazy_graph.rarely_taken`).
 3. **Decompress** each frame: :mod:`kavan_tf.export.lzw_graph` reads its LZW
    codes (without a loop when they are laid out as encoders write them,

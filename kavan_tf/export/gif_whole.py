@@ -49,9 +49,9 @@ from kavan_tf.export.lzw_codes import code_schedule
 from kavan_tf.export.lzw_graph import PADDED_PIXELS, byte_string, padded_sub_blocks, sub_block_data
 from kavan_tf.export.lzw_probe import probe_codes
 
-# Largest canvas area times frames (pixels, the background's included)
-# decoded in one giflib call (3 bytes each): larger GIFs are drawn frame by
-# frame.
+# Largest canvas area times frames (pixels, the background frame and the
+# frames that go twice included) decoded in one giflib call (3 bytes each):
+# larger GIFs are drawn frame by frame.
 MAX_DECODED_PIXELS = 2**25
 # Clear codes in a frame up to which giflib decompresses it (each costs giflib
 # a pass over its 4,096-entry table).
@@ -88,8 +88,9 @@ def sound_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor):
     cannot.
 
     Returns:
-        ``(sound, end_bit, end_width)``: bool, and per frame (when ``sound``)
-        the bit of its data where the end code starts (int64) and its width.
+        ``(sound, end_bit, end_width)``: bool, and two ``tf.TensorArray`` of
+        one value per frame, whole when ``sound``: the bit of its data where
+        the end code starts (int64), and its width.
     """
     size = tf.size(parsed["bytes"])
     count = tf.size(frames)
@@ -100,7 +101,7 @@ def sound_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor):
         data = sub_block_data(parsed["bytes"], start, parsed["data_end"][i])
         regular, sound, _full, end_bit, end_width, clears = probe_codes(
             data, parsed["code_size"][i], parsed["w"][i] * parsed["h"][i])
-        blocks = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32) // 255
+        blocks = tf.where(regular, tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32) // 255, 0)
         lengths = tf.gather(parsed["bytes"],
                             tf.minimum(start + 256 * tf.range(blocks), size - 1))
         sound = (regular & sound & (clears <= GIFLIB_CLEARS)

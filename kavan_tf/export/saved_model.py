@@ -102,8 +102,9 @@ def export_saved_model(
             serves it as.
         version: Version number; the next free integer (1 for a new model) when
             ``None``.
-        warmup_gifs: Encoded GIFs for the warm-up requests; a tiny generated
-            GIF when ``None``.
+        warmup_gifs: Encoded GIFs for the warm-up requests; when ``None``,
+            two tiny generated GIFs, one for each route of the in-graph
+            decoder (one giflib call, and frame by frame).
         data_config: Limits of the in-graph decoder; ``DataConfig()`` when
             ``None``.
         serving_base_path: ``base_path`` written to ``models.config``;
@@ -150,7 +151,10 @@ def export_saved_model(
     try:
         tf.saved_model.save(module, staging, signatures=module.signatures())
         if warmup_gifs is None:
-            warmup_gifs = [tiny_gif(model.model_config.num_frames)]
+            # One GIF for each of the decoder's routes, so that TF Serving
+            # builds both before it serves.
+            frames = model.model_config.num_frames
+            warmup_gifs = [tiny_gif(frames), tiny_gif(frames, disposal=3)]
         write_warmup_requests(staging, warmup_gifs, model_name=name)
         _write_export_info(os.path.join(staging, WARMUP_DIR, EXPORT_INFO_FILE), module, model)
         if model_card is not None:

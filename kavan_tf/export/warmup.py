@@ -32,12 +32,16 @@ WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def tiny_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32)) -> bytes:
+def tiny_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32), disposal: int = 0) -> bytes:
     """A small animated GIF (moving colour gradient) for warm-up and smoke tests.
 
     Args:
         num_frames: Frames in the GIF.
         size: ``(height, width)``.
+        disposal: Every frame's disposal method. With 3 (restore what was
+            under the frame) the serving graph draws the GIF frame by frame
+            (docs/serving.md, "What happens inside `serving_default`"); with
+            0 it decodes it with one giflib call.
 
     Returns:
         The encoded GIF.
@@ -53,7 +57,8 @@ def tiny_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32)) -> bytes:
         images.append(Image.fromarray(rgb, "RGB"))
     buffer = io.BytesIO()
     images[0].save(
-        buffer, format="GIF", save_all=True, append_images=images[1:], duration=100, loop=0
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=100, loop=0,
+        disposal=disposal,
     )
     return buffer.getvalue()
 
