@@ -43,10 +43,16 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kavan_tf.data.lzw import MAX_CODES
 from kavan_tf.export.gif_palette import palettes, unpacked
 from kavan_tf.export.lzw_codes import code_schedule
-from kavan_tf.export.lzw_graph import PADDED_PIXELS, byte_string, padded_sub_blocks, sub_block_data
+from kavan_tf.export.lzw_graph import (
+    PADDED_PIXELS,
+    byte_string,
+    padded_sub_blocks,
+    padding_code_count,
+    padding_codes,
+    sub_block_data,
+)
 from kavan_tf.export.lzw_probe import probe_codes
 
 # Largest canvas area times frames (pixels, the background frame and the
@@ -145,20 +151,13 @@ def padded_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor, end_bit: tf.
     q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
     shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)[:, None]
     start = shift + end_width[:, None]
-    # The segment's codes: the literal (added below), then each entry being
-    # made, up to the last, which is repeated; k codes give k (k + 1) / 2
-    # pixels, then the last entry its length each.
+    # The padding segment's codes (lzw_graph.padding_codes; the literal is
+    # added below).
     clear = tf.bitwise.left_shift(1, code_size)
-    growing = MAX_CODES - 3 - clear
-    last = MAX_CODES - 1 - clear
-    rest = pixels - (growing + 1) * (growing + 2) // 2
-    k = tf.cast(tf.math.ceil((tf.sqrt(8.0 * tf.cast(pixels, tf.float64) + 1.0) - 1.0) / 2.0),
-                tf.int32)
-    k = tf.maximum(k + tf.cast(k * (k + 1) // 2 < pixels, tf.int32), 1)
-    codes_needed = tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
+    codes_needed = padding_code_count(code_size, pixels)
     j = tf.range(tf.reduce_max(codes_needed))[None, :]
     offsets, _ = code_schedule(code_size, tf.reduce_max(codes_needed), tf.int32)
-    codes = tf.concat([clear, tf.where(j > 0, tf.minimum(clear + 1 + j, MAX_CODES - 1), 0)], 1)
+    codes = tf.concat([clear, padding_codes(code_size, j)], 1)
     bits = tf.concat([shift, start + offsets], 1)
     used = tf.concat([tf.ones_like(shift, tf.bool), j < codes_needed], 1)
     # Bytes from the end code's byte on, codes packed LSB first as

@@ -165,6 +165,32 @@ def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixel
     return indices, pixels
 
 
+def padding_code_count(code_size: tf.Tensor, pixels: int | tf.Tensor) -> tf.Tensor:
+    """int32: how many codes :func:`_padding_segment` needs for ``pixels``
+    pixels (elementwise: ``code_size`` and ``pixels`` may be tensors of one
+    shape). The literal and the growing entries (``clear + 2 .. MAX_CODES -
+    2``) give ``1 + 2 + ... + (growing + 1)`` pixels, then the last entry its
+    length each; fewer pixels than that take the first ``k`` codes, which give
+    ``k (k + 1) / 2``."""
+    clear = tf.bitwise.left_shift(1, code_size)
+    pixels = tf.cast(pixels, tf.int32)
+    growing = MAX_CODES - 3 - clear
+    last = MAX_CODES - 1 - clear
+    rest = pixels - (growing + 1) * (growing + 2) // 2
+    k = tf.cast(tf.math.ceil((tf.sqrt(8.0 * tf.cast(pixels, tf.float64) + 1.0) - 1.0) / 2.0),
+                tf.int32)
+    k = tf.maximum(k + tf.cast(k * (k + 1) // 2 < pixels, tf.int32), 1)
+    return tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
+
+
+def padding_codes(code_size: tf.Tensor, j: tf.Tensor) -> tf.Tensor:
+    """int32: code ``j`` of :func:`_padding_segment`'s segment for literal 0
+    (elementwise): the literal, then each entry being made, up to the last,
+    which is repeated."""
+    clear = tf.bitwise.left_shift(1, code_size)
+    return tf.where(j > 0, tf.minimum(clear + 1 + j, MAX_CODES - 1), 0)
+
+
 def _padding_segment(code_size: tf.Tensor, literal: int | tf.Tensor,
                      pixels: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """int32 codes and bit offsets of an LZW segment that gives at least
@@ -172,20 +198,9 @@ def _padding_segment(code_size: tf.Tensor, literal: int | tf.Tensor,
     each add one more of it (each the entry being made), then the last entry
     again and again (a full dictionary is kept). The segment ends 12 bits
     after the last offset."""
-    clear = tf.bitwise.left_shift(1, code_size)
-    pixels = tf.cast(pixels, tf.int32)
-    # The literal and the growing entries (clear + 2 .. MAX_CODES - 2) give
-    # 1 + 2 + ... + (growing + 1) pixels, then the last entry its length each.
-    growing = MAX_CODES - 3 - clear
-    last = MAX_CODES - 1 - clear
-    rest = pixels - (growing + 1) * (growing + 2) // 2
-    # Fewer pixels than that: the first k codes give k (k + 1) / 2 of them.
-    k = tf.cast(tf.math.ceil((tf.sqrt(8.0 * tf.cast(pixels, tf.float64) + 1.0) - 1.0) / 2.0),
-                tf.int32)
-    k = tf.maximum(k + tf.cast(k * (k + 1) // 2 < pixels, tf.int32), 1)
-    count = tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
-    entries = tf.minimum(clear + 1 + tf.range(count), MAX_CODES - 1)
-    return (tf.concat([[literal], entries[1:]], 0),
+    count = padding_code_count(code_size, pixels)
+    codes = padding_codes(code_size, tf.range(count))
+    return (tf.concat([[literal], codes[1:]], 0),
             code_schedule(code_size, count, tf.int32)[0])
 
 
