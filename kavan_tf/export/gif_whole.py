@@ -44,13 +44,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kavan_tf.export.gif_palette import palettes, unpacked
-from kavan_tf.export.lzw_codes import code_schedule
 from kavan_tf.export.lzw_graph import (
     PADDED_PIXELS,
     byte_string,
     padded_sub_blocks,
-    padding_code_count,
-    padding_codes,
+    padded_tails,
     sub_block_data,
 )
 from kavan_tf.export.lzw_probe import probe_codes
@@ -126,13 +124,10 @@ def padded_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor, end_bit: tf.
     """Each frame's LZW data sub-blocks (terminator included) with its end
     code turned into padding that fills the frame, once per literal.
 
-    What :func:`~kavan_tf.export.lzw_graph.padded_sub_blocks` does for one
-    stream, for every frame of ``frames`` at once (streams of
-    :func:`sound_streams`): the sub-blocks before the one that holds the end
-    code are the file's own; from there the data is written again, with a
-    clear code in place of the end code and then a segment that gives at
-    least the frame's pixels of the literal (the literal, then each entry
-    being made).
+    For every frame of ``frames`` at once (streams of :func:`sound_streams`):
+    the sub-blocks before the one that holds the end code are the file's
+    own; from there :func:`~kavan_tf.export.lzw_graph.padded_tails` writes
+    the data again, with the padding.
 
     Args:
         frames: int32 ``[N]``.
@@ -142,79 +137,22 @@ def padded_streams(parsed: dict[str, tf.Tensor], frames: tf.Tensor, end_bit: tf.
     Returns:
         string ``[N, K]``.
     """
-    count = tf.size(frames)
-    literal_count = tf.shape(literals)[1]
     file_bytes = tf.concat([parsed["bytes"], tf.zeros([1], tf.int32)], 0)
-    code_size = tf.gather(parsed["code_size"], frames)[:, None]
-    pixels = (tf.gather(parsed["w"], frames) * tf.gather(parsed["h"], frames))[:, None]
     data_start = tf.gather(parsed["data_start"], frames)
     q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
-    shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)[:, None]
-    start = shift + end_width[:, None]
-    # The padding segment's codes (lzw_graph.padding_codes; the literal is
-    # added below).
-    clear = tf.bitwise.left_shift(1, code_size)
-    codes_needed = padding_code_count(code_size, pixels)
-    j = tf.range(tf.reduce_max(codes_needed))[None, :]
-    offsets, _ = code_schedule(code_size, tf.reduce_max(codes_needed), tf.int32)
-    codes = tf.concat([clear, padding_codes(code_size, j)], 1)
-    bits = tf.concat([shift, start + offsets], 1)
-    used = tf.concat([tf.ones_like(shift, tf.bool), j < codes_needed], 1)
-    # Bytes from the end code's byte on, codes packed LSB first as
-    # lzw_graph._packed packs them, one row per frame.
-    size = (start[:, 0] + tf.reduce_max(tf.where(j < codes_needed, offsets, 0), 1) + 12 + 7) // 8
-    width = tf.reduce_max(size) + 2
-    rows = tf.broadcast_to(tf.range(count)[:, None], tf.shape(bits))
-    sums = tf.math.unsorted_segment_sum(
-        tf.where(used, tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7)), 0),
-        rows * width + tf.where(used, tf.bitwise.right_shift(bits, 3), 0), count * width)
-    sums = tf.reshape(sums, tf.stack([count, width]))
-    region = (tf.bitwise.bitwise_and(sums, 255)
-              + tf.pad(tf.bitwise.bitwise_and(tf.bitwise.right_shift(sums, 8), 255),
-                       [[0, 0], [1, 0]])[:, :-1]
-              + tf.pad(tf.bitwise.right_shift(sums, 16), [[0, 0], [2, 0]])[:, :-2])
-    # Each literal's bits where the segment's first code is, and the data's
-    # bits before the end code in the first byte.
-    literal_bits = tf.bitwise.left_shift(literals, tf.bitwise.bitwise_and(start, 7))[:, :, None]
-    at = tf.bitwise.right_shift(start[:, 0], 3)
+    # The sub-blocks before the one that holds the end code are the file's
+    # own (sound_streams: all 255 bytes long); the rest is written again.
     blocks = q // 255
     tail = data_start + 2 + 256 * blocks  # in the file, payload byte 255 * blocks
     before = q - 255 * blocks
-    first = tf.bitwise.bitwise_and(tf.gather(file_bytes, tail + before),
-                                   tf.bitwise.left_shift(1, shift[:, 0]) - 1)
-    region = (region[:, None, :]
-              + tf.one_hot(at, width, dtype=tf.int32)[:, None, :]
-              * tf.bitwise.bitwise_and(literal_bits, 255)
-              + tf.one_hot(at + 1, width, dtype=tf.int32)[:, None, :]
-              * tf.bitwise.right_shift(literal_bits, 8)
-              + tf.one_hot(tf.zeros([count], tf.int32), width, dtype=tf.int32)[:, None, :]
-              * first[:, None, None])
-    # The data before the end code's byte in its sub-block, then the region.
-    length = before + size
-    p = tf.range(tf.reduce_max(length))[None, :]
-    kept = tf.gather(file_bytes, tf.minimum(tail[:, None] + p, tf.size(file_bytes) - 1))
-    from_region = tf.gather(region, tf.clip_by_value(p - before[:, None], 0, width - 1),
-                            axis=2, batch_dims=1)
-    body = tf.where((p < before[:, None])[:, None, :], kept[:, None, :], from_region)
-    body = tf.where((p < length[:, None])[:, None, :], body, 0)
-    # In sub-blocks of 255 bytes (the last padded with zeros), then the
-    # terminator.
-    used_blocks = (length + 254) // 255
-    most = tf.reduce_max(used_blocks)
-    body = tf.pad(body, [[0, 0], [0, 0], [0, most * 255 - tf.shape(body)[2]]])
-    body = tf.reshape(body, tf.stack([count, literal_count, most, 255]))
-    marks = tf.where(tf.range(most)[None, :] < used_blocks[:, None], 255, 0)
-    chunks = tf.concat([tf.broadcast_to(marks[:, None, :, None],
-                                        tf.stack([count, literal_count, most, 1])), body], 3)
-    chunks = tf.concat([tf.reshape(chunks, tf.stack([count, literal_count, most * 256])),
-                        tf.zeros(tf.stack([count, literal_count, 1]), tf.int32)], 2)
-    stride = most * 256 + 1
-    pieces = tf.strings.substr(
-        byte_string(tf.reshape(chunks, [-1])), stride * tf.range(count * literal_count),
-        tf.reshape(tf.broadcast_to(256 * used_blocks[:, None] + 1,
-                                   tf.stack([count, literal_count])), [-1]))
+    p = tf.range(tf.reduce_max(before) + 1)[None, :]
+    tails = tf.gather(file_bytes, tf.minimum(tail[:, None] + p, tf.size(file_bytes) - 1))
+    padded = padded_tails(
+        tails, before, tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32), end_width,
+        tf.gather(parsed["code_size"], frames),
+        tf.gather(parsed["w"], frames) * tf.gather(parsed["h"], frames), literals)
     head = tf.strings.substr(parsed["data"], data_start + 1, 256 * blocks)
-    return head[:, None] + tf.reshape(pieces, tf.stack([count, literal_count]))
+    return head[:, None] + padded
 
 
 def _u16(values: tf.Tensor) -> tf.Tensor:

@@ -40,6 +40,7 @@ __all__ = [
     "is_sound",
     "lzw_decode",
     "padded_sub_blocks",
+    "padded_tails",
     "probe_codes",
     "read_codes",
     "sub_block_data",
@@ -165,15 +166,13 @@ def decode_codes(codes: tf.Tensor, j: tf.Tensor, code_size: tf.Tensor, max_pixel
     return indices, pixels
 
 
-def padding_code_count(code_size: tf.Tensor, pixels: int | tf.Tensor) -> tf.Tensor:
-    """int32: how many codes :func:`_padding_segment` needs for ``pixels``
-    pixels (elementwise: ``code_size`` and ``pixels`` may be tensors of one
-    shape). The literal and the growing entries (``clear + 2 .. MAX_CODES -
-    2``) give ``1 + 2 + ... + (growing + 1)`` pixels, then the last entry its
-    length each; fewer pixels than that take the first ``k`` codes, which give
-    ``k (k + 1) / 2``."""
+def _padding_code_count(code_size: tf.Tensor, pixels: tf.Tensor) -> tf.Tensor:
+    """int32: how many codes the padding segment of :func:`padded_tails`
+    needs for ``pixels`` pixels (elementwise). The literal and the growing
+    entries (``clear + 2 .. MAX_CODES - 2``) give ``1 + 2 + ... + (growing +
+    1)`` pixels, then the last entry its length each; fewer pixels than that
+    take the first ``k`` codes, which give ``k (k + 1) / 2``."""
     clear = tf.bitwise.left_shift(1, code_size)
-    pixels = tf.cast(pixels, tf.int32)
     growing = MAX_CODES - 3 - clear
     last = MAX_CODES - 1 - clear
     rest = pixels - (growing + 1) * (growing + 2) // 2
@@ -183,81 +182,110 @@ def padding_code_count(code_size: tf.Tensor, pixels: int | tf.Tensor) -> tf.Tens
     return tf.where(rest > 0, 1 + growing + (rest + last - 1) // last, k)
 
 
-def padding_codes(code_size: tf.Tensor, j: tf.Tensor) -> tf.Tensor:
-    """int32: code ``j`` of :func:`_padding_segment`'s segment for literal 0
-    (elementwise): the literal, then each entry being made, up to the last,
-    which is repeated."""
+def padded_tails(tails: tf.Tensor, before: tf.Tensor, shift: tf.Tensor, end_width: tf.Tensor,
+                 code_size: tf.Tensor, pixels: tf.Tensor, literals: tf.Tensor) -> tf.Tensor:
+    """Data sub-blocks (terminator included) of ``N`` LZW streams, each with
+    its end code turned into a clear code and a padding segment, once per
+    literal: the stream's own pixels, then that index until a frame of
+    ``pixels`` pixels is full, so that giflib never meets a stream that ends
+    early. The segment is the literal, then each entry being made (each one
+    more pixel of it), then the last entry again and again (a full
+    dictionary is kept).
+
+    Args:
+        tails: int32 ``[N, P]``: the end of each stream's data, up to the byte
+            that holds its end code (``tails[n, before[n]]``).
+        before: int32 ``[N]``: where that byte is in ``tails``.
+        shift: int32 ``[N]``: the end code's first bit in that byte.
+        end_width: int32 ``[N]``: the end code's width.
+        code_size: int32 ``[N]``: the LZW minimum code size.
+        pixels: int32 ``[N]``: the pixels the padding must give at least.
+        literals: int32 ``[N, K]``: the padding's indices.
+
+    Returns:
+        string ``[N, K]``: ``tails[n, :before[n]]`` and the padded rest, in
+        sub-blocks of 255 bytes (the last filled with zeros) and the
+        terminator.
+    """
+    count, literal_count = tf.shape(literals)[0], tf.shape(literals)[1]
+    code_size, shift = code_size[:, None], shift[:, None]
+    start = shift + end_width[:, None]
+    # The clear code at the end code's place, then the segment's codes, the
+    # literal's 0 for now; packed LSB first, one row per stream.
     clear = tf.bitwise.left_shift(1, code_size)
-    return tf.where(j > 0, tf.minimum(clear + 1 + j, MAX_CODES - 1), 0)
-
-
-def _padding_segment(code_size: tf.Tensor, literal: int | tf.Tensor,
-                     pixels: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """int32 codes and bit offsets of an LZW segment that gives at least
-    ``pixels`` pixels of index ``literal``: the literal, then entries that
-    each add one more of it (each the entry being made), then the last entry
-    again and again (a full dictionary is kept). The segment ends 12 bits
-    after the last offset."""
-    count = padding_code_count(code_size, pixels)
-    codes = padding_codes(code_size, tf.range(count))
-    return (tf.concat([[literal], codes[1:]], 0),
-            code_schedule(code_size, count, tf.int32)[0])
-
-
-def _packed(codes: tf.Tensor, bits: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
-    """int32 ``[size]`` bytes holding ``codes`` at bit offsets ``bits``, LSB
-    first."""
-    # Each code, shifted into place, is added to the byte it starts in (codes
-    # share no bit: adding is or-ing); a byte's sum, up to 19 bits, then
+    needed = _padding_code_count(code_size, pixels[:, None])
+    j = tf.range(tf.reduce_max(needed))[None, :]
+    offsets, _ = code_schedule(code_size, tf.reduce_max(needed), tf.int32)
+    codes = tf.concat([clear, tf.where(j > 0, tf.minimum(clear + 1 + j, MAX_CODES - 1), 0)], 1)
+    bits = tf.concat([shift, start + offsets], 1)
+    used = tf.concat([tf.ones_like(shift, tf.bool), j < needed], 1)
+    size = (start[:, 0] + tf.reduce_max(tf.where(j < needed, offsets, 0), 1) + 12 + 7) // 8
+    width = tf.reduce_max(size) + 2
+    rows = tf.broadcast_to(tf.range(count)[:, None], tf.shape(bits))
+    # Codes share no bit, so adding is or-ing; a byte's sum, up to 19 bits,
     # spills its second and third bytes into the next two.
-    sums = tf.math.unsorted_segment_sum(
-        tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7)),
-        tf.bitwise.right_shift(bits, 3), size)
-    return (tf.bitwise.bitwise_and(sums, 255)
-            + tf.pad(tf.bitwise.bitwise_and(tf.bitwise.right_shift(sums, 8), 255),
-                     [[1, 0]])[:size]
-            + tf.pad(tf.bitwise.right_shift(sums, 16), [[2, 0]])[:size])
+    sums = tf.reshape(tf.math.unsorted_segment_sum(
+        tf.where(used, tf.bitwise.left_shift(codes, tf.bitwise.bitwise_and(bits, 7)), 0),
+        rows * width + tf.where(used, tf.bitwise.right_shift(bits, 3), 0), count * width),
+        tf.stack([count, width]))
+    region = (tf.bitwise.bitwise_and(sums, 255)
+              + tf.pad(tf.bitwise.bitwise_and(tf.bitwise.right_shift(sums, 8), 255),
+                       [[0, 0], [1, 0]])[:, :-1]
+              + tf.pad(tf.bitwise.right_shift(sums, 16), [[0, 0], [2, 0]])[:, :-2])
+    # Each literal's bits where the segment's first code is, and the data's
+    # bits before the end code in the first byte.
+    literal_bits = tf.bitwise.left_shift(literals, tf.bitwise.bitwise_and(start, 7))[:, :, None]
+    at = tf.bitwise.right_shift(start[:, 0], 3)
+    first = tf.bitwise.bitwise_and(tf.gather(tails, before, axis=1, batch_dims=1),
+                                   tf.bitwise.left_shift(1, shift[:, 0]) - 1)
+    region = (region[:, None, :]
+              + tf.one_hot(at, width, dtype=tf.int32)[:, None, :]
+              * tf.bitwise.bitwise_and(literal_bits, 255)
+              + tf.one_hot(at + 1, width, dtype=tf.int32)[:, None, :]
+              * tf.bitwise.right_shift(literal_bits, 8)
+              + tf.one_hot(tf.zeros([count], tf.int32), width, dtype=tf.int32)[:, None, :]
+              * first[:, None, None])
+    # The data before the end code's byte, then the region.
+    length = before + size
+    p = tf.range(tf.reduce_max(length))[None, :]
+    kept = tf.gather(tails, tf.broadcast_to(tf.minimum(p, tf.shape(tails)[1] - 1),
+                                            tf.stack([count, tf.shape(p)[1]])),
+                     axis=1, batch_dims=1)
+    from_region = tf.gather(region, tf.clip_by_value(p - before[:, None], 0, width - 1),
+                            axis=2, batch_dims=1)
+    body = tf.where((p < before[:, None])[:, None, :], kept[:, None, :], from_region)
+    body = tf.where((p < length[:, None])[:, None, :], body, 0)
+    # In sub-blocks of 255 bytes, then the terminator: a block past a
+    # stream's last has length 0, which ends it.
+    used_blocks = (length + 254) // 255
+    most = tf.reduce_max(used_blocks)
+    body = tf.pad(body, [[0, 0], [0, 0], [0, most * 255 - tf.shape(body)[2]]])
+    body = tf.reshape(body, tf.stack([count, literal_count, most, 255]))
+    marks = tf.where(tf.range(most)[None, :] < used_blocks[:, None], 255, 0)
+    chunks = tf.concat([tf.broadcast_to(marks[:, None, :, None],
+                                        tf.stack([count, literal_count, most, 1])), body], 3)
+    chunks = tf.concat([tf.reshape(chunks, tf.stack([count, literal_count, most * 256])),
+                        tf.zeros(tf.stack([count, literal_count, 1]), tf.int32)], 2)
+    stride = most * 256 + 1
+    pieces = tf.strings.substr(
+        byte_string(tf.reshape(chunks, [-1])), stride * tf.range(count * literal_count),
+        tf.reshape(tf.broadcast_to(256 * used_blocks[:, None] + 1,
+                                   tf.stack([count, literal_count])), [-1]))
+    return tf.reshape(pieces, tf.stack([count, literal_count]))
 
 
 def padded_sub_blocks(data: tf.Tensor, code_size: tf.Tensor, end_bit: tf.Tensor,
                       end_width: tf.Tensor, literals: list[int] | tf.Tensor,
                       pixels: int | tf.Tensor = PADDED_PIXELS) -> tf.Tensor:
-    """Strings of data sub-blocks (terminator included), one per literal of
-    ``literals`` (int32 ``[K]``), each holding ``data`` with its end code (at
-    bit ``end_bit``, ``end_width`` bits wide) turned into a clear code
-    followed by :func:`_padding_segment`'s segment of that literal: the
-    stream's own pixels, then that index until any frame of up to ``pixels``
-    pixels is full, so that giflib does not fail on a stream that ends early.
-    Returns string ``[K]``."""
-    literals = tf.convert_to_tensor(literals, tf.int32)
+    """:func:`padded_tails` of one stream, ``data``, whose end code starts at
+    bit ``end_bit`` and is ``end_width`` bits wide, once per literal of
+    ``literals`` (int32 ``[K]``). Returns string ``[K]``."""
     q = tf.cast(tf.bitwise.right_shift(end_bit, 3), tf.int32)
     shift = tf.cast(tf.bitwise.bitwise_and(end_bit, 7), tf.int32)
-    codes, offsets = _padding_segment(code_size, 0, pixels)
-    # From byte q: the data's bits before the end code, the clear code in
-    # its place, then the padding segment of literal 0; each literal's bits
-    # are then added where that 0 is (adding is or-ing: those bits are 0).
-    start = shift + end_width
-    size = (start + offsets[-1] + 12 + 7) // 8
-    region = _packed(tf.concat([[tf.bitwise.left_shift(1, code_size)], codes], 0),
-                     tf.concat([[shift], start + offsets], 0), size)
-    count = tf.size(literals)
-    bits = tf.bitwise.left_shift(literals, tf.bitwise.bitwise_and(start, 7))[:, None]
-    at = tf.bitwise.right_shift(start, 3)
-    region = (region[None]
-              + tf.one_hot(at, size, dtype=tf.int32)[None] * tf.bitwise.bitwise_and(bits, 255)
-              + tf.one_hot(at + 1, size, dtype=tf.int32)[None] * tf.bitwise.right_shift(bits, 8))
-    kept = tf.bitwise.bitwise_and(data[q], tf.bitwise.left_shift(1, shift) - 1)
-    body = tf.concat([tf.tile(data[None, :q], tf.stack([count, 1])),
-                      region[:, :1] | kept, region[:, 1:]], 1)
-    length = tf.shape(body)[1]
-    blocks = (length + 254) // 255
-    body = tf.reshape(tf.pad(body, [[0, 0], [0, blocks * 255 - length]]), [count, blocks, 255])
-    chunks = tf.concat([tf.fill(tf.stack([count, blocks, 1]), 255), body], 2)
-    chunks = tf.concat([tf.reshape(chunks, tf.stack([count, -1])), tf.zeros([count, 1],
-                                                                            tf.int32)], 1)
-    stride = tf.shape(chunks)[1]
-    return tf.strings.substr(byte_string(tf.reshape(chunks, [-1])), stride * tf.range(count),
-                             tf.fill([count], stride))
+    return padded_tails(
+        data[None, : q + 1], q[None], shift[None], tf.reshape(end_width, [1]),
+        tf.reshape(code_size, [1]), tf.reshape(tf.cast(pixels, tf.int32), [1]),
+        tf.convert_to_tensor(literals, tf.int32)[None])[0]
 
 
 def byte_string(values: tf.Tensor) -> tf.Tensor:
