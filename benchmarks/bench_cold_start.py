@@ -92,8 +92,8 @@ def main() -> None:
         # The same model with serving_frames alone, as the baseline of a load.
         full = KavanServingModule(model)
         frames_only = tf.Module()
-        frames_only.model = model
-        for name in ("emotion_names", "category_names", "emotion_categories"):
+        for name in ("model_variables", "emotion_names", "category_names",
+                     "emotion_categories"):
             setattr(frames_only, name, getattr(full, name))  # what the outputs read
         frames_only.serve_frames = full.serve_frames
         baseline = os.path.join(root, "frames_only")

@@ -533,6 +533,55 @@ def test_fresh_process_without_the_package_serves_the_reference_frames(exported,
                                       err_msg=str(path))
 
 
+SESSION_LOADER = """
+import sys, numpy as np, tensorflow as tf
+tf.compat.v1.disable_eager_execution()
+with tf.compat.v1.Session(graph=tf.Graph()) as session:
+    # The loader of TF Serving's C++ SavedModelBundle: import the graph, run
+    # the SavedModel's restore op, then run signatures by tensor name.
+    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], sys.argv[1])
+    feeds = {"serving_frames": np.load(sys.argv[3]),
+             "serving_default": np.array([open(sys.argv[4], "rb").read(), b"not a gif"],
+                                         dtype=object)}
+    results = {}
+    for name, value in feeds.items():
+        signature = meta_graph.signature_def[name]
+        (input_info,) = signature.inputs.values()
+        outputs = {key: signature.outputs[key].name for key in ("intensities", "ok")
+                   if key in signature.outputs}
+        for key, value_out in session.run(outputs, {input_info.name: value}).items():
+            results[f"{name}/{key}"] = value_out
+assert not any(name.startswith("kavan_tf") for name in sys.modules), "package imported"
+np.savez(sys.argv[2], **results)
+"""
+
+
+def test_a_graph_loader_like_tf_serving_serves_the_trained_weights(model, loaded, exported,
+                                                                    tmp_path):
+    """TF Serving restores variables by running the SavedModel's restore op on
+    its graph, not through the Python object graph. Every variable the served
+    functions read must be the one that op restores: the outputs equal the
+    Keras model's, and the GIF signature's equal ``tf.saved_model.load``'s."""
+    frames = np.random.default_rng(1).uniform(0, 255, (2, T, SIZE, SIZE, 3)).astype("float32")
+    np.save(tmp_path / "frames.npy", frames)
+    gif = tiny_gif(T)
+    (tmp_path / "one.gif").write_bytes(gif)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, "-c", SESSION_LOADER, str(exported), str(tmp_path / "out.npz"),
+         str(tmp_path / "frames.npy"), str(tmp_path / "one.gif")],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "out.npz")
+    np.testing.assert_allclose(served["serving_frames/intensities"],
+                               _keras(model, frames)["intensities"], atol=1e-5)
+    alone = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant([gif, b"not a gif"]))
+    np.testing.assert_allclose(served["serving_default/intensities"][0],
+                               alone["intensities"].numpy()[0], atol=1e-5)
+    assert served["serving_default/ok"].tolist() == [True, False]
+
+
 @pytest.mark.slow
 def test_kavan_export_ended_by_sigterm_leaves_no_staging_folder(model, tmp_path):
     """SIGTERM during the export: the command ends with status 143 and removes

@@ -75,10 +75,8 @@ class KavanServingModule(tf.Module):
                 "serving_default stretches frames to the model's size although data.resize=%r; "
                 "send letterboxed frames to serving_frames instead.", data_config.resize
             )
-        # The model's variables are what the SavedModel keeps of it; the Keras
-        # object itself is not saved (it would add traces of its own).
+        # The Keras object itself is not saved (it would add traces of its own).
         self.model = self._no_dependency(model)
-        self.model_variables = list(model.variables)
         self._num_frames = config.num_frames
         height, width = config.image_size
         self._image_size = (height, width)
@@ -98,6 +96,11 @@ class KavanServingModule(tf.Module):
         # The model, traced once for the endpoints, which all take any batch.
         self._run_model = self._no_dependency(tf.function(
             lambda frames: model(frames, training=False), input_signature=[frames_spec]))
+        # What the SavedModel keeps of the model: the TensorFlow variables its
+        # trace reads. Keras variables would be saved as copies, which loaders
+        # that restore the graph by name (TF Serving, `saved_model_cli run`)
+        # never connect to the functions: they would serve uninitialised weights.
+        self.model_variables = list(self._run_model.get_concrete_function().variables)
         gif_spec = tf.TensorSpec([], tf.string, name="gif")
         self._decoder = self._no_dependency(
             tf.function(self._decode_distinct, input_signature=[gif_spec]))
