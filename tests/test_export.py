@@ -26,8 +26,10 @@ from kavan_tf.export import (
     BatchingParameters,
     export_saved_model,
     list_versions,
+    rare_branches_gif,
     read_warmup_requests,
     tiny_gif,
+    warmup_gifs,
 )
 from kavan_tf.export.gif_graph import eval_frame_indices
 from kavan_tf.export.serving_graph import resize_stretch
@@ -377,21 +379,44 @@ def test_warmup_requests_parse_and_replay(exported, loaded):
     logs = read_warmup_requests(
         os.path.join(exported, "assets.extra", "tf_serving_warmup_requests")
     )
-    # One GIF per route of the decoder: a plain GIF, and one disposed with 3.
+    # The default warm-up GIFs: a plain one, and one that takes the decoder's
+    # branches built on first use. Both are served the reference frames.
     assert len(logs) == 2
-    disposals = []
-    for log in logs:
+    for log, expected in zip(logs, warmup_gifs(T), strict=True):
         request = log.predict_log.request
         assert request.model_spec.name == "kavan"
         assert request.model_spec.signature_name == GIFS_SIGNATURE
         gifs = tf.make_ndarray(request.inputs["gifs"])
-        assert gifs.shape == (1,) and gifs[0].startswith(b"GIF89a")
+        assert gifs.tolist() == [expected]
         out = loaded.signatures[GIFS_SIGNATURE](gifs=tf.constant(gifs))
         assert out["category_name"].shape == (1,) and out["ok"].numpy().all()
-        with Image.open(io.BytesIO(gifs[0])) as image:
-            image.seek(1)
-            disposals.append(image.disposal_method)
-    assert sorted(disposals) == [0, 3]
+        np.testing.assert_array_equal(_model_frames(loaded, expected), _reference_frames(expected))
+
+
+def test_rare_branches_gif_holds_tiny_gifs_frames_laid_out_unusually():
+    gif = rare_branches_gif(T)
+    np.testing.assert_array_equal(decode_gif(gif).frames,
+                                  decode_gif(tiny_gif(T, disposal=3)).frames)
+    with Image.open(io.BytesIO(gif)) as image:
+        image.seek(1)
+        assert image.disposal_method == 3
+    # Ten comment extensions in a row after the global colour table ...
+    table = 3 << ((gif[10] & 7) + 1)
+    pos = 13 + table
+    for _ in range(10):
+        assert gif[pos:pos + 3] == bytes([0x21, 0xFE, 1]) and gif[pos + 4] == 0
+        pos += 5
+    # ... and the first frame's LZW data in sub-blocks of 1, 2, 3, ... bytes.
+    assert gif[pos:pos + 2] == bytes([0x21, 0xF9])
+    pos += 8
+    assert gif[pos] == 0x2C
+    flags = gif[pos + 9]
+    pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+    lengths = []
+    while gif[pos]:
+        lengths.append(gif[pos])
+        pos += 1 + gif[pos]
+    assert len(lengths) > 3 and lengths[:-1] == list(range(1, len(lengths)))
 
 
 def test_explicit_version_custom_warmup_and_limits(model, tmp_path):

@@ -14,7 +14,13 @@ from kavan_tf.export.serving_module import (
     GIFS_SIGNATURE,
     KavanServingModule,
 )
-from kavan_tf.export.warmup import read_warmup_requests, tiny_gif, write_warmup_requests
+from kavan_tf.export.warmup import (
+    rare_branches_gif,
+    read_warmup_requests,
+    tiny_gif,
+    warmup_gifs,
+    write_warmup_requests,
+)
 
 __all__ = [
     "DISPLAY_MAX",
@@ -25,8 +31,10 @@ __all__ = [
     "export_keras_file",
     "export_saved_model",
     "list_versions",
+    "rare_branches_gif",
     "read_warmup_requests",
     "tiny_gif",
+    "warmup_gifs",
     "write_batching_parameters",
     "write_model_config",
     "write_warmup_requests",

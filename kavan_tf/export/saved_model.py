@@ -64,7 +64,8 @@ from kavan_tf.export.serving_module import (
     GIFS_SIGNATURE,
     KavanServingModule,
 )
-from kavan_tf.export.warmup import WARMUP_DIR, tiny_gif, write_warmup_requests
+from kavan_tf.export.warmup import WARMUP_DIR, write_warmup_requests
+from kavan_tf.export.warmup import warmup_gifs as default_warmup_gifs
 from kavan_tf.model_card import CARD_FILE, write_card
 from kavan_tf.models.kavan import KavanModel
 
@@ -103,8 +104,9 @@ def export_saved_model(
         version: Version number; the next free integer (1 for a new model) when
             ``None``.
         warmup_gifs: Encoded GIFs for the warm-up requests; when ``None``,
-            two tiny generated GIFs, one for each route of the in-graph
-            decoder (one giflib call, and frame by frame).
+            :func:`~kavan_tf.export.warmup.warmup_gifs`: two tiny generated
+            GIFs that take the branches of the in-graph decoder TensorFlow
+            builds on first use, so that no request pays for building them.
         data_config: Limits of the in-graph decoder; ``DataConfig()`` when
             ``None``.
         serving_base_path: ``base_path`` written to ``models.config``;
@@ -151,10 +153,7 @@ def export_saved_model(
     try:
         tf.saved_model.save(module, staging, signatures=module.signatures())
         if warmup_gifs is None:
-            # One GIF for each of the decoder's routes, so that TF Serving
-            # builds both before it serves.
-            frames = model.model_config.num_frames
-            warmup_gifs = [tiny_gif(frames), tiny_gif(frames, disposal=3)]
+            warmup_gifs = default_warmup_gifs(model.model_config.num_frames)
         write_warmup_requests(staging, warmup_gifs, model_name=name)
         _write_export_info(os.path.join(staging, WARMUP_DIR, EXPORT_INFO_FILE), module, model)
         if model_card is not None:
