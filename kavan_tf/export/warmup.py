@@ -85,7 +85,7 @@ def warmup_gifs(num_frames: int) -> list[bytes]:
       streams and a run of extensions.
 
     The resizes of screens too tall to resize in one batch are left out: a
-    GIF that takes them costs a few tenths of a second itself.
+    GIF that takes them costs 0.1-0.2 s itself (docs/performance.md).
 
     Args:
         num_frames: Frames per GIF (the model's ``T``).
@@ -110,12 +110,10 @@ def rare_branches_gif(num_frames: int = 4, size: tuple[int, int] = (32, 32)) -> 
         The encoded GIF.
     """
     parsed = parse_gif(tiny_gif(num_frames, size), "tiny_gif", DataConfig())
-    out = bytearray(b"GIF89a")
-    out += struct.pack("<HHB", parsed.width, parsed.height, 0) + b"\0\0"
-    if parsed.global_palette is not None:
-        flags, table = _colour_table(parsed.global_palette)
-        out[10] = flags
-        out += table
+    flags, table = (0, b"") if parsed.global_palette is None else _colour_table(
+        parsed.global_palette)
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", parsed.width, parsed.height, flags, 0, 0))
+    out += table
     for k in range(10):
         out += bytes([EXTENSION, 0xFE, 1, ord("a") + k, 0])
     for frame in parsed.frames:
