@@ -49,6 +49,17 @@ def _gif(width: int, height: int, min_code_size: int, codes, frame=None, lengths
             + b";")
 
 
+def _dots(width: int, height: int, frames: int) -> bytes:
+    """``frames`` one-pixel frames down the left edge of a ``width`` x
+    ``height`` screen: every sampled frame is a whole screen to resize."""
+    head = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes(3) + b"\xff" * 3
+    body = b""
+    for k in range(frames):
+        body += struct.pack("<BHHHHB", 0x2C, 0, k % height, 1, 1, 0)
+        body += bytes([2]) + sub_blocks(pack_codes([(4, 3), (1, 3), (5, 3)]), (255,))
+    return head + body + b";"
+
+
 def bombs() -> dict[str, bytes]:
     longest = [(256, 9), (0, 9)]
     entry = 258
@@ -66,6 +77,7 @@ def bombs() -> dict[str, bytes]:
                                                          frame=(65535, 65535)),
         "1x65535 (pygif's max-height)": _gif(1, 65535, 2, [(4, 3), (1, 3)] * 65_535
                                              + [(5, 3)]),
+        "8 one-pixel frames on a 1x65535 screen": _dots(1, 65535, 8),
         "0.8 MB of data in sub-blocks of 1, 2 and 3 bytes, 1024x1024": _gif(
             1024, 1024, 2, [(4, 3), (1, 3)] * 1024**2 + [(5, 3)], lengths=(1, 2, 3)),
         # Dictionary segments just longer than clear - 2 codes: read one per

@@ -126,7 +126,7 @@ def _pillow_bilinear_taps(in_size: tf.Tensor,
     return indices, tf.cast(tf.floor(0.5 + weights * 2.0**_PRECISION_BITS), tf.int32)
 
 
-# Largest float64 window array (bytes) the block-matmul pass may make; larger
+# Largest int32 window array (bytes) the block-matmul pass may make; larger
 # frames (big downscales) take the tap-by-tap pass, whose arrays are output-sized.
 _BLOCK_PASS_BYTES = 256 * 2**20
 
@@ -136,7 +136,7 @@ def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int =
 
     Both ways of computing it give Pillow's integer results exactly: blocks of
     output pixels as small matrix products (:func:`_resample_blocks`, faster)
-    when their float64 windows fit in ``_BLOCK_PASS_BYTES``, otherwise the
+    when their int32 windows fit in ``_BLOCK_PASS_BYTES``, otherwise the
     taps one at a time (:func:`_resample_taps`, memory bounded by the output).
     """
     in_size, out_size = tf.shape(x)[1], tf.shape(indices)[0]
@@ -147,7 +147,7 @@ def _resample(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block: int =
     window_bytes = (
         tf.cast(tf.shape(x)[0] * tf.shape(x)[2], tf.int64)
         * tf.cast(blocks * tf.minimum(span, in_size), tf.int64)
-        * 8
+        * 4
     )
     return tf.cond(
         window_bytes <= _BLOCK_PASS_BYTES,
@@ -160,12 +160,10 @@ def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block
     """:func:`_resample` as one batched product of ``block``-pixel output blocks.
 
     Block ``b`` reads the ``span`` input rows from its first tap on and is one
-    small matrix product ``[block, span] x [span, M]``. The coefficients are
-    Pillow's 22-bit integers scaled by ``2^-22`` (exact in float64), and 8-bit
-    pixels times 22-bit coefficients summed over the taps stay far below
-    float64's 53-bit mantissa, so the sums are exact and ``floor(sum + 1/2)``
-    is Pillow's ``(sum + 2^21) >> 22``. The weights are never negative, so the
-    sums are too; they are clipped to 255 as Pillow clips.
+    small matrix product ``[block, span] x [span, M]`` in int32, as Pillow
+    sums: its 22-bit coefficients never negative and summing to about
+    ``2^22``, times 8-bit pixels, stay below ``2^31``. Each sum is rounded
+    as Pillow rounds it, ``(sum + 2^21) >> 22``, and clipped to 255.
     """
     in_size = tf.shape(x)[1]
     out_size = tf.shape(indices)[0]
@@ -189,19 +187,23 @@ def _resample_blocks(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor, block
         axis=-1,
     )
     coefficients = tf.scatter_nd(
-        tf.reshape(where, (-1, 3)),
-        tf.reshape(tf.cast(weights, tf.float64) * 2.0**-_PRECISION_BITS, [-1]),
-        tf.stack([blocks, block, span]),
+        tf.reshape(where, (-1, 3)), tf.reshape(weights, [-1]), tf.stack([blocks, block, span])
     )
     rows = tf.minimum(first[:, None] + tf.range(span)[None, :], in_size - 1)
     count, columns = tf.shape(x)[0], tf.shape(x)[2]
     windows = tf.reshape(
         tf.gather(x, tf.reshape(rows, [-1]), axis=1), (count, blocks, span, columns)
     )
-    sums = tf.matmul(coefficients[None], tf.cast(windows, tf.float64))  # [N, blocks, block, M]
-    sums = tf.reshape(sums, (count, blocks * block, columns))[:, :out_size]
-    # Truncation is floor here: the sums are >= 0.
-    return tf.cast(tf.minimum(sums + 0.5, 255.0), tf.uint8)
+    sums = tf.matmul(coefficients[None], tf.cast(windows, tf.int32))  # [N, blocks, block, M]
+    return _pillow_rounded(tf.reshape(sums, (count, blocks * block, columns))[:, :out_size])
+
+
+def _pillow_rounded(sums: tf.Tensor) -> tf.Tensor:
+    """int32 sums of 22-bit coefficients times pixels as Pillow rounds and
+    clips them to uint8: ``(sum + 2^21) >> 22``, at most 255 (the sums are
+    never negative)."""
+    rounded = tf.bitwise.right_shift(sums + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
+    return tf.cast(tf.minimum(rounded, 255), tf.uint8)
 
 
 # Largest int32 accumulator (elements) of one chunk of the tap-by-tap pass.
@@ -237,9 +239,7 @@ def _resample_taps(x: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.T
             add_tap,
             (tf.constant(0), tf.zeros(shape, tf.int32)),
         )
-        rounded = tf.bitwise.right_shift(total + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
-        return c + 1, pieces.write(c, tf.transpose(
-            tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8), [2, 0, 1]))
+        return c + 1, pieces.write(c, tf.transpose(_pillow_rounded(total), [2, 0, 1]))
 
     pieces = tf.TensorArray(tf.uint8, size=chunks, infer_shape=False)
     _, pieces = tf.while_loop(lambda c, _: c < chunks, one_chunk, (tf.constant(0), pieces))
