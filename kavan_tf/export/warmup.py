@@ -85,7 +85,7 @@ def warmup_gifs(num_frames: int) -> list[bytes]:
       streams and a run of extensions.
 
     The resizes of screens too tall to resize in one batch are left out: a
-    GIF that takes them costs 0.1-0.2 s itself (docs/performance.md).
+    GIF that takes them costs 0.1-0.7 s itself (docs/performance.md, "Hostile files").
 
     Args:
         num_frames: Frames per GIF (the model's ``T``).
