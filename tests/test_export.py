@@ -496,7 +496,7 @@ def test_resize_equals_pillow_integer_arithmetic(monkeypatch, path, source, targ
         monkeypatch.setattr(serving_graph, "_TAP_CHUNK_ELEMENTS", 50_000)
         monkeypatch.setattr(serving_graph, "_BATCHED_RESIZE_ELEMENTS", 10)
     frames = np.random.default_rng(7).integers(0, 256, (2, *source, 3), dtype=np.uint8)
-    frames[1, ::2] = 255  # white rows: the largest sums, rounded past 255 and clipped
+    frames[1, ::2] = 255  # white rows: the largest sums the int32 arithmetic meets
     expected = _pillow_integer_resize(frames, target)
     np.testing.assert_array_equal(resize_stretch(frames, target).numpy(), expected)
     graph = tf.function(lambda f: resize_stretch(f, target),
