@@ -19,6 +19,14 @@ run, each in fresh processes (best of ``--rounds``):
    reference decoder, frames to ``serving_frames``) and with ``--decoder
    graph`` (GIF bytes to the graph's decoder, as TF Serving).
 
+Beside the SavedModels of the goal, two more bound what any GIF endpoint
+costs: the frames-only SavedModel with a ``serving_default`` that decodes
+with giflib alone (``tf.io.decode_gif``: not the reference decoder's
+frames), takes the served model's ``T`` sampled frames and resizes them
+with ``tf.image.resize``; and the same with the served model's exact resize
+(``serving_graph.resize_stretch``) in place of ``tf.image.resize``. Both
+are timed with both loaders, against the frames-only SavedModel.
+
     python benchmarks/bench_cold_start.py [--rounds 3]
 """
 
@@ -112,13 +120,13 @@ def _giflib_floor(full, num_frames: int, image_size: tuple[int, int], exact_resi
     import tensorflow as tf
 
     from kavan_tf.export import serving_graph
+    from kavan_tf.export.gif_graph import eval_frame_indices
 
     resize = serving_graph.resize_stretch if exact_resize else tf.image.resize
 
     def one(gif):
         frames = tf.io.decode_gif(gif)
-        last = tf.cast(tf.shape(frames)[0] - 1, tf.float32)
-        picks = tf.cast(tf.linspace(0.0, last, num_frames), tf.int32)
+        picks = eval_frame_indices(tf.shape(frames)[0], num_frames)
         return tf.cast(resize(tf.gather(frames, picks), image_size), tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
